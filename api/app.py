@@ -1,0 +1,63 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import health
+from api.errors import install_error_handlers
+from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from creditbank.config import Settings, get_settings
+from creditbank.db import Database
+from creditbank.kit.logging import configure_logging
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (production entry points pass none)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.from_settings(settings)
+        app.state.database = database
+        background = await _start_background(app, settings, database)
+        try:
+            yield
+        finally:
+            for stop in reversed(background):
+                await stop()
+            await database.dispose()
+
+    app = FastAPI(
+        title="creditbank",
+        summary="Lifelong-learning credit bank (学分银行) and xAPI learning record store",
+        version="0.1.0",
+        lifespan=lifespan,
+        debug=settings.debug,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    _include_routers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Every context's router; one line each."""
+
+
+async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]
+    """Start in-process background work (the SQLite worker); returns stop callbacks."""
+    return []
+
+
+def create_production_app() -> FastAPI:
+    """Entry point for ``uvicorn --factory api.app:create_production_app``."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

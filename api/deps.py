@@ -1,0 +1,39 @@
+"""Annotated dependencies: sessions (one write transaction per request) and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.config import Settings
+from creditbank.db import Database, ReadSession
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's write session: committed if the endpoint returned, else rolled back."""
+    async with get_database(request).session_scope() as session:
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[ReadSession]:
+    async with get_database(request).read_scope() as session:
+        yield session
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[ReadSession, Depends(get_read_session)]

@@ -1,0 +1,58 @@
+"""One place that turns errors into HTTP answers: ``{"error": code, "detail": message}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from creditbank.errors import DomainError
+
+log = logging.getLogger("creditbank.api")
+
+XAPI_PREFIX = "/xapi"
+
+
+def _is_xapi(request: Request) -> bool:
+    return request.url.path.startswith(XAPI_PREFIX)
+
+
+def error_response(request: Request, status_code: int, code: str, detail: object) -> Response:
+    headers = {}
+    if status_code == 401 and not _is_xapi(request):
+        headers["WWW-Authenticate"] = 'Bearer realm="creditbank"'
+    elif status_code == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="creditbank LRS"'
+    if request.method == "HEAD":
+        return Response(status_code=status_code, headers=headers)
+    return JSONResponse({"error": code, "detail": detail}, status_code=status_code, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and HTTP errors to the one JSON shape."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return error_response(request, exc.status_code, exc.code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc.errors()
+        ]
+        # xAPI demands 400 for every bad request; the bank's API uses 422 for payloads.
+        status = 400 if _is_xapi(request) else 422
+        return error_response(request, status, "validation_failed", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(request, exc.status_code, code, exc.detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return error_response(request, 500, "internal_error", "internal error")

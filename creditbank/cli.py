@@ -1,0 +1,135 @@
+"""The ``creditbank`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from creditbank.config import Settings, get_settings
+from creditbank.db import Database
+from creditbank.migrate import upgrade
+
+#: Sub-commands contributed by contexts: name -> (configure parser, run). Kept as
+#: import strings so this module never imports ``api`` or ``workers`` at load.
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+    print("migrated to head", file=sys.stderr)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from creditbank.kit.logging import configure_logging
+
+    if settings.is_sqlite and settings.auto_migrate:
+        upgrade(settings.database_url)
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "api.app:create_production_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    runner = importlib.import_module("workers.runner")
+    result: int = runner.main(settings, once=args.once)
+    return result
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.demo import load_demo
+
+    if settings.is_sqlite and settings.auto_migrate:
+        upgrade(settings.database_url)
+
+    async def run() -> dict[str, Any]:
+        database = Database.from_settings(settings)
+        try:
+            async with database.session_scope() as session:
+                return await load_demo(session, settings)
+        finally:
+            await database.dispose()
+
+    data = asyncio.run(run())
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    base = f"http://{settings.host}:{settings.port}"
+    print("Demo institutions (李娜 scenario) and their LRS credentials:\n")
+    for key, item in data["institutions"].items():
+        print(
+            f"  {key:6} {item['name']:<12} {item['type']:<10} "
+            f"{item['lrs_key']} / {item['lrs_secret']}"
+        )
+    fxvs = data["institutions"]["fxvs"]
+    print("\nTry it:\n")
+    print(
+        f"  curl -u {fxvs['lrs_key']}:{fxvs['lrs_secret']} \\\n"
+        "       -H 'X-Experience-API-Version: 1.0.3' \\\n"
+        f"       -H 'Content-Type: application/json' {base}/xapi/statements \\\n"
+        '       -d \'{"actor":{"account":{"homePage":"https://fxvs.example.edu.cn",'
+        '"name":"20230001"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/passed",'
+        '"display":{"zh-CN":"通过"}},"object":{"id":'
+        '"https://fxvs.example.edu.cn/xapi/activities/cert-elec-4-assessment"},'
+        '"result":{"score":{"scaled":0.82}}}\''
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="creditbank", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (migrates the embedded default)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(run=_cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the database to the latest schema")
+    migrate.set_defaults(run=_cmd_migrate)
+
+    worker = sub.add_parser("worker", help="process background jobs")
+    worker.add_argument("--once", action="store_true", help="drain due jobs, then exit")
+    worker.set_defaults(run=_cmd_worker)
+
+    demo = sub.add_parser("demo", help="load the li-na demo institutions and credentials")
+    demo.add_argument("--json", action="store_true", help="print only JSON for scripts")
+    demo.set_defaults(run=_cmd_demo)
+
+    for module_name in EXTENSIONS:
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+#: Modules with ``register(subparsers)`` adding more commands (bench, standards, ledger...).
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        print(f"creditbank: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.run(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Settings, read from ``CREDITBANK_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/creditbank.db"
+
+
+class LrsSettings(BaseModel):
+    """The xAPI learning record store."""
+
+    default_limit: int = 100
+    max_limit: int = 1000
+    max_batch: int = 1000
+    max_depth: int = 32
+    # Documents (state, profiles) and attachments.
+    max_document_bytes: int = 8 * 1024 * 1024
+    max_attachment_bytes: int = 32 * 1024 * 1024
+
+
+class WorkerSettings(BaseModel):
+    """The durable job table and the workers draining it."""
+
+    # None: run an in-process worker when the database is SQLite (one writer anyway).
+    in_process: bool | None = None
+    poll_interval_seconds: float = 0.5
+    lease_seconds: int = 60
+    max_attempts: int = 8
+    backoff_base_seconds: float = 2.0
+    batch_size: int = 50
+
+
+class Settings(BaseSettings):
+    """All configuration; nested models read ``CREDITBANK_LRS__MAX_LIMIT`` etc."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CREDITBANK_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    debug: bool = False
+    database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # Where generated keys (signing, encryption) live in development.
+    key_dir: Path = Path("./var/keys")
+    log_level: str = "INFO"
+    # Migrate at start-up when the database is the embedded SQLite default.
+    auto_migrate: bool = True
+    public_base_url: str | None = None
+    lrs: LrsSettings = LrsSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "prod":
+            problems = []
+            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+                problems.append("CREDITBANK_SECRET_KEY is the development default")
+            if len(self.secret_key.get_secret_value()) < 32:
+                problems.append("CREDITBANK_SECRET_KEY is shorter than 32 characters")
+            if self.debug:
+                problems.append("CREDITBANK_DEBUG is on")
+            if problems:
+                raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def run_worker_in_process(self) -> bool:
+        if self.worker.in_process is not None:
+            return self.worker.in_process
+        return self.is_sqlite
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings for production entry points; tests build their own ``Settings``."""
+    return Settings()

@@ -1,0 +1,161 @@
+"""Declarative base, engines and session scopes for SQLite and PostgreSQL.
+
+Two engines per process: a *write* engine whose SQLite transactions start with
+``BEGIN IMMEDIATE`` (so concurrent writers queue on the busy timeout instead of
+failing when a read lock is upgraded), and a *read* engine with deferred
+transactions, so reads never wait for writers under WAL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NewType
+
+import orjson
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from creditbank.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every ORM model; constraint names are deterministic on both dialects."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+#: A session that must only read; mypy keeps writes off it by type.
+ReadSession = NewType("ReadSession", AsyncSession)
+
+
+def import_all_models() -> None:
+    """Import ``creditbank.<context>.models`` for every context, filling ``Base.metadata``."""
+    import creditbank
+
+    for info in pkgutil.iter_modules(creditbank.__path__):
+        if info.ispkg:
+            try:
+                importlib.import_module(f"creditbank.{info.name}.models")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"creditbank.{info.name}.models":
+                    raise
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _prepare_sqlite_path(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, *, pool_size: int = 10, immediate: bool = True) -> AsyncEngine:
+    """An async engine for ``url`` (``sqlite+aiosqlite`` or ``postgresql+asyncpg``)."""
+    kwargs: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
+    if url.startswith("sqlite"):
+        _prepare_sqlite_path(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, emit BEGIN (the documented SAVEPOINT fix).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql(begin)
+
+        return engine
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **kwargs
+    )
+
+
+@dataclass
+class Database:
+    """The engines and session factories of one process."""
+
+    write_engine: AsyncEngine
+    read_engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls.from_url(settings.database_url, pool_size=settings.database_pool_size)
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
+        write_engine = create_engine(url, pool_size=pool_size, immediate=True)
+        read_engine = (
+            create_engine(url, pool_size=pool_size, immediate=False)
+            if url.startswith("sqlite")
+            else write_engine
+        )
+        return cls(
+            write_engine=write_engine,
+            read_engine=read_engine,
+            sessionmaker=async_sessionmaker(write_engine, expire_on_commit=False),
+            read_sessionmaker=async_sessionmaker(read_engine, expire_on_commit=False),
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    @asynccontextmanager
+    async def session_scope(self) -> AsyncIterator[AsyncSession]:
+        """A write session: commits when the block ends, rolls back if it raised."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    @asynccontextmanager
+    async def read_scope(self) -> AsyncIterator[ReadSession]:
+        """A read-only session; never committed."""
+        async with self.read_sessionmaker() as session:
+            yield ReadSession(session)
+            await session.rollback()
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

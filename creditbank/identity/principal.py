@@ -1,0 +1,59 @@
+"""Who is calling: the principal every service decision is made for."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: xAPI credential scopes (the xAPI 1.0.3 OAuth scope names).
+LRS_SCOPES = frozenset(
+    {
+        "statements/write",
+        "statements/read/mine",
+        "statements/read",
+        "state",
+        "define",
+        "profile",
+        "all/read",
+        "all",
+    }
+)
+
+# A broader scope grants the narrower ones listed with it.
+_IMPLIED: dict[str, frozenset[str]] = {
+    "all": LRS_SCOPES,
+    "all/read": frozenset({"statements/read", "statements/read/mine", "all/read"}),
+    "statements/read": frozenset({"statements/read", "statements/read/mine"}),
+}
+
+
+def expand_scopes(scopes: frozenset[str] | set[str] | list[str]) -> frozenset[str]:
+    """The scopes granted, including those implied by broader ones."""
+    granted: set[str] = set()
+    for scope in scopes:
+        granted |= _IMPLIED.get(scope, frozenset({scope}))
+    return frozenset(granted)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: an institution credential, a user, or nobody."""
+
+    kind: Literal["credential", "user", "anonymous"]
+    id: uuid.UUID | None = None
+    institution_id: uuid.UUID | None = None
+    institution_key: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    roles: frozenset[str] = field(default_factory=frozenset)
+    authority: dict[str, Any] | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+
+ANONYMOUS = Principal(kind="anonymous")
