@@ -49,16 +49,12 @@ ReadSession = NewType("ReadSession", AsyncSession)
 
 
 def import_all_models() -> None:
-    """Import ``creditbank.<context>.models`` for every context, filling ``Base.metadata``."""
+    """Import every ``models`` module under ``creditbank``, filling ``Base.metadata``."""
     import creditbank
 
-    for info in pkgutil.iter_modules(creditbank.__path__):
-        if info.ispkg:
-            try:
-                importlib.import_module(f"creditbank.{info.name}.models")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"creditbank.{info.name}.models":
-                    raise
+    for info in pkgutil.walk_packages(creditbank.__path__, prefix="creditbank."):
+        if info.name.rsplit(".", 1)[-1] == "models" or info.name.endswith("_models"):
+            importlib.import_module(info.name)
 
 
 def _json_dumps(value: Any) -> str:

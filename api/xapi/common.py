@@ -1,0 +1,40 @@
+"""What every xAPI resource shares: version negotiation and the version header."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from creditbank.errors import BadRequest
+
+SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
+_VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
+
+
+def negotiate_version(header: str | None) -> str:
+    """The xAPI version a request speaks, from its ``X-Experience-API-Version``.
+
+    1.0.x requests are answered as 1.0.3 and 2.0.x as 2.0.0; anything else is 400.
+    """
+    if header is None:
+        raise BadRequest("X-Experience-API-Version header is required", code="xapi_version_missing")
+    value = header.strip()
+    if not _VERSION.match(value):
+        raise BadRequest(
+            f"unsupported X-Experience-API-Version {value!r}; supported: 1.0.3, 2.0.0",
+            code="xapi_version_unsupported",
+        )
+    return "2.0.0" if value.startswith("2.") else "1.0.3"
+
+
+async def xapi_version(request: Request, response: Response) -> str:
+    """Dependency: the negotiated version, echoed on the response."""
+    version = negotiate_version(request.headers.get("x-experience-api-version"))
+    request.state.xapi_version = version
+    response.headers["X-Experience-API-Version"] = version
+    return version
+
+
+XapiVersion = Annotated[str, Depends(xapi_version)]
