@@ -26,6 +26,9 @@ def error_response(request: Request, status_code: int, code: str, detail: object
         headers["WWW-Authenticate"] = 'Bearer realm="creditbank"'
     elif status_code == 401:
         headers["WWW-Authenticate"] = 'Basic realm="creditbank LRS"'
+    if _is_xapi(request):
+        # The spec wants the version header on every response, errors included.
+        headers["X-Experience-API-Version"] = getattr(request.state, "xapi_version", "1.0.3")
     if request.method == "HEAD":
         return Response(status_code=status_code, headers=headers)
     return JSONResponse({"error": code, "detail": detail}, status_code=status_code, headers=headers)
