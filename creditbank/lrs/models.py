@@ -1,0 +1,78 @@
+"""The statement store: one row per statement plus one key table for queries.
+
+``lrs_statements`` keeps the full statement (as stored, JSONB on PostgreSQL) and
+the single-valued fields in columns. ``seq`` is a gapless number assigned in
+commit order (writers hold one lock from allocation to commit), so paging by
+``seq`` never skips a statement that commits late.
+
+``lrs_statement_keys`` holds what the ``agent`` / ``activity`` / ``verb`` /
+``registration`` filters match, one row per (kind, value, statement): rows the
+spec's plain filter matches have ``related = false``; rows only
+``related_agents`` / ``related_activities`` match have ``related = true``. A
+statement whose object is a StatementRef also carries its target's rows, which
+is how "statements targeting a statement match the filters the target matches"
+works without recursion at query time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from creditbank.db import Base
+from creditbank.kit.types import JSONType, UTCDateTime
+
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class KeyKind:
+    """Values of ``lrs_statement_keys.kind``."""
+
+    AGENT = "a"
+    ACTIVITY = "c"
+    VERB = "v"
+    REGISTRATION = "r"
+
+
+class Statement(Base):
+    """A stored xAPI statement."""
+
+    __tablename__ = "lrs_statements"
+    __table_args__ = (
+        Index("ix_lrs_statements_institution_seq", "institution_id", "seq"),
+        Index("ix_lrs_statements_stored", "stored"),
+        Index("ix_lrs_statements_object_statement_id", "object_statement_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    actor_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verb_id: Mapped[str] = mapped_column(Text)
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_activity_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    object_statement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    registration: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    stored: Mapped[datetime] = mapped_column(UTCDateTime)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    institution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    credential_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_voiding: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[str] = mapped_column(String(16))
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class StatementKey(Base):
+    """One value a statement matches in the agent / activity / verb / registration filters."""
+
+    __tablename__ = "lrs_statement_keys"
+
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    statement_seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
+    related: Mapped[bool] = mapped_column(Boolean, default=False)
