@@ -1,0 +1,1 @@
+"""Load generators for a running server: ``creditbank bench ingest`` and ``bench query``."""
