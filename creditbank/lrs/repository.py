@@ -1,0 +1,192 @@
+"""Every SQL statement of the statement store.
+
+The ingest path is Core only: one multi-row INSERT for the statements of a
+batch and one for their keys, no ORM objects, no UPDATE of shared rows (the one
+UPDATE flags voided targets).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, select, text, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from creditbank.lrs.models import KeyKind, Statement, StatementKey
+from creditbank.lrs.query import StatementQuery
+
+#: Key of the PostgreSQL advisory lock that orders statement appends by commit.
+APPEND_LOCK_KEY = 0x4C5253  # "LRS"
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """What duplicate and voiding checks need of a stored statement."""
+
+    seq: int
+    id: uuid.UUID
+    body: dict[str, Any]
+    voided: bool
+    is_voiding: bool
+    object_statement_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[tuple[int, dict[str, Any], datetime]]
+    more: bool
+
+
+class StatementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> StatementRepository:
+        return cls(session)
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def lock_for_append(self) -> None:
+        """Serialise appends until commit, so ``seq`` and ``stored`` follow commit order.
+
+        SQLite write transactions already start with BEGIN IMMEDIATE (one writer);
+        the first statement below takes that lock.
+        """
+        if self.dialect == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
+            )
+
+    async def last_seq(self) -> int:
+        result = await self.session.execute(select(func.max(Statement.seq)))
+        value = result.scalar_one_or_none()
+        return int(value or 0)
+
+    async def rows_by_id(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, StoredRow]:
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(
+                Statement.seq,
+                Statement.id,
+                Statement.body,
+                Statement.voided,
+                Statement.is_voiding,
+                Statement.object_statement_id,
+            ).where(Statement.id.in_(wanted))
+        )
+        return {
+            row.id: StoredRow(
+                seq=row.seq,
+                id=row.id,
+                body=row.body,
+                voided=row.voided,
+                is_voiding=row.is_voiding,
+                object_statement_id=row.object_statement_id,
+            )
+            for row in result
+        }
+
+    async def insert_statements(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Statement), list(rows))
+
+    async def insert_keys(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(StatementKey), list(rows))
+
+    async def mark_voided(self, ids: Iterable[uuid.UUID]) -> None:
+        wanted = list(set(ids))
+        if wanted:
+            await self.session.execute(
+                update(Statement)
+                .where(Statement.id.in_(wanted), Statement.is_voiding.is_(False))
+                .values(voided=True)
+            )
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def get_body(
+        self, statement_id: uuid.UUID, *, voided: bool, institution_id: uuid.UUID | None
+    ) -> tuple[dict[str, Any], datetime] | None:
+        query = select(Statement.body, Statement.stored).where(
+            Statement.id == statement_id, Statement.voided.is_(voided)
+        )
+        if institution_id is not None:
+            query = query.where(Statement.institution_id == institution_id)
+        row = (await self.session.execute(query)).first()
+        return (row.body, row.stored) if row is not None else None
+
+    async def consistent_through(self) -> datetime | None:
+        result = await self.session.execute(
+            select(Statement.stored).order_by(Statement.seq.desc()).limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def query(
+        self, query: StatementQuery, *, institution_id: uuid.UUID | None, bound: int
+    ) -> Page:
+        """A page of statements matching ``query``, newest first unless ascending."""
+        filters: list[tuple[str, str, bool]] = []
+        if query.agent is not None:
+            filters.append((KeyKind.AGENT, query.agent, query.related_agents))
+        if query.activity is not None:
+            filters.append((KeyKind.ACTIVITY, query.activity, query.related_activities))
+        if query.verb is not None:
+            filters.append((KeyKind.VERB, query.verb, False))
+        if query.registration is not None:
+            filters.append((KeyKind.REGISTRATION, query.registration, False))
+
+        seq_column: Any = Statement.seq
+        stmt: Select[Any]
+        if filters:
+            # Drive the query from the key table's (kind, value, seq) index.
+            kind, value, related = filters[0]
+            driver = StatementKey.__table__.alias("k0")
+            seq_column = driver.c.statement_seq
+            stmt = (
+                select(Statement.seq, Statement.body, Statement.stored)
+                .select_from(driver)
+                .join(Statement.__table__, Statement.seq == driver.c.statement_seq)
+                .where(driver.c.kind == kind, driver.c.value == value)
+            )
+            if not related:
+                stmt = stmt.where(driver.c.related.is_(False))
+            for index, (kind, value, related) in enumerate(filters[1:], start=1):
+                other = StatementKey.__table__.alias(f"k{index}")
+                condition = and_(
+                    other.c.statement_seq == Statement.seq,
+                    other.c.kind == kind,
+                    other.c.value == value,
+                    true() if related else other.c.related.is_(False),
+                )
+                stmt = stmt.where(exists().where(condition))
+        else:
+            stmt = select(Statement.seq, Statement.body, Statement.stored)
+
+        stmt = stmt.where(Statement.voided.is_(False), seq_column <= bound)
+        if institution_id is not None:
+            stmt = stmt.where(Statement.institution_id == institution_id)
+        if query.since is not None:
+            stmt = stmt.where(Statement.stored > query.since)
+        if query.until is not None:
+            stmt = stmt.where(Statement.stored <= query.until)
+        if query.cursor is not None:
+            position = query.cursor.position
+            stmt = stmt.where(seq_column > position if query.ascending else seq_column < position)
+        stmt = stmt.order_by(seq_column.asc() if query.ascending else seq_column.desc())
+        stmt = stmt.limit(query.limit + 1)
+        rows = [(row[0], row[1], row[2]) for row in await self.session.execute(stmt)]
+        more = len(rows) > query.limit
+        return Page(rows=rows[: query.limit], more=more)

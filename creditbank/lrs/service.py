@@ -1,0 +1,480 @@
+"""The Statement resource: store (validate, deduplicate, void, enqueue) and query.
+
+HTTP-agnostic: callers hand over parsed JSON values (and, once multipart is
+wired, the attachment parts by SHA-2). Never commits; the caller's transaction
+does, after which the acknowledgement may be sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.config import LrsSettings
+from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from creditbank.identity.principal import Principal
+from creditbank.jobs.service import jobs as jobs_service
+from creditbank.kit.time import isoformat_z, utc_now
+from creditbank.lrs.keys import Key, KeySet, agent_key, statement_keys
+from creditbank.lrs.query import Cursor, StatementQuery, encode_more
+from creditbank.lrs.repository import StatementRepository, StoredRow
+from creditbank.lrs.xapi.compare import statements_equivalent
+from creditbank.lrs.xapi.errors import XAPIValidationError
+from creditbank.lrs.xapi.format import format_statement
+from creditbank.lrs.xapi.validate import parse_timestamp, validate_statement
+
+VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
+JOB_STORED = "lrs.statement_stored"
+JOB_VOIDED = "lrs.statement_voided"
+SCOPE_WRITE = "statements/write"
+SCOPE_READ = "statements/read"
+SCOPE_READ_MINE = "statements/read/mine"
+# How far a chain of StatementRefs is followed to inherit its targets' filter keys.
+MAX_REF_DEPTH = 10
+
+
+class StatementInvalid(BadRequest):
+    """The statement breaks a rule of the xAPI data model; ``path`` names where."""
+
+    code = "invalid_statement"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class StatementConflict(Conflict):
+    """A different statement is stored under this id already."""
+
+    code = "statement_conflict"
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """The ids of the request, in request order, and how many were new."""
+
+    ids: list[uuid.UUID]
+    created: int
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    statements: list[dict[str, Any]]
+    more: str | None
+    consistent_through: datetime
+    last_modified: datetime
+
+
+@dataclass
+class _Prepared:
+    id: uuid.UUID
+    body: dict[str, Any]
+    #: What the sender sent (after validation), with our authority: compared on duplicates.
+    incoming: dict[str, Any]
+    is_voiding: bool
+    target: uuid.UUID | None  # StatementRef object
+    own_keys: KeySet
+    voided: bool = False
+    keys: list[Key] = field(default_factory=list)
+
+
+def _millis(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+class StatementService:
+    """Statements: the write path (the ingest hot path) and the query path."""
+
+    # -- authorisation ------------------------------------------------------------------
+
+    @staticmethod
+    def _require_write(principal: Principal) -> None:
+        if principal.is_anonymous:
+            raise Forbidden("authentication required", code="forbidden")
+        if not principal.has_scope(SCOPE_WRITE):
+            raise Forbidden("this credential may not write statements", code="scope_missing")
+
+    @staticmethod
+    def read_institution(principal: Principal) -> uuid.UUID | None:
+        """``None`` when the principal reads everything, else the institution to filter by."""
+        if principal.has_scope(SCOPE_READ):
+            return None
+        if principal.has_scope(SCOPE_READ_MINE) and principal.institution_id is not None:
+            return principal.institution_id
+        raise Forbidden("this credential may not read statements", code="scope_missing")
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def put_statement(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statement_id: uuid.UUID,
+        statement: Any,
+        *,
+        version: str,
+        settings: LrsSettings,
+        attachments: Mapping[str, bytes] | None = None,
+    ) -> StoreResult:
+        """``PUT ?statementId=``: the body must be one statement whose id (if any) matches."""
+        if not isinstance(statement, dict):
+            raise StatementInvalid("$", "PUT takes one statement (a JSON object)")
+        sent = statement.get("id")
+        if sent is not None:
+            if not isinstance(sent, str) or _parse_uuid(sent) != statement_id:
+                raise BadRequest(
+                    "the statement's id differs from the statementId parameter",
+                    code="statement_id_mismatch",
+                )
+        else:
+            statement = {**statement, "id": str(statement_id)}
+        return await self.store_statements(
+            session,
+            principal,
+            [statement],
+            version=version,
+            settings=settings,
+            attachments=attachments,
+            single=True,
+        )
+
+    async def store_statements(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statements: Sequence[Any],
+        *,
+        version: str,
+        settings: LrsSettings,
+        attachments: Mapping[str, bytes] | None = None,
+        single: bool = False,
+    ) -> StoreResult:
+        """Store a batch atomically: all statements or none (``POST``)."""
+        self._require_write(principal)
+        if not statements:
+            raise BadRequest("no statements given", code="empty_batch")
+        if len(statements) > settings.max_batch:
+            raise PayloadTooLarge(
+                f"at most {settings.max_batch} statements per request", code="batch_too_large"
+            )
+        prepared = self._prepare(principal, statements, version, attachments, single)
+        unique = self._dedupe_batch(prepared)
+        repo = StatementRepository.from_session(session)
+        await repo.lock_for_append()
+        for attempt in range(2):
+            new = await self._drop_stored(repo, unique)
+            if not new:
+                return StoreResult(ids=[p.id for p in prepared], created=0)
+            try:
+                async with session.begin_nested():
+                    await self._append(session, repo, principal, new)
+            except IntegrityError:
+                # Only possible when a writer bypassed the append lock; recheck once.
+                if attempt:
+                    raise StatementConflict(
+                        "a statement with this id was stored concurrently"
+                    ) from None
+                continue
+            return StoreResult(ids=[p.id for p in prepared], created=len(new))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _prepare(
+        self,
+        principal: Principal,
+        statements: Sequence[Any],
+        version: str,
+        attachments: Mapping[str, bytes] | None,
+        single: bool,
+    ) -> list[_Prepared]:
+        default_version = "2.0.0" if version.startswith("2") else "1.0.0"
+        out: list[_Prepared] = []
+        for index, raw in enumerate(statements):
+            path = "$" if single else f"$[{index}]"
+            if not isinstance(raw, dict):
+                raise StatementInvalid(path, "a statement must be a JSON object")
+            try:
+                body = validate_statement(raw, version=version, path=path)
+            except XAPIValidationError as exc:
+                raise StatementInvalid(exc.path, exc.message) from None
+            statement_id = _parse_uuid(body["id"]) if "id" in body else uuid.uuid4()
+            self._check_attachments(body, attachments, path)
+            incoming = dict(body)
+            if principal.authority is not None:
+                if "authority" in incoming:
+                    incoming["authority"] = principal.authority
+                body["authority"] = principal.authority
+            body["id"] = str(statement_id)
+            body.setdefault("version", default_version)
+            obj = body.get("object") or {}
+            target = None
+            if obj.get("objectType") == "StatementRef":
+                target = _parse_uuid(obj["id"])
+            is_voiding = body["verb"]["id"] == VOIDED_VERB and target is not None
+            if is_voiding and target == statement_id:
+                raise StatementInvalid(f"{path}.object.id", "a statement cannot void itself")
+            out.append(
+                _Prepared(
+                    id=statement_id,
+                    body=body,
+                    incoming=incoming,
+                    is_voiding=is_voiding,
+                    target=target,
+                    own_keys=statement_keys(body),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _check_attachments(
+        body: dict[str, Any], attachments: Mapping[str, bytes] | None, path: str
+    ) -> None:
+        for index, attachment in enumerate(body.get("attachments") or ()):
+            if attachment.get("fileUrl"):
+                continue
+            sha2 = attachment.get("sha2")
+            if attachments is None or sha2 not in attachments:
+                raise StatementInvalid(
+                    f"{path}.attachments[{index}]",
+                    "no fileUrl and no attachment part with this sha2 in the request",
+                )
+
+    @staticmethod
+    def _dedupe_batch(prepared: list[_Prepared]) -> list[_Prepared]:
+        """One entry per id; the same id twice with different content is a bad request."""
+        seen: dict[uuid.UUID, _Prepared] = {}
+        unique: list[_Prepared] = []
+        for item in prepared:
+            first = seen.get(item.id)
+            if first is None:
+                seen[item.id] = item
+                unique.append(item)
+            elif not statements_equivalent(first.body, item.incoming):
+                raise BadRequest(
+                    f"statement id {item.id} appears twice in the batch with different content",
+                    code="duplicate_in_batch",
+                )
+        return unique
+
+    async def _drop_stored(
+        self, repo: StatementRepository, batch: list[_Prepared]
+    ) -> list[_Prepared]:
+        """Statements already stored: equivalent ones are skipped, different ones → 409."""
+        existing = await repo.rows_by_id([p.id for p in batch])
+        new: list[_Prepared] = []
+        for item in batch:
+            row = existing.get(item.id)
+            if row is None:
+                new.append(item)
+            elif not statements_equivalent(row.body, item.incoming):
+                raise StatementConflict(
+                    f"a different statement is stored with id {item.id}",
+                )
+        return new
+
+    async def _append(
+        self,
+        session: AsyncSession,
+        repo: StatementRepository,
+        principal: Principal,
+        batch: list[_Prepared],
+    ) -> None:
+        in_batch = {p.id: p for p in batch}
+        targets = await self._load_targets(repo, [p.target for p in batch if p.target])
+        void_in_db: list[uuid.UUID] = []
+        voided_jobs: list[dict[str, str]] = []
+        for item in batch:
+            if not item.is_voiding or item.target is None:
+                continue
+            target_in_batch = in_batch.get(item.target)
+            target_row = targets.get(item.target)
+            if (target_in_batch is not None and target_in_batch.is_voiding) or (
+                target_row is not None and target_row.is_voiding
+            ):
+                raise BadRequest(
+                    f"statement {item.target} is a voiding statement and cannot be voided",
+                    code="cannot_void_voiding_statement",
+                )
+            if target_in_batch is not None:
+                target_in_batch.voided = True
+            elif target_row is not None:
+                void_in_db.append(item.target)
+            voided_jobs.append(
+                {"statement_id": str(item.target), "voiding_statement_id": str(item.id)}
+            )
+
+        seq = await repo.last_seq()
+        stored = _millis(utc_now())
+        stored_text = isoformat_z(stored)
+        statement_rows: list[dict[str, Any]] = []
+        key_rows: list[dict[str, Any]] = []
+        resolved: dict[uuid.UUID, list[Key]] = {}
+        for item in batch:
+            seq += 1
+            body = item.body
+            body["stored"] = stored_text
+            body.setdefault("timestamp", stored_text)
+            keys = self._inherited_keys(item, in_batch, targets, resolved)
+            for kind, value, related in keys:
+                key_rows.append(
+                    {"kind": kind, "value": value, "statement_seq": seq, "related": related}
+                )
+            statement_rows.append(self._row(item, seq, stored, principal))
+        await repo.insert_statements(statement_rows)
+        await repo.insert_keys(key_rows)
+        await repo.mark_voided(void_in_db)
+        await jobs_service.enqueue_many(
+            session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch]
+        )
+        if voided_jobs:
+            await jobs_service.enqueue_many(session, JOB_VOIDED, voided_jobs)
+
+    @staticmethod
+    def _row(item: _Prepared, seq: int, stored: datetime, principal: Principal) -> dict[str, Any]:
+        body = item.body
+        obj = body["object"]
+        object_type = obj.get("objectType", "Activity")
+        registration = (body.get("context") or {}).get("registration")
+        return {
+            "seq": seq,
+            "id": item.id,
+            "actor_key": agent_key(body["actor"]),
+            "verb_id": body["verb"]["id"],
+            "object_type": object_type,
+            "object_activity_id": obj.get("id") if object_type == "Activity" else None,
+            "object_statement_id": item.target,
+            "registration": _parse_uuid(registration) if registration else None,
+            "stored": stored,
+            "timestamp": parse_timestamp(body["timestamp"]),
+            "institution_id": principal.institution_id,
+            "credential_id": principal.id,
+            "voided": item.voided,
+            "is_voiding": item.is_voiding,
+            "version": body["version"],
+            "has_attachments": bool(body.get("attachments")),
+            "body": body,
+        }
+
+    async def _load_targets(
+        self, repo: StatementRepository, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredRow]:
+        """Stored StatementRef targets, following chains so keys can be inherited."""
+        found: dict[uuid.UUID, StoredRow] = {}
+        wanted = set(ids)
+        for _ in range(MAX_REF_DEPTH):
+            wanted -= found.keys()
+            if not wanted:
+                break
+            rows = await repo.rows_by_id(wanted)
+            found.update(rows)
+            wanted = {row.object_statement_id for row in rows.values() if row.object_statement_id}
+        return found
+
+    def _inherited_keys(
+        self,
+        item: _Prepared,
+        in_batch: dict[uuid.UUID, _Prepared],
+        targets: dict[uuid.UUID, StoredRow],
+        resolved: dict[uuid.UUID, list[Key]],
+    ) -> list[Key]:
+        """Own keys plus those of the statement it targets (recursively): spec 2.1.1's
+        "statements targeting a statement match the filters the target matches"."""
+        keys = KeySet()
+        keys.add_all(item.own_keys.keys())
+        target = item.target
+        depth = 0
+        while target is not None and depth < MAX_REF_DEPTH:
+            depth += 1
+            if target in resolved:
+                keys.add_all(resolved[target])
+                break
+            if target in in_batch:
+                ref = in_batch[target]
+                keys.add_all(ref.own_keys.keys())
+                target = ref.target
+            elif target in targets:
+                row = targets[target]
+                keys.add_all(statement_keys(row.body).keys())
+                target = row.object_statement_id
+            else:
+                break
+        result = keys.keys()
+        resolved[item.id] = result
+        return result
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def get_statement(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statement_id: uuid.UUID,
+        *,
+        voided: bool,
+        fmt: str = "exact",
+        languages: Sequence[str] = (),
+    ) -> tuple[dict[str, Any], datetime]:
+        """One statement by id (``voided`` selects ``voidedStatementId`` semantics)."""
+        institution_id = self.read_institution(principal)
+        found = await StatementRepository.from_session(session).get_body(
+            statement_id, voided=voided, institution_id=institution_id
+        )
+        if found is None:
+            raise NotFound(f"no statement {statement_id}", code="statement_not_found")
+        body, stored = found
+        return _format(body, fmt, languages), stored
+
+    async def query_statements(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        query: StatementQuery,
+        *,
+        languages: Sequence[str] = (),
+    ) -> StatementPage:
+        """A page of statements; ``more`` continues it without skips or repeats."""
+        institution_id = self.read_institution(principal)
+        repo = StatementRepository.from_session(session)
+        if query.cursor is not None:
+            bound = query.cursor.bound
+        else:
+            bound = await repo.last_seq()
+        page = await repo.query(query, institution_id=institution_id, bound=bound)
+        consistent = await repo.consistent_through() or _millis(utc_now())
+        more = None
+        if page.more and page.rows:
+            more = encode_more(query, Cursor(position=page.rows[-1][0], bound=bound))
+        statements = [_format(body, query.format, languages) for _, body, _ in page.rows]
+        last_modified = max((stored for _, _, stored in page.rows), default=consistent)
+        return StatementPage(
+            statements=statements,
+            more=more,
+            consistent_through=consistent,
+            last_modified=last_modified,
+        )
+
+    async def consistent_through(self, session: AsyncSession) -> datetime:
+        value = await StatementRepository.from_session(session).consistent_through()
+        return value or _millis(utc_now())
+
+
+def _format(body: dict[str, Any], fmt: str, languages: Sequence[str]) -> dict[str, Any]:
+    if fmt == "exact":
+        return body
+    return format_statement(body, fmt, list(languages))  # type: ignore[arg-type]
+
+
+def _parse_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise BadRequest(f"{value!r} is not a UUID", code="invalid_statement") from exc
+
+
+statements = StatementService()
