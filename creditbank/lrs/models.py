@@ -6,7 +6,7 @@ commit order (writers hold one lock from allocation to commit), so paging by
 ``seq`` never skips a statement that commits late.
 
 ``lrs_statement_keys`` holds what the ``agent`` / ``activity`` / ``verb`` /
-``registration`` filters match, one row per (kind, value, statement): rows the
+``registration`` filters match, one row per (hash of kind + value, statement): rows the
 spec's plain filter matches have ``related = false``; rows only
 ``related_agents`` / ``related_activities`` match have ``related = true``. A
 statement whose object is a StatementRef also carries its target's rows, which
@@ -45,7 +45,6 @@ class Statement(Base):
     __table_args__ = (
         Index("ix_lrs_statements_institution_seq", "institution_id", "seq"),
         Index("ix_lrs_statements_stored", "stored"),
-        Index("ix_lrs_statements_object_statement_id", "object_statement_id"),
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
@@ -68,11 +67,15 @@ class Statement(Base):
 
 
 class StatementKey(Base):
-    """One value a statement matches in the agent / activity / verb / registration filters."""
+    """One value a statement matches in the agent / activity / verb / registration filters.
+
+    ``key_hash`` is a 64-bit BLAKE2b of ``kind`` and value (see ``keys.key_hash``): the
+    index holds two integers per row instead of long IRIs, which keeps ingest fast.
+    """
 
     __tablename__ = "lrs_statement_keys"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
-    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     statement_seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
     related: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, text, true, update
+from sqlalchemy import Table, and_, exists, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from creditbank.lrs.keys import key_hash
 from creditbank.lrs.models import KeyKind, Statement, StatementKey
 from creditbank.lrs.query import StatementQuery
 
 #: Key of the PostgreSQL advisory lock that orders statement appends by commit.
 APPEND_LOCK_KEY = 0x4C5253  # "LRS"
+# Core tables: executemany without the ORM's per-row bookkeeping.
+STATEMENTS: Table = Statement.__table__  # type: ignore[assignment]
+KEYS: Table = StatementKey.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,11 @@ class StatementRepository:
 
     async def insert_statements(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(Statement), list(rows))
+            await self.session.execute(insert(STATEMENTS), list(rows))
 
     async def insert_keys(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(StatementKey), list(rows))
+            await self.session.execute(insert(KEYS), list(rows))
 
     async def mark_voided(self, ids: Iterable[uuid.UUID]) -> None:
         wanted = list(set(ids))
@@ -138,37 +142,36 @@ class StatementRepository:
         self, query: StatementQuery, *, institution_id: uuid.UUID | None, bound: int
     ) -> Page:
         """A page of statements matching ``query``, newest first unless ascending."""
-        filters: list[tuple[str, str, bool]] = []
+        filters: list[tuple[int, bool]] = []
         if query.agent is not None:
-            filters.append((KeyKind.AGENT, query.agent, query.related_agents))
+            filters.append((key_hash(KeyKind.AGENT, query.agent), query.related_agents))
         if query.activity is not None:
-            filters.append((KeyKind.ACTIVITY, query.activity, query.related_activities))
+            filters.append((key_hash(KeyKind.ACTIVITY, query.activity), query.related_activities))
         if query.verb is not None:
-            filters.append((KeyKind.VERB, query.verb, False))
+            filters.append((key_hash(KeyKind.VERB, query.verb), False))
         if query.registration is not None:
-            filters.append((KeyKind.REGISTRATION, query.registration, False))
+            filters.append((key_hash(KeyKind.REGISTRATION, query.registration), False))
 
         seq_column: Any = Statement.seq
         stmt: Select[Any]
         if filters:
-            # Drive the query from the key table's (kind, value, seq) index.
-            kind, value, related = filters[0]
-            driver = StatementKey.__table__.alias("k0")
+            # Drive the query from the key table's (key_hash, seq) primary key.
+            first_hash, related = filters[0]
+            driver = KEYS.alias("k0")
             seq_column = driver.c.statement_seq
             stmt = (
                 select(Statement.seq, Statement.body, Statement.stored)
                 .select_from(driver)
-                .join(Statement.__table__, Statement.seq == driver.c.statement_seq)
-                .where(driver.c.kind == kind, driver.c.value == value)
+                .join(STATEMENTS, Statement.seq == driver.c.statement_seq)
+                .where(driver.c.key_hash == first_hash)
             )
             if not related:
                 stmt = stmt.where(driver.c.related.is_(False))
-            for index, (kind, value, related) in enumerate(filters[1:], start=1):
-                other = StatementKey.__table__.alias(f"k{index}")
+            for index, (other_hash, related) in enumerate(filters[1:], start=1):
+                other = KEYS.alias(f"k{index}")
                 condition = and_(
+                    other.c.key_hash == other_hash,
                     other.c.statement_seq == Statement.seq,
-                    other.c.kind == kind,
-                    other.c.value == value,
                     true() if related else other.c.related.is_(False),
                 )
                 stmt = stmt.where(exists().where(condition))

@@ -21,7 +21,7 @@ from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, Payload
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
-from creditbank.lrs.keys import Key, KeySet, agent_key, statement_keys
+from creditbank.lrs.keys import Key, KeySet, agent_key, key_hash, statement_keys
 from creditbank.lrs.query import Cursor, StatementQuery, encode_more
 from creditbank.lrs.repository import StatementRepository, StoredRow
 from creditbank.lrs.xapi.compare import statements_equivalent
@@ -168,22 +168,16 @@ class StatementService:
         unique = self._dedupe_batch(prepared)
         repo = StatementRepository.from_session(session)
         await repo.lock_for_append()
-        for attempt in range(2):
-            new = await self._drop_stored(repo, unique)
-            if not new:
-                return StoreResult(ids=[p.id for p in prepared], created=0)
-            try:
-                async with session.begin_nested():
-                    await self._append(session, repo, principal, new)
-            except IntegrityError:
-                # Only possible when a writer bypassed the append lock; recheck once.
-                if attempt:
-                    raise StatementConflict(
-                        "a statement with this id was stored concurrently"
-                    ) from None
-                continue
-            return StoreResult(ids=[p.id for p in prepared], created=len(new))
-        raise AssertionError("unreachable")  # pragma: no cover
+        new = await self._drop_stored(repo, unique)
+        if not new:
+            return StoreResult(ids=[p.id for p in prepared], created=0)
+        try:
+            await self._append(session, repo, principal, new)
+        except IntegrityError as exc:
+            # The append lock orders writers, so this means a writer that bypassed it
+            # stored one of these ids first: the unique index keeps one copy, we 409.
+            raise StatementConflict("a statement with this id was stored concurrently") from exc
+        return StoreResult(ids=[p.id for p in prepared], created=len(new))
 
     def _prepare(
         self,
@@ -323,7 +317,7 @@ class StatementService:
             keys = self._inherited_keys(item, in_batch, targets, resolved)
             for kind, value, related in keys:
                 key_rows.append(
-                    {"kind": kind, "value": value, "statement_seq": seq, "related": related}
+                    {"key_hash": key_hash(kind, value), "statement_seq": seq, "related": related}
                 )
             statement_rows.append(self._row(item, seq, stored, principal))
         await repo.insert_statements(statement_rows)
