@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from creditbank.lrs.models import KeyKind
@@ -22,6 +23,7 @@ Key = tuple[str, str, bool]
 GROUP_PREFIX = "G:"
 
 
+@lru_cache(maxsize=65536)
 def key_hash(kind: str, value: str) -> int:
     """The signed 64-bit BLAKE2b of a filter key: what ``lrs_statement_keys`` indexes.
 
@@ -34,7 +36,7 @@ def key_hash(kind: str, value: str) -> int:
 
 def agent_key(agent: Mapping[str, Any]) -> str | None:
     """The filter key of an Agent or identified Group (the objectType is part of it)."""
-    ifi = agent_ifi(dict(agent))
+    ifi = agent_ifi(agent if isinstance(agent, dict) else dict(agent))
     if ifi is None:
         return None
     return GROUP_PREFIX + ifi if agent.get("objectType") == "Group" else ifi
@@ -63,36 +65,36 @@ class KeySet:
 
 
 def _add_agent(keys: KeySet, agent: Any, related: bool) -> None:
-    if not isinstance(agent, Mapping):
+    if not isinstance(agent, dict):
         return
     keys.add(KeyKind.AGENT, agent_key(agent), related)
     for member in agent.get("member") or ():
-        if isinstance(member, Mapping):
+        if isinstance(member, dict):
             keys.add(KeyKind.AGENT, agent_key(member), True)
 
 
 def _add_context(keys: KeySet, context: Any) -> None:
-    if not isinstance(context, Mapping):
+    if not isinstance(context, dict):
         return
     _add_agent(keys, context.get("instructor"), True)
     _add_agent(keys, context.get("team"), True)
     for item in context.get("contextAgents") or ():
-        if isinstance(item, Mapping):
+        if isinstance(item, dict):
             _add_agent(keys, item.get("agent"), True)
     for item in context.get("contextGroups") or ():
-        if isinstance(item, Mapping):
+        if isinstance(item, dict):
             _add_agent(keys, item.get("group"), True)
     activities = context.get("contextActivities")
-    if isinstance(activities, Mapping):
+    if isinstance(activities, dict):
         for group in activities.values():
             items = group if isinstance(group, list) else [group]
             for activity in items:
-                if isinstance(activity, Mapping):
+                if isinstance(activity, dict):
                     keys.add(KeyKind.ACTIVITY, activity.get("id"), True)
 
 
 def _add_object(keys: KeySet, obj: Any, related: bool) -> None:
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return
     object_type = obj.get("objectType", "Activity")
     if object_type == "Activity":
@@ -110,11 +112,11 @@ def statement_keys(statement: Mapping[str, Any]) -> KeySet:
     keys = KeySet()
     _add_agent(keys, statement.get("actor"), False)
     verb = statement.get("verb")
-    if isinstance(verb, Mapping):
+    if isinstance(verb, dict):
         keys.add(KeyKind.VERB, verb.get("id"), False)
     _add_object(keys, statement.get("object"), False)
     context = statement.get("context")
-    if isinstance(context, Mapping):
+    if isinstance(context, dict):
         registration = context.get("registration")
         if isinstance(registration, str):
             keys.add(KeyKind.REGISTRATION, registration.lower(), False)

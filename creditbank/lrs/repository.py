@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, and_, exists, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -44,6 +45,50 @@ class StoredRow:
 class Page:
     rows: list[tuple[int, dict[str, Any], datetime]]
     more: bool
+
+
+_PG_STATEMENT_COLUMNS = (
+    ("seq", "bigint"),
+    ("id", "uuid"),
+    ("actor_key", "text"),
+    ("verb_id", "text"),
+    ("object_type", "varchar"),
+    ("object_activity_id", "text"),
+    ("object_statement_id", "uuid"),
+    ("registration", "uuid"),
+    ("stored", "timestamptz"),
+    ("timestamp", "timestamptz"),
+    ("institution_id", "uuid"),
+    ("credential_id", "uuid"),
+    ("voided", "boolean"),
+    ("is_voiding", "boolean"),
+    ("version", "varchar"),
+    ("has_attachments", "boolean"),
+    ("body", "text"),
+)
+# Built from the constant column list above, never from input.
+_PG_INSERT_STATEMENTS = text(
+    "INSERT INTO lrs_statements ("  # noqa: S608
+    + ", ".join(f'"{name}"' for name, _ in _PG_STATEMENT_COLUMNS)
+    + ") SELECT "
+    + ", ".join(
+        'u."body"::jsonb' if name == "body" else f'u."{name}"' for name, _ in _PG_STATEMENT_COLUMNS
+    )
+    + " FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_STATEMENT_COLUMNS)
+    + ") AS u("
+    + ", ".join(f'"{name}"' for name, _ in _PG_STATEMENT_COLUMNS)
+    + ")"
+)
+_PG_INSERT_KEYS = text(
+    "INSERT INTO lrs_statement_keys (key_hash, statement_seq, related) "
+    "SELECT * FROM unnest(CAST(:key_hash AS bigint[]), CAST(:statement_seq AS bigint[]), "
+    "CAST(:related AS boolean[]))"
+)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 class StatementRepository:
@@ -103,12 +148,40 @@ class StatementRepository:
         }
 
     async def insert_statements(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
+        """One INSERT for the batch: ``unnest`` of column arrays on PostgreSQL (one
+        statement, one round trip), an executemany in one call on SQLite."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            params: dict[str, Any] = {
+                name: [row[name] for row in rows] for name, _ in _PG_STATEMENT_COLUMNS
+            }
+            params["body"] = [_json_text(row["body"]) for row in rows]
+            await self.session.execute(_PG_INSERT_STATEMENTS, params)
+        else:
             await self.session.execute(insert(STATEMENTS), list(rows))
 
-    async def insert_keys(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(KEYS), list(rows))
+    async def insert_keys(self, rows: Sequence[tuple[int, int, bool]]) -> None:
+        """``(key_hash, statement_seq, related)`` rows in one INSERT."""
+        if not rows:
+            return
+        connection = await self.session.connection()
+        if self.dialect == "postgresql":
+            await self.session.execute(
+                _PG_INSERT_KEYS,
+                {
+                    "key_hash": [row[0] for row in rows],
+                    "statement_seq": [row[1] for row in rows],
+                    "related": [row[2] for row in rows],
+                },
+            )
+        else:
+            # Plain integers: no type processing needed, so skip it.
+            await connection.exec_driver_sql(
+                "INSERT INTO lrs_statement_keys (key_hash, statement_seq, related) "
+                "VALUES (?, ?, ?)",
+                list(rows),
+            )
 
     async def mark_voided(self, ids: Iterable[uuid.UUID]) -> None:
         wanted = list(set(ids))

@@ -307,7 +307,7 @@ class StatementService:
         stored = _millis(utc_now())
         stored_text = isoformat_z(stored)
         statement_rows: list[dict[str, Any]] = []
-        key_rows: list[dict[str, Any]] = []
+        key_rows: list[tuple[int, int, bool]] = []
         resolved: dict[uuid.UUID, list[Key]] = {}
         for item in batch:
             seq += 1
@@ -316,9 +316,7 @@ class StatementService:
             body.setdefault("timestamp", stored_text)
             keys = self._inherited_keys(item, in_batch, targets, resolved)
             for kind, value, related in keys:
-                key_rows.append(
-                    {"key_hash": key_hash(kind, value), "statement_seq": seq, "related": related}
-                )
+                key_rows.append((key_hash(kind, value), seq, related))
             statement_rows.append(self._row(item, seq, stored, principal))
         await repo.insert_statements(statement_rows)
         await repo.insert_keys(key_rows)
