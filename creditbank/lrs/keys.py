@@ -60,7 +60,7 @@ class KeySet:
         for kind, value, related in keys:
             self.add(kind, value, related)
 
-    def keys(self) -> list[Key]:
+    def entries(self) -> list[Key]:
         return [(kind, value, related) for (kind, value), related in self._keys.items()]
 
 

@@ -26,17 +26,25 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
 
 def check_depth(value: Any, max_depth: int) -> None:
     """Refuse documents nested deeper than ``max_depth`` containers."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > max_depth:
-            raise BadRequest(f"JSON nested deeper than {max_depth} levels", code="json_too_deep")
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
+    if _depth_exceeded(value, 1, max_depth):
+        raise BadRequest(f"JSON nested deeper than {max_depth} levels", code="json_too_deep")
+
+
+def _depth_exceeded(value: Any, depth: int, max_depth: int) -> bool:
+    # Recursion stops at max_depth + 1 frames, whatever the document.
+    kind = type(value)
+    if kind is dict:
+        children: Any = value.values()
+    elif kind is list:
+        children = value
+    else:
+        return False
+    if depth > max_depth:
+        return True
+    for child in children:
+        child_kind = type(child)
+        if (child_kind is dict or child_kind is list) and _depth_exceeded(
+            child, depth + 1, max_depth
+        ):
+            return True
+    return False

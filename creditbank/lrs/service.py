@@ -81,8 +81,11 @@ class _Prepared:
     is_voiding: bool
     target: uuid.UUID | None  # StatementRef object
     own_keys: KeySet
+    #: The row without ``seq``/``stored`` (filled under the append lock).
+    row: dict[str, Any] = field(default_factory=dict)
+    #: ``(key_hash, related)`` of the statement's own keys.
+    own_hashes: list[tuple[int, bool]] = field(default_factory=list)
     voided: bool = False
-    keys: list[Key] = field(default_factory=list)
 
 
 def _millis(value: datetime) -> datetime:
@@ -213,16 +216,18 @@ class StatementService:
             is_voiding = body["verb"]["id"] == VOIDED_VERB and target is not None
             if is_voiding and target == statement_id:
                 raise StatementInvalid(f"{path}.object.id", "a statement cannot void itself")
-            out.append(
-                _Prepared(
-                    id=statement_id,
-                    body=body,
-                    incoming=incoming,
-                    is_voiding=is_voiding,
-                    target=target,
-                    own_keys=statement_keys(body),
-                )
+            own_keys = statement_keys(body)
+            item = _Prepared(
+                id=statement_id,
+                body=body,
+                incoming=incoming,
+                is_voiding=is_voiding,
+                target=target,
+                own_keys=own_keys,
+                own_hashes=[(key_hash(k, v), related) for k, v, related in own_keys.entries()],
             )
+            item.row = self._row(item, principal)
+            out.append(item)
         return out
 
     @staticmethod
@@ -303,6 +308,8 @@ class StatementService:
                 {"statement_id": str(item.target), "voiding_statement_id": str(item.id)}
             )
 
+        # Everything above ran before the lock or is rare; this part holds it: number
+        # the statements, stamp ``stored``, insert, and the caller commits.
         seq = await repo.last_seq()
         stored = _millis(utc_now())
         stored_text = isoformat_z(stored)
@@ -313,11 +320,19 @@ class StatementService:
             seq += 1
             body = item.body
             body["stored"] = stored_text
-            body.setdefault("timestamp", stored_text)
-            keys = self._inherited_keys(item, in_batch, targets, resolved)
-            for kind, value, related in keys:
-                key_rows.append((key_hash(kind, value), seq, related))
-            statement_rows.append(self._row(item, seq, stored, principal))
+            row = item.row
+            row["seq"] = seq
+            row["stored"] = stored
+            row["voided"] = item.voided
+            if "timestamp" not in body:
+                body["timestamp"] = stored_text
+                row["timestamp"] = stored
+            if item.target is None:
+                key_rows.extend((h, seq, related) for h, related in item.own_hashes)
+            else:
+                keys = self._inherited_keys(item, in_batch, targets, resolved)
+                key_rows.extend((key_hash(k, v), seq, related) for k, v, related in keys)
+            statement_rows.append(row)
         await repo.insert_statements(statement_rows)
         await repo.insert_keys(key_rows)
         await repo.mark_voided(void_in_db)
@@ -328,13 +343,14 @@ class StatementService:
             await jobs_service.enqueue_many(session, JOB_VOIDED, voided_jobs)
 
     @staticmethod
-    def _row(item: _Prepared, seq: int, stored: datetime, principal: Principal) -> dict[str, Any]:
+    def _row(item: _Prepared, principal: Principal) -> dict[str, Any]:
         body = item.body
         obj = body["object"]
         object_type = obj.get("objectType", "Activity")
         registration = (body.get("context") or {}).get("registration")
+        timestamp = body.get("timestamp")
         return {
-            "seq": seq,
+            "seq": 0,
             "id": item.id,
             "actor_key": agent_key(body["actor"]),
             "verb_id": body["verb"]["id"],
@@ -342,11 +358,11 @@ class StatementService:
             "object_activity_id": obj.get("id") if object_type == "Activity" else None,
             "object_statement_id": item.target,
             "registration": _parse_uuid(registration) if registration else None,
-            "stored": stored,
-            "timestamp": parse_timestamp(body["timestamp"]),
+            "stored": None,
+            "timestamp": parse_timestamp(timestamp) if timestamp else None,
             "institution_id": principal.institution_id,
             "credential_id": principal.id,
-            "voided": item.voided,
+            "voided": False,
             "is_voiding": item.is_voiding,
             "version": body["version"],
             "has_attachments": bool(body.get("attachments")),
@@ -378,7 +394,7 @@ class StatementService:
         """Own keys plus those of the statement it targets (recursively): spec 2.1.1's
         "statements targeting a statement match the filters the target matches"."""
         keys = KeySet()
-        keys.add_all(item.own_keys.keys())
+        keys.add_all(item.own_keys.entries())
         target = item.target
         depth = 0
         while target is not None and depth < MAX_REF_DEPTH:
@@ -388,15 +404,15 @@ class StatementService:
                 break
             if target in in_batch:
                 ref = in_batch[target]
-                keys.add_all(ref.own_keys.keys())
+                keys.add_all(ref.own_keys.entries())
                 target = ref.target
             elif target in targets:
                 row = targets[target]
-                keys.add_all(statement_keys(row.body).keys())
+                keys.add_all(statement_keys(row.body).entries())
                 target = row.object_statement_id
             else:
                 break
-        result = keys.keys()
+        result = keys.entries()
         resolved[item.id] = result
         return result
 
