@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from api import health
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.xapi import about as xapi_about
+from api.xapi import statements as xapi_statements
 from creditbank.config import Settings, get_settings
 from creditbank.db import Database
 from creditbank.kit.logging import configure_logging
@@ -49,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     """Every context's router; one line each."""
+    app.include_router(xapi_about.router)
+    app.include_router(xapi_statements.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

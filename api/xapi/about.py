@@ -31,7 +31,8 @@ EXTENSIONS = {
 }
 
 
-@router.api_route("/about", methods=["GET", "HEAD"])
+@router.head("/about", include_in_schema=False)
+@router.get("/about")
 async def about(request: Request) -> Response:
     """Versions and extensions; the version header is optional here."""
     version = "1.0.3"

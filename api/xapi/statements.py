@@ -145,7 +145,8 @@ def _http_date(value: Any) -> str:
     return format_datetime(value, usegmt=True)
 
 
-@router.api_route("/statements", methods=["GET", "HEAD"])
+@router.head("/statements", include_in_schema=False)
+@router.get("/statements")
 async def get_statements(
     request: Request,
     version: XapiVersion,
