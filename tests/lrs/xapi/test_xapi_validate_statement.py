@@ -192,6 +192,11 @@ INVALID: list[Any] = [
     pytest.param({"id": "d1b0c5a8-3c8e-4f6a-cd2b-7e5f1a2b3c4d"}, "$.id", id="uuid-bad-variant"),
     pytest.param({"id": "{d1b0c5a8-3c8e-4f6a-9d2b-7e5f1a2b3c4d}"}, "$.id", id="uuid-braces"),
     pytest.param({"id": 12}, "$.id", id="id-number"),
+    pytest.param(
+        {"verb": {"id": "http://adlnet.gov/expapi/verbs/voided"}},
+        "$.object.objectType",
+        id="voiding-object-must-be-statement-ref",
+    ),
     # actor / agent
     pytest.param({"actor": "li.na"}, "$.actor", id="actor-string"),
     pytest.param({"actor": {"objectType": "Agent"}}, "$.actor", id="agent-no-ifi"),
@@ -503,6 +508,11 @@ class TestSubStatement:
     def test_substatement_must_not_have_lrs_properties(self, build, key, value):
         error = _error(build({"object": self.SUB | {key: value}}))
         assert error.path == f"$.object.{key}"
+
+    def test_voiding_statement_with_statement_ref(self, build):
+        ref = {"objectType": "StatementRef", "id": "8f87ccde-bb56-4c2e-ab83-44982ef22df0"}
+        raw = build({"verb": {"id": "http://adlnet.gov/expapi/verbs/voided"}, "object": ref})
+        assert validate_statement(raw)["object"] == ref
 
     def test_substatement_cannot_be_nested(self, build):
         nested = self.SUB | {"object": self.SUB}
