@@ -7,14 +7,16 @@ UPDATE flags voided targets).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, exists, func, insert, select, text, true, update
+from sqlalchemy import Table, and_, event, exists, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -91,6 +93,20 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_SQLITE_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_gate() -> asyncio.Lock:
+    """The append lock of this process (one per event loop: asyncio locks are bound)."""
+    loop = asyncio.get_running_loop()
+    gate = _SQLITE_GATES.get(loop)
+    if gate is None:
+        gate = _SQLITE_GATES[loop] = asyncio.Lock()
+    return gate
+
+
 class StatementRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -108,13 +124,35 @@ class StatementRepository:
     async def lock_for_append(self) -> None:
         """Serialise appends until commit, so ``seq`` and ``stored`` follow commit order.
 
-        SQLite write transactions already start with BEGIN IMMEDIATE (one writer);
-        the first statement below takes that lock.
+        PostgreSQL: a transaction-scoped advisory lock. SQLite: write transactions
+        start with BEGIN IMMEDIATE (one writer at a time); in front of it, writers of
+        this process queue on an asyncio lock released when the transaction ends,
+        instead of polling SQLite's busy handler (which sleeps up to 100 ms a try).
         """
         if self.dialect == "postgresql":
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
             )
+            return
+        sync_session = self.session.sync_session
+        if sync_session.in_transaction():
+            return  # BEGIN IMMEDIATE already made this transaction the writer
+        gate = _sqlite_gate()
+        await gate.acquire()
+        released = False
+
+        def release(*_: Any) -> None:
+            nonlocal released
+            if not released:
+                released = True
+                gate.release()
+
+        try:
+            event.listen(sync_session, "after_transaction_end", release, once=True)
+            await self.session.connection()  # BEGIN IMMEDIATE
+        except BaseException:
+            release()
+            raise
 
     async def last_seq(self) -> int:
         result = await self.session.execute(select(func.max(Statement.seq)))
@@ -206,10 +244,19 @@ class StatementRepository:
         return (row.body, row.stored) if row is not None else None
 
     async def consistent_through(self) -> datetime | None:
+        return (await self.head())[1]
+
+    async def head(self) -> tuple[int, datetime | None]:
+        """``(seq, stored)`` of the last committed statement; ``(0, None)`` when empty.
+
+        Appends commit in ``seq`` order, so everything stored up to that instant is
+        visible: it is both the paging bound and ``X-Experience-API-Consistent-Through``.
+        """
         result = await self.session.execute(
-            select(Statement.stored).order_by(Statement.seq.desc()).limit(1)
+            select(Statement.seq, Statement.stored).order_by(Statement.seq.desc()).limit(1)
         )
-        return result.scalar_one_or_none()
+        row = result.first()
+        return (0, None) if row is None else (int(row.seq), row.stored)
 
     async def query(
         self, query: StatementQuery, *, institution_id: uuid.UUID | None, bound: int

@@ -449,12 +449,10 @@ class StatementService:
         """A page of statements; ``more`` continues it without skips or repeats."""
         institution_id = self.read_institution(principal)
         repo = StatementRepository.from_session(session)
-        if query.cursor is not None:
-            bound = query.cursor.bound
-        else:
-            bound = await repo.last_seq()
+        last_seq, last_stored = await repo.head()
+        bound = query.cursor.bound if query.cursor is not None else last_seq
         page = await repo.query(query, institution_id=institution_id, bound=bound)
-        consistent = await repo.consistent_through() or _millis(utc_now())
+        consistent = last_stored or _millis(utc_now())
         more = None
         if page.more and page.rows:
             more = encode_more(query, Cursor(position=page.rows[-1][0], bound=bound))
