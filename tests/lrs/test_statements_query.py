@@ -251,3 +251,47 @@ class TestAbout:
         assert response.status_code == 200
         assert response.json()["version"] == ["1.0.3", "2.0.0"]
         assert response.headers["x-experience-api-version"]
+
+
+class TestHeadersAndVersions:
+    async def test_query_headers_and_head(self, fxvs):
+        await fxvs.post([fxvs.statement(), fxvs.statement()])
+        response = await fxvs.get({"limit": "1"})
+        assert response.status_code == 200
+        assert "last-modified" in response.headers
+        assert response.headers["x-experience-api-consistent-through"].endswith("Z")
+        head = await fxvs.client.head(
+            "/xapi/statements",
+            params={"limit": "1"},
+            headers={"X-Experience-API-Version": "1.0.3"},
+            auth=fxvs.auth,
+        )
+        assert head.status_code == 200
+        assert head.content == b""
+        assert "x-experience-api-consistent-through" in head.headers
+
+    async def test_more_keeps_the_format(self, fxvs):
+        await fxvs.post([fxvs.statement(), fxvs.statement()])
+        page = (await fxvs.get({"limit": "1", "format": "ids"})).json()
+        second = (await fxvs.get_url(page["more"])).json()
+        activity = {"objectType": "Activity", "id": f"{fxvs.home_page}/xapi/activities/course-1"}
+        assert page["statements"][0]["object"] == activity
+        assert second["statements"][0]["object"] == activity
+
+    async def test_2_0_requests_store_version_2_0_0(self, fxvs):
+        response = await fxvs.client.post(
+            "/xapi/statements",
+            content=orjson.dumps(fxvs.statement()),
+            headers={"X-Experience-API-Version": "2.0.0", "Content-Type": "application/json"},
+            auth=fxvs.auth,
+        )
+        assert response.status_code == 200
+        assert response.headers["x-experience-api-version"] == "2.0.0"
+        body = (await fxvs.get({"statementId": response.json()[0]})).json()
+        assert body["version"] == "2.0.0"
+
+    async def test_unsupported_version_is_400(self, fxvs):
+        response = await fxvs.client.get(
+            "/xapi/statements", headers={"X-Experience-API-Version": "0.9"}, auth=fxvs.auth
+        )
+        assert response.status_code == 400
