@@ -57,6 +57,16 @@ class TestPut:
         assert (await fxvs.put(statement, statement_id)).status_code == 204
         assert await count(session) == 1
 
+    async def test_retry_without_lrs_set_properties_is_equivalent(self, fxvs, session):
+        # No timestamp, authority, version or stored sent: the LRS-added ones do not count.
+        statement_id = str(uuid.uuid4())
+        statement = fxvs.statement(actor={"objectType": "Agent", "mbox": "mailto:Li.Na@Example.CN"})
+        assert (await fxvs.put(statement, statement_id)).status_code == 204
+        statement["actor"]["mbox"] = "MAILTO:Li.Na@example.cn"  # scheme and domain: any case
+        assert (await fxvs.put(statement, statement_id)).status_code == 204
+        assert (await fxvs.post([{**statement, "id": statement_id}])).status_code == 200
+        assert await count(session) == 1
+
     async def test_different_statement_under_the_same_id_is_409(self, fxvs, session):
         statement_id = str(uuid.uuid4())
         assert (await fxvs.put(fxvs.statement(), statement_id)).status_code == 204
