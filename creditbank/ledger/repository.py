@@ -1,0 +1,169 @@
+"""Every query of the ledger context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.kit.time import utc_now
+from creditbank.ledger.models import (
+    GENESIS_HASH,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerHead,
+    LedgerPosition,
+)
+
+
+class LedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> LedgerRepository:
+        return cls(session)
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    # -- heads ---------------------------------------------------------------------------
+
+    async def lock_head(self, learner_id: uuid.UUID) -> LedgerHead:
+        """The learner's chain head, created if missing and row-locked (PostgreSQL)."""
+        values = {"learner_id": learner_id, "seq": 0, "hash": GENESIS_HASH, "updated_at": utc_now()}
+        if self.dialect == "postgresql":
+            await self.session.execute(
+                pg_insert(LedgerHead).values(values).on_conflict_do_nothing()
+            )
+        else:
+            await self.session.execute(
+                sqlite_insert(LedgerHead).values(values).on_conflict_do_nothing()
+            )
+        query = select(LedgerHead).where(LedgerHead.learner_id == learner_id)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        result = await self.session.execute(query.execution_options(populate_existing=True))
+        return result.scalar_one()
+
+    async def head(self, learner_id: uuid.UUID) -> LedgerHead | None:
+        result = await self.session.execute(
+            select(LedgerHead).where(LedgerHead.learner_id == learner_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def all_heads(self) -> list[LedgerHead]:
+        result = await self.session.execute(
+            select(LedgerHead).where(LedgerHead.seq > 0).order_by(LedgerHead.learner_id)
+        )
+        return list(result.scalars())
+
+    async def learner_ids(self) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            select(LedgerEntry.learner_id).distinct().order_by(LedgerEntry.learner_id)
+        )
+        return list(result.scalars())
+
+    # -- entries -------------------------------------------------------------------------
+
+    async def by_idempotency_key(self, key: str) -> LedgerEntry | None:
+        result = await self.session.execute(
+            select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
+        )
+        return result.scalar_one_or_none()
+
+    async def get(self, entry_id: uuid.UUID) -> LedgerEntry | None:
+        return await self.session.get(LedgerEntry, entry_id)
+
+    async def at_seq(self, learner_id: uuid.UUID, seq: int) -> LedgerEntry | None:
+        result = await self.session.execute(
+            select(LedgerEntry).where(LedgerEntry.learner_id == learner_id, LedgerEntry.seq == seq)
+        )
+        return result.scalar_one_or_none()
+
+    async def latest(
+        self, learner_id: uuid.UUID, *, as_of: datetime | None = None
+    ) -> LedgerEntry | None:
+        query = select(LedgerEntry).where(LedgerEntry.learner_id == learner_id)
+        if as_of is not None:
+            query = query.where(LedgerEntry.posted_at <= as_of)
+        result = await self.session.execute(query.order_by(LedgerEntry.seq.desc()).limit(1))
+        return result.scalar_one_or_none()
+
+    async def entries(
+        self,
+        learner_id: uuid.UUID,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        kind: str | None = None,
+    ) -> list[LedgerEntry]:
+        query = select(LedgerEntry).where(
+            LedgerEntry.learner_id == learner_id, LedgerEntry.seq > after_seq
+        )
+        if kind is not None:
+            query = query.where(LedgerEntry.kind == kind)
+        query = query.order_by(LedgerEntry.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        result = await self.session.execute(query)
+        return list(result.scalars())
+
+    async def entries_for_outcome(self, outcome_id: uuid.UUID) -> list[LedgerEntry]:
+        result = await self.session.execute(
+            select(LedgerEntry)
+            .where(LedgerEntry.outcome_id == outcome_id)
+            .order_by(LedgerEntry.seq)
+        )
+        return list(result.scalars())
+
+    async def count_entries(self) -> int:
+        result = await self.session.execute(select(func.count()).select_from(LedgerEntry))
+        return int(result.scalar_one())
+
+    # -- positions -----------------------------------------------------------------------
+
+    async def position(self, outcome_id: uuid.UUID) -> LedgerPosition | None:
+        result = await self.session.execute(
+            select(LedgerPosition)
+            .where(LedgerPosition.outcome_id == outcome_id)
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def positions(
+        self, learner_id: uuid.UUID, outcome_ids: Sequence[uuid.UUID] | None = None
+    ) -> list[LedgerPosition]:
+        query = select(LedgerPosition).where(LedgerPosition.learner_id == learner_id)
+        if outcome_ids is not None:
+            query = query.where(LedgerPosition.outcome_id.in_(list(outcome_ids)))
+        result = await self.session.execute(
+            query.order_by(LedgerPosition.unit_code).execution_options(populate_existing=True)
+        )
+        return list(result.scalars())
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    async def checkpoints(
+        self, *, limit: int, before_id: int | None = None
+    ) -> list[LedgerCheckpoint]:
+        query = select(LedgerCheckpoint)
+        if before_id is not None:
+            query = query.where(LedgerCheckpoint.id < before_id)
+        result = await self.session.execute(query.order_by(LedgerCheckpoint.id.desc()).limit(limit))
+        return list(result.scalars())
+
+    async def checkpoint(self, checkpoint_id: int) -> LedgerCheckpoint | None:
+        return await self.session.get(LedgerCheckpoint, checkpoint_id)
+
+    async def latest_checkpoint(self) -> LedgerCheckpoint | None:
+        result = await self.session.execute(
+            select(LedgerCheckpoint).order_by(LedgerCheckpoint.id.desc()).limit(1)
+        )
+        return result.scalar_one_or_none()
