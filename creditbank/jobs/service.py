@@ -1,16 +1,50 @@
-"""Enqueue jobs inside the caller's transaction; they commit or vanish with it."""
+"""Enqueue jobs inside the caller's transaction; they commit or vanish with it.
+
+Workers drain the table: :meth:`JobService.claim` leases due jobs (``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL), :meth:`complete` finishes one in the same
+transaction as the job's own writes, :meth:`fail` schedules a retry with
+exponential backoff or, after ``max_attempts``, turns the job into a dead letter
+that an operator can list and :meth:`replay`. A lease that runs out (a worker
+died mid-job) makes the job claimable again. Never commits: the worker does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.errors import Conflict, NotFound
 from creditbank.jobs.models import Job, JobStatus
+from creditbank.jobs.repository import JobRepository
 from creditbank.kit.time import utc_now
+
+#: The longest wait between two attempts, however many failed before.
+MAX_BACKOFF = timedelta(hours=1)
+#: Error texts are kept short enough to list.
+MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job leased to one worker until ``locked_until``."""
+
+    id: int
+    name: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    locked_until: datetime
+
+
+def backoff(attempts: int, base_seconds: float) -> timedelta:
+    """Wait before the next attempt after ``attempts`` failed ones: base * 2^(n-1), capped."""
+    seconds = base_seconds * (2 ** max(attempts - 1, 0))
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
 class JobService:
@@ -54,6 +88,209 @@ class JobService:
         ]
         if rows:
             await session.execute(insert(Job), rows)
+
+    async def enqueue_unique(
+        self,
+        session: AsyncSession,
+        name: str,
+        payload: Mapping[str, Any],
+        *,
+        dedupe_key: str,
+        run_at: datetime | None = None,
+    ) -> bool:
+        """Enqueue unless a job with ``dedupe_key`` exists (any status); True if added."""
+        now = utc_now()
+        row = {
+            "name": name,
+            "payload": dict(payload),
+            "status": JobStatus.PENDING.value,
+            "attempts": 0,
+            "max_attempts": 8,
+            "run_at": run_at or now,
+            "created_at": now,
+            "dedupe_key": dedupe_key,
+        }
+        return await JobRepository.from_session(session).insert_ignoring_duplicates([row]) > 0
+
+    # -- the worker's side --------------------------------------------------------------
+
+    async def claim(
+        self,
+        session: AsyncSession,
+        *,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        now: datetime | None = None,
+    ) -> list[ClaimedJob]:
+        """Lease up to ``limit`` due jobs to ``worker_id``; commit before running them.
+
+        A running job whose lease expired is taken over; if it has used all its
+        attempts it becomes a dead letter instead ("lease expired").
+        """
+        now = now or utc_now()
+        repo = JobRepository.from_session(session)
+        candidates = await repo.claim_candidates(now=now, limit=limit)
+        until = now + lease
+        claimed: list[ClaimedJob] = []
+        for job in candidates:
+            if job.status == JobStatus.RUNNING.value and job.attempts >= job.max_attempts:
+                await repo.set_state(
+                    job.id,
+                    status=JobStatus.DEAD.value,
+                    finished_at=now,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=_clip(
+                        f"lease expired (worker {job.locked_by} stopped answering) "
+                        f"after {job.attempts} attempts; last error: {job.last_error or '-'}"
+                    ),
+                )
+                continue
+            claimed.append(
+                ClaimedJob(
+                    id=job.id,
+                    name=job.name,
+                    payload=dict(job.payload),
+                    attempts=job.attempts + 1,
+                    max_attempts=job.max_attempts,
+                    locked_until=until,
+                )
+            )
+        await repo.lease([c.id for c in claimed], worker_id=worker_id, until=until, now=now)
+        return claimed
+
+    async def complete(self, session: AsyncSession, job_id: int) -> None:
+        """Mark a job done; call it in the transaction that holds the job's own writes."""
+        await JobRepository.from_session(session).set_state(
+            job_id,
+            status=JobStatus.DONE.value,
+            finished_at=utc_now(),
+            locked_by=None,
+            locked_until=None,
+        )
+
+    async def fail(
+        self,
+        session: AsyncSession,
+        job: ClaimedJob,
+        error: str,
+        *,
+        backoff_base_seconds: float,
+        permanent: bool = False,
+        now: datetime | None = None,
+    ) -> str:
+        """Record a failed attempt: retry later (exponential backoff) or dead-letter it.
+
+        Returns the job's new status. ``permanent`` dead-letters at once (e.g. no
+        handler for the job's name: retrying cannot help).
+        """
+        now = now or utc_now()
+        repo = JobRepository.from_session(session)
+        if permanent or job.attempts >= job.max_attempts:
+            await repo.set_state(
+                job.id,
+                status=JobStatus.DEAD.value,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+                last_error=_clip(error),
+            )
+            return JobStatus.DEAD.value
+        await repo.set_state(
+            job.id,
+            status=JobStatus.PENDING.value,
+            run_at=now + backoff(job.attempts, backoff_base_seconds),
+            locked_by=None,
+            locked_until=None,
+            last_error=_clip(error),
+        )
+        return JobStatus.PENDING.value
+
+    async def release(self, session: AsyncSession, job: ClaimedJob) -> None:
+        """Give back a claimed job not yet started (the worker is stopping)."""
+        await JobRepository.from_session(session).set_state(
+            job.id,
+            status=JobStatus.PENDING.value,
+            attempts=job.attempts - 1,
+            locked_by=None,
+            locked_until=None,
+        )
+
+    # -- the operator's side ------------------------------------------------------------
+
+    async def dead_letters(
+        self,
+        session: AsyncSession,
+        *,
+        name: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        """Dead jobs, newest first, with the reason in ``last_error``."""
+        return await JobRepository.from_session(session).list_by_status(
+            JobStatus.DEAD.value, name=name, limit=limit, before_id=before_id
+        )
+
+    async def get(self, session: AsyncSession, job_id: int) -> Job:
+        job = await JobRepository.from_session(session).get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}", code="job_not_found")
+        return job
+
+    async def replay(self, session: AsyncSession, job_id: int) -> Job:
+        """Put a dead letter back in the queue with fresh attempts (its last error is kept)."""
+        repo = JobRepository.from_session(session)
+        job = await repo.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}", code="job_not_found")
+        if job.status != JobStatus.DEAD.value:
+            raise Conflict(
+                f"job {job_id} is {job.status}; only dead letters can be replayed",
+                code="job_not_dead",
+            )
+        await repo.set_state(
+            job_id,
+            status=JobStatus.PENDING.value,
+            attempts=0,
+            run_at=utc_now(),
+            finished_at=None,
+            locked_by=None,
+            locked_until=None,
+        )
+        replayed = await repo.get(job_id)
+        return replayed if replayed is not None else job
+
+    async def replay_all(self, session: AsyncSession, *, name: str | None = None) -> list[int]:
+        """Replay every dead letter (of ``name``); returns their ids."""
+        repo = JobRepository.from_session(session)
+        ids = await repo.ids_by_status(JobStatus.DEAD.value, name=name)
+        for job_id in ids:
+            await repo.set_state(
+                job_id,
+                status=JobStatus.PENDING.value,
+                attempts=0,
+                run_at=utc_now(),
+                finished_at=None,
+                locked_by=None,
+                locked_until=None,
+            )
+        return ids
+
+    async def stats(self, session: AsyncSession) -> dict[str, dict[str, int]]:
+        """Job counts by name and status."""
+        out: dict[str, dict[str, int]] = {}
+        for (name, status), count in (await JobRepository.from_session(session).counts()).items():
+            out.setdefault(name, {})[status] = count
+        return out
+
+    async def purge_done(self, session: AsyncSession, *, older_than: timedelta) -> int:
+        """Delete finished jobs older than ``older_than`` (dead letters are kept)."""
+        return await JobRepository.from_session(session).delete_done_before(utc_now() - older_than)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
 jobs = JobService()

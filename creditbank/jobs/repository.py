@@ -1,0 +1,130 @@
+"""Every query of the job table: claim with leases, finish, retry, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.jobs.models import Job, JobStatus
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> JobRepository:
+        return cls(session)
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def insert_ignoring_duplicates(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows; a row whose ``dedupe_key`` exists already is skipped (no error)."""
+        if not rows:
+            return 0
+        if self.dialect == "postgresql":
+            pg = pg_insert(Job).values(list(rows)).on_conflict_do_nothing()
+            result = await self.session.execute(pg)
+        else:
+            lite = sqlite_insert(Job).values(list(rows)).on_conflict_do_nothing()
+            result = await self.session.execute(lite)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def claim_candidates(self, *, now: datetime, limit: int) -> list[Job]:
+        """Due pending jobs and running jobs whose lease ran out, oldest first.
+
+        PostgreSQL locks the rows ``FOR UPDATE SKIP LOCKED`` so concurrent workers
+        take disjoint sets; SQLite write transactions are serialised anyway.
+        """
+        query = (
+            select(Job)
+            .where(
+                or_(
+                    and_(Job.status == JobStatus.PENDING.value, Job.run_at <= now),
+                    and_(Job.status == JobStatus.RUNNING.value, Job.locked_until < now),
+                )
+            )
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        result = await self.session.execute(query.execution_options(populate_existing=True))
+        return list(result.scalars())
+
+    async def lease(
+        self, ids: Sequence[int], *, worker_id: str, until: datetime, now: datetime
+    ) -> None:
+        if not ids:
+            return
+        await self.session.execute(
+            update(Job)
+            .where(Job.id.in_(ids))
+            .values(
+                status=JobStatus.RUNNING.value,
+                locked_by=worker_id,
+                locked_until=until,
+                attempts=Job.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_state(self, job_id: int, **values: Any) -> int:
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def get(self, job_id: int) -> Job | None:
+        result = await self.session.execute(
+            select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def list_by_status(
+        self,
+        status: str,
+        *,
+        name: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        query = select(Job).where(Job.status == status)
+        if name is not None:
+            query = query.where(Job.name == name)
+        if before_id is not None:
+            query = query.where(Job.id < before_id)
+        result = await self.session.execute(query.order_by(Job.id.desc()).limit(limit))
+        return list(result.scalars())
+
+    async def ids_by_status(self, status: str, *, name: str | None = None) -> list[int]:
+        query = select(Job.id).where(Job.status == status)
+        if name is not None:
+            query = query.where(Job.name == name)
+        result = await self.session.execute(query.order_by(Job.id))
+        return list(result.scalars())
+
+    async def counts(self) -> dict[tuple[str, str], int]:
+        result = await self.session.execute(
+            select(Job.name, Job.status, func.count()).group_by(Job.name, Job.status)
+        )
+        return {(name, status): int(count) for name, status, count in result.all()}
+
+    async def delete_done_before(self, cutoff: datetime) -> int:
+        from sqlalchemy import delete
+
+        result = await self.session.execute(
+            delete(Job).where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,59 @@
+"""Job names -> job bodies in ``creditbank/<context>/tasks.py``.
+
+Entries are import strings resolved on first use, so a worker starts even while a
+context is being built; a job whose body cannot be found is dead-lettered with
+the reason (replay it once the code is deployed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import cast
+
+from creditbank.jobs.context import TaskHandler
+
+#: name -> "module:function". Contexts add their lines here.
+JOBS: dict[str, str] = {
+    "lrs.statement_stored": "creditbank.rules.tasks:statement_stored",
+    "lrs.statement_voided": "creditbank.rules.tasks:statement_voided",
+    "identity.link_created": "creditbank.rules.tasks:link_created",
+    "rules.expiry_sweep": "creditbank.rules.tasks:expiry_sweep",
+    "rules.reprocess_statement": "creditbank.rules.tasks:reprocess_statement",
+    "jobs.purge_done": "creditbank.jobs.tasks:purge_done",
+}
+
+
+class UnknownJob(LookupError):
+    """No body is registered (or importable) for a job name."""
+
+
+class Registry:
+    """Resolves job names to handlers; tests may pass their own handlers."""
+
+    def __init__(
+        self,
+        entries: Mapping[str, str] | None = None,
+        handlers: Mapping[str, TaskHandler] | None = None,
+    ) -> None:
+        self._entries = dict(JOBS if entries is None else entries)
+        self._handlers: dict[str, TaskHandler] = dict(handlers or {})
+
+    def register(self, name: str, handler: TaskHandler) -> None:
+        self._handlers[name] = handler
+
+    def resolve(self, name: str) -> TaskHandler:
+        handler = self._handlers.get(name)
+        if handler is not None:
+            return handler
+        target = self._entries.get(name)
+        if target is None:
+            raise UnknownJob(f"no job body registered for {name!r}")
+        module_name, _, attribute = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            handler = cast(TaskHandler, getattr(module, attribute))
+        except (ImportError, AttributeError) as exc:
+            raise UnknownJob(f"job body {target} for {name!r} cannot be loaded: {exc}") from exc
+        self._handlers[name] = handler
+        return handler
