@@ -57,7 +57,24 @@ def _include_routers(app: FastAPI) -> None:
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]
     """Start in-process background work (the SQLite worker); returns stop callbacks."""
-    return []
+    if not settings.run_worker_in_process:
+        return []
+    import asyncio
+
+    from workers.runner import Worker
+
+    worker = Worker(database, settings)
+    task = asyncio.create_task(worker.run(), name="creditbank-worker")
+    app.state.worker = worker
+
+    async def stop() -> None:
+        worker.stop()
+        try:
+            await asyncio.wait_for(task, timeout=settings.worker.lease_seconds)
+        except TimeoutError:
+            task.cancel()
+
+    return [stop]
 
 
 def create_production_app() -> FastAPI:
