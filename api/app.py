@@ -20,6 +20,10 @@ from creditbank.kit.logging import configure_logging
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (production entry points pass none)."""
     settings = settings or get_settings()
+    # Identity keys (field encryption, access tokens): production refuses to start without.
+    from creditbank.identity.tokens import ensure_keys
+
+    ensure_keys(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +57,12 @@ def _include_routers(app: FastAPI) -> None:
     """Every context's router; one line each."""
     app.include_router(xapi_about.router)
     app.include_router(xapi_statements.router)
+    from api import oauth
+    from api.v1 import audit, identity_links, institutions, learners, users
+    from api.v1 import auth as v1_auth
+
+    for router in (oauth, v1_auth, institutions, learners, identity_links, users, audit):
+        app.include_router(router.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

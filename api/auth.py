@@ -1,4 +1,9 @@
-"""Authentication: HTTP Basic LRS credentials (bearer tokens join in the identity work)."""
+"""Authentication: HTTP Basic LRS credentials and Bearer access tokens (JWT).
+
+``Basic`` works exactly as before (LRS credential key and secret). ``Bearer`` takes
+an access token from ``/api/v1/auth/login`` (a user) or ``/oauth/token`` (an
+institution system, client credentials); see ``creditbank.identity.signin``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.deps import get_database
+from api.deps import get_app_settings, get_database
 from creditbank.errors import Unauthorized
-from creditbank.identity.principal import Principal
+from creditbank.identity.principal import ANONYMOUS, Principal
 from creditbank.identity.service import identity as identity_service
+from creditbank.identity.signin import sign_in as sign_in_service
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -34,9 +40,32 @@ async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("authentication required", code="authentication_required")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer":
+        token = token.strip()
+        if not token:
+            raise Unauthorized("empty bearer token", code="invalid_token")
+        async with get_database(request).read_scope() as session:
+            return await sign_in_service.principal_from_token(
+                session, settings=get_app_settings(request), token=token
+            )
     key, secret = parse_basic(header)
     async with get_database(request).read_scope() as session:
         return await identity_service.authenticate_basic(session, key, secret)
 
 
+async def optional_principal(request: Request) -> Principal:
+    """The caller if credentials are sent, else ``ANONYMOUS`` (bad credentials still 401)."""
+    if not request.headers.get("authorization"):
+        return ANONYMOUS
+    return await current_principal(request)
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address (uvicorn applies trusted proxy headers)."""
+    return request.client.host if request.client else "unknown"
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
+ClientIp = Annotated[str, Depends(client_ip)]

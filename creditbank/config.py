@@ -37,6 +37,39 @@ class WorkerSettings(BaseModel):
     batch_size: int = 50
 
 
+class IdentitySettings(BaseModel):
+    """Sign-in, tokens, lockout and consent codes (identity context)."""
+
+    issuer: str = "creditbank"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    client_token_ttl_seconds: int = Field(default=3600, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    # Lockout: this many failed passwords in a row lock the user for lockout_seconds.
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_seconds: int = Field(default=900, ge=1)
+    # Rate limit: at most this many login attempts per client address per window.
+    login_rate_limit: int = Field(default=30, ge=1)
+    login_rate_window_seconds: int = Field(default=300, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+    consent_code_ttl_seconds: int = Field(default=900, ge=30)
+    # argon2id cost; None: RFC 9106 low-memory profile (t=3, 64 MiB), cheap under env=test.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int | None = Field(default=None, ge=1024)
+
+
+class SecuritySettings(BaseModel):
+    """Where the identity keys live: field encryption keyring and access-token signing keys."""
+
+    # Default: <key_dir>/keyring.json and <key_dir>/access-token-keys.json.
+    keyring_path: Path | None = None
+    token_keys_path: Path | None = None
+    # None: generate missing keys outside production; production refuses to start without them.
+    generate_missing_keys: bool | None = None
+    # None: Secure cookies in production only.
+    cookie_secure: bool | None = None
+    cookie_samesite: Literal["lax", "strict"] = "strict"
+
+
 class Settings(BaseSettings):
     """All configuration; nested models read ``CREDITBANK_LRS__MAX_LIMIT`` etc."""
 
@@ -62,6 +95,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     lrs: LrsSettings = LrsSettings()
     worker: WorkerSettings = WorkerSettings()
+    identity: IdentitySettings = IdentitySettings()
+    security: SecuritySettings = SecuritySettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

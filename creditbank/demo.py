@@ -1,4 +1,6 @@
-"""The demo data of the li-na scenario: institutions with LRS credentials.
+"""The demo data of the li-na scenario: institutions with LRS credentials, and users:
+learner 李娜 with her five institution accounts linked, certifier 王老师 (scoped to
+hbou) and an operator.
 
 Demo secrets are derived from the server's secret key, so a second run finds the
 same credentials and can print them again (a stored hash cannot be reversed).
@@ -14,10 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
-from creditbank.identity.models import LrsCredential
+from creditbank.identity.models import Institution, LrsCredential
 from creditbank.identity.repository import IdentityRepository
 from creditbank.identity.service import hash_secret
 from creditbank.identity.service import identity as identity_service
+from creditbank.identity.signin import RoleSpec
+from creditbank.identity.signin import sign_in as sign_in_service
+from creditbank.identity.tokens import keyring_for
 
 
 @dataclass(frozen=True)
@@ -125,4 +130,115 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
             "lrs_secret": secret,
             "home_page": demo.home_page,
         }
-    return {"institutions": out}
+    institutions = {demo.key: await repo.institution_by_key(demo.key) for demo in DEMO_INSTITUTIONS}
+    users = await _load_demo_users(session, settings, institutions)
+    return {"institutions": out, "users": users}
+
+
+#: 李娜's account (student number) at each institution she studied with.
+LI_NA_ACCOUNTS = {
+    "fxvs": "FX2019001",
+    "mooc1": "lina_1988",
+    "fxcc": "C-0042",
+    "syu3a": "S2024-17",
+    "hbou": "HB2024-0001",
+}
+LI_NA_NATIONAL_ID = "420325198803150028"
+
+
+def demo_password(settings: Settings, username: str) -> str:
+    """A demo password that meets the password rules, derived like the LRS secrets."""
+    digest = hmac.new(
+        settings.secret_key.get_secret_value().encode(),
+        f"demo-user:{username}".encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    return f"Cb{digest[:12]}7x"
+
+
+async def _load_demo_users(
+    session: AsyncSession, settings: Settings, institutions: dict[str, Institution | None]
+) -> dict[str, Any]:
+    repo = IdentityRepository.from_session(session)
+    keyring = keyring_for(settings)
+    hbou = institutions["hbou"]
+    out: dict[str, Any] = {}
+
+    lina = await repo.user_by_username("lina")
+    if lina is None or lina.learner_id is None:
+        learner = await repo.learner_by_national_id_index(
+            keyring.blind_index(LI_NA_NATIONAL_ID, context="learners.national_id")
+        )
+        if learner is None:
+            learner = await identity_service.create_learner(
+                session,
+                "demo",
+                keyring=keyring,
+                name="李娜",
+                national_id=LI_NA_NATIONAL_ID,
+                phone="13800138000",
+                email="li.na@example.cn",
+            )
+        lina = await sign_in_service.create_user(
+            session,
+            "demo",
+            settings=settings,
+            username="lina",
+            password=demo_password(settings, "lina"),
+            display_name="李娜",
+            learner=learner,
+            roles=[RoleSpec("learner")],
+        )
+    learner_id = lina.learner_id
+    assert learner_id is not None  # noqa: S101 - set just above
+    learner = await identity_service.get_learner(session, learner_id)
+    linked = []
+    for key, name in LI_NA_ACCOUNTS.items():
+        institution = institutions[key]
+        if institution is None:
+            continue
+        agent = {"account": {"homePage": institution.home_pages[0], "name": name}}
+        # The demo creates the credentials too, so no statement of these accounts can be
+        # waiting for the link: no re-processing job (keeps the outbox empty for tests).
+        link = await identity_service.link_by_operator(
+            session, "demo", learner, agent=agent, institution=institution, process_waiting=False
+        )
+        linked.append({"institution": key, "ifi": link.ifi, "account": agent["account"]})
+    out["learner"] = {
+        "username": "lina",
+        "password": demo_password(settings, "lina"),
+        "name": "李娜",
+        "learner_id": str(learner.id),
+        "bank_id": learner.bank_id,
+        "linked_accounts": linked,
+    }
+
+    if await repo.user_by_username("wanglaoshi") is None:
+        await sign_in_service.create_user(
+            session,
+            "demo",
+            settings=settings,
+            username="wanglaoshi",
+            password=demo_password(settings, "wanglaoshi"),
+            display_name="王老师",
+            roles=[RoleSpec("certifier", institution=hbou)],
+        )
+    out["certifier"] = {
+        "username": "wanglaoshi",
+        "password": demo_password(settings, "wanglaoshi"),
+        "name": "王老师",
+        "scope": {"institution": "hbou"},
+    }
+
+    if await repo.user_by_username("operator") is None:
+        await sign_in_service.create_user(
+            session,
+            "demo",
+            settings=settings,
+            username="operator",
+            password=demo_password(settings, "operator"),
+            display_name="运营管理员 Operator",
+            roles=[RoleSpec("operator")],
+        )
+    out["operator"] = {"username": "operator", "password": demo_password(settings, "operator")}
+    return out

@@ -47,9 +47,24 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     roles: frozenset[str] = field(default_factory=frozenset)
     authority: dict[str, Any] | None = None
+    # Users: the learner account they own, and certifier scopes as
+    # ("institution", key) / ("programme", id) pairs.
+    learner_id: uuid.UUID | None = None
+    certifier_scopes: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    # Institutions this user administers (role institution_admin).
+    admin_of: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    # A human-readable label for audit entries (username or credential key).
+    label: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "user" and "operator" in self.roles
 
     @property
     def is_anonymous(self) -> bool:

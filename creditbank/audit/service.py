@@ -1,0 +1,96 @@
+"""Record and query audit entries; recording joins the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.audit.models import AuditEntry
+from creditbank.audit.repository import AuditRepository
+from creditbank.db import Database
+from creditbank.identity.principal import Principal
+from creditbank.kit.logging import request_id_var
+from creditbank.kit.time import utc_now
+
+MAX_LIMIT = 500
+
+
+def _actor(actor: Principal | str) -> tuple[str, str | None, str | None]:
+    if isinstance(actor, str):
+        return "system", None, actor
+    label = actor.label or actor.institution_key
+    return actor.kind, str(actor.id) if actor.id is not None else None, label
+
+
+class AuditService:
+    async def record(
+        self,
+        session: AsyncSession,
+        *,
+        actor: Principal | str,
+        action: str,
+        object_type: str,
+        object_id: object | None = None,
+        detail: Mapping[str, Any] | None = None,
+        ip: str | None = None,
+        outcome: str = "allowed",
+    ) -> None:
+        """Append one entry in ``session``'s transaction (it commits or vanishes with it).
+
+        ``actor`` is the principal, or a string naming a system actor (``"cli"``,
+        ``"worker"``). ``detail`` must never hold personal data: ids and reasons only.
+        """
+        kind, actor_id, label = _actor(actor)
+        await AuditRepository.from_session(session).insert(
+            {
+                "at": utc_now(),
+                "actor_kind": kind,
+                "actor_id": actor_id,
+                "actor_label": label,
+                "action": action,
+                "outcome": outcome,
+                "object_type": object_type,
+                "object_id": None if object_id is None else str(object_id),
+                "detail": dict(detail or {}),
+                "ip": ip,
+                "request_id": request_id_var.get(),
+            }
+        )
+
+    async def record_detached(self, database: Database, **entry: Any) -> None:
+        """Record in a transaction of its own: for refusals whose own transaction rolls back."""
+        async with database.session_scope() as session:
+            await self.record(session, **entry)
+
+    async def query(
+        self,
+        session: AsyncSession,
+        *,
+        action: str | None = None,
+        actor_id: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Newest first; page with ``before_id`` = the last id of the previous page."""
+        return await AuditRepository.from_session(session).query(
+            action=action,
+            actor_id=actor_id,
+            object_type=object_type,
+            object_id=object_id,
+            outcome=outcome,
+            since=since,
+            until=until,
+            before_id=before_id,
+            limit=max(1, min(limit, MAX_LIMIT)),
+        )
+
+
+audit = AuditService()

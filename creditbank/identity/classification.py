@@ -1,0 +1,220 @@
+"""Data classification (教育数据分级分类): every stored column, its level and protection.
+
+``docs/data-classification.md`` is the readable form of :data:`CATALOG`; a test
+checks that every column of every table in ``Base.metadata`` is listed here, so a
+new column cannot ship unclassified. Levels:
+
+* ``public``: may be published (institution names, verification data).
+* ``internal``: operational data, not about a person (ids, timestamps, counters).
+* ``personal``: about an identifiable person (IFIs, learning records, usernames).
+* ``sensitive-personal``: national ID, phone, name, email of a learner (个人敏感信息):
+  encrypted at rest, masked in answers and logs, every clear read audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    PERSONAL = "personal"
+    SENSITIVE = "sensitive-personal"
+
+
+@dataclass(frozen=True)
+class Classification:
+    level: Level
+    protection: str
+
+
+P, IN, PE, S = Level.PUBLIC, Level.INTERNAL, Level.PERSONAL, Level.SENSITIVE
+
+ENC = "AES-256-GCM at rest (keyring, kid), masked in API answers, clear reads audited"
+HASHED = "one-way hash; never shown"
+IDX = "HMAC-SHA256 blind index (keyed); exact lookup only, never shown"
+ROLE = "shown only to the owner, the owning institution or the operator"
+LEDGER = "learner id only (pseudonymous); append-only"
+
+
+def _c(level: Level, protection: str = "") -> Classification:
+    return Classification(
+        level,
+        protection
+        or {
+            P: "none needed",
+            IN: "access by role",
+            PE: ROLE,
+            S: ENC,
+        }[level],
+    )
+
+
+CATALOG: dict[str, Classification] = {
+    # -- identity: institutions and credentials ----------------------------------------
+    "institutions.id": _c(P),
+    "institutions.key": _c(P),
+    "institutions.name_zh": _c(P),
+    "institutions.name_en": _c(P),
+    "institutions.type": _c(P),
+    "institutions.region_code": _c(P),
+    "institutions.home_pages": _c(P),
+    "institutions.accredited": _c(P),
+    "institutions.accredited_from": _c(P),
+    "institutions.accredited_until": _c(P),
+    "institutions.accreditation_scope": _c(P),
+    "institutions.created_at": _c(IN),
+    "lrs_credentials.id": _c(IN),
+    "lrs_credentials.institution_id": _c(IN),
+    "lrs_credentials.key": _c(IN, "shown to its institution's admins and the operator"),
+    "lrs_credentials.secret_hash": _c(IN, "SHA-256 of a 256-bit secret; secret shown once"),
+    "lrs_credentials.scopes": _c(IN),
+    "lrs_credentials.label": _c(IN),
+    "lrs_credentials.created_at": _c(IN),
+    "lrs_credentials.revoked_at": _c(IN),
+    # -- identity: learners --------------------------------------------------------------
+    "learners.id": _c(PE, "pseudonymous id; the only learner reference outside identity"),
+    "learners.bank_id": _c(PE),
+    "learners.name_enc": _c(S),
+    "learners.national_id_enc": _c(S),
+    "learners.national_id_index": _c(S, IDX),
+    "learners.phone_enc": _c(S),
+    "learners.email_enc": _c(S),
+    "learners.created_at": _c(IN),
+    "learners.erased_at": _c(IN),
+    "identity_links.id": _c(IN),
+    "identity_links.learner_id": _c(PE),
+    "identity_links.ifi": _c(PE, ROLE + "; deleted on erasure"),
+    "identity_links.kind": _c(IN),
+    "identity_links.institution_id": _c(IN),
+    "identity_links.method": _c(IN),
+    "identity_links.created_at": _c(IN),
+    "consent_codes.id": _c(IN),
+    "consent_codes.learner_id": _c(PE),
+    "consent_codes.code_hash": _c(IN, IDX + "; single use, expiring"),
+    "consent_codes.institution_id": _c(IN),
+    "consent_codes.created_at": _c(IN),
+    "consent_codes.expires_at": _c(IN),
+    "consent_codes.used_at": _c(IN),
+    "consent_codes.used_by_institution_id": _c(IN),
+    # -- identity: users and sessions ----------------------------------------------------
+    "users.id": _c(IN),
+    "users.username": _c(PE, ROLE + "; replaced on erasure"),
+    "users.password_hash": _c(IN, "argon2id; never shown"),
+    "users.display_name": _c(PE),
+    "users.learner_id": _c(PE),
+    "users.active": _c(IN),
+    "users.failed_logins": _c(IN),
+    "users.locked_until": _c(IN),
+    "users.last_login_at": _c(PE),
+    "users.created_at": _c(IN),
+    "role_grants.id": _c(IN),
+    "role_grants.user_id": _c(IN),
+    "role_grants.role": _c(IN),
+    "role_grants.institution_id": _c(IN),
+    "role_grants.programme": _c(IN),
+    "role_grants.created_at": _c(IN),
+    "refresh_tokens.id": _c(IN),
+    "refresh_tokens.user_id": _c(IN),
+    "refresh_tokens.family_id": _c(IN),
+    "refresh_tokens.token_hash": _c(IN, HASHED),
+    "refresh_tokens.created_at": _c(IN),
+    "refresh_tokens.expires_at": _c(IN),
+    "refresh_tokens.revoked_at": _c(IN),
+    "login_attempts.id": _c(IN),
+    "login_attempts.ip": _c(PE, "operator only; pruned after the rate-limit window"),
+    "login_attempts.username": _c(PE, "operator only; pruned after the rate-limit window"),
+    "login_attempts.success": _c(IN),
+    "login_attempts.at": _c(IN),
+    # -- audit ---------------------------------------------------------------------------
+    "audit_log.id": _c(IN),
+    "audit_log.at": _c(IN),
+    "audit_log.actor_kind": _c(IN),
+    "audit_log.actor_id": _c(PE, "operator only; append-only (PG trigger)"),
+    "audit_log.actor_label": _c(PE, "operator only; append-only (PG trigger)"),
+    "audit_log.action": _c(IN),
+    "audit_log.outcome": _c(IN),
+    "audit_log.object_type": _c(IN),
+    "audit_log.object_id": _c(PE, "ids only, never personal values"),
+    "audit_log.detail": _c(IN, "ids, codes and reasons only, never personal values"),
+    "audit_log.ip": _c(PE, "operator only"),
+    "audit_log.request_id": _c(IN),
+    # -- jobs ----------------------------------------------------------------------------
+    "jobs.id": _c(IN),
+    "jobs.name": _c(IN),
+    "jobs.payload": _c(IN, "ids and IFI keys only; never profile data"),
+    "jobs.status": _c(IN),
+    "jobs.attempts": _c(IN),
+    "jobs.max_attempts": _c(IN),
+    "jobs.run_at": _c(IN),
+    "jobs.locked_until": _c(IN),
+    "jobs.locked_by": _c(IN),
+    "jobs.last_error": _c(IN),
+    "jobs.dedupe_key": _c(IN),
+    "jobs.created_at": _c(IN),
+    "jobs.finished_at": _c(IN),
+    "jobs.trace_id": _c(IN),
+    # -- lrs -----------------------------------------------------------------------------
+    "lrs_statements.seq": _c(IN),
+    "lrs_statements.id": _c(IN),
+    "lrs_statements.actor_key": _c(PE, "statement filter by institution / scope"),
+    "lrs_statements.verb_id": _c(IN),
+    "lrs_statements.object_type": _c(IN),
+    "lrs_statements.object_activity_id": _c(IN),
+    "lrs_statements.object_statement_id": _c(IN),
+    "lrs_statements.registration": _c(PE, "statement filter by institution / scope"),
+    "lrs_statements.stored": _c(IN),
+    "lrs_statements.timestamp": _c(PE, "statement filter by institution / scope"),
+    "lrs_statements.institution_id": _c(IN),
+    "lrs_statements.credential_id": _c(IN),
+    "lrs_statements.voided": _c(IN),
+    "lrs_statements.is_voiding": _c(IN),
+    "lrs_statements.version": _c(IN),
+    "lrs_statements.has_attachments": _c(IN),
+    "lrs_statements.body": _c(PE, "learning record: statement filter by institution / scope"),
+    "lrs_statement_keys.key_hash": _c(IN, "64-bit hash of IFI / activity keys"),
+    "lrs_statement_keys.statement_seq": _c(IN),
+}
+
+
+def classify(table: str, column: str) -> Classification | None:
+    return CATALOG.get(f"{table}.{column}")
+
+
+# -- masking ---------------------------------------------------------------------------
+
+
+def mask_name(value: str) -> str:
+    return value[:1] + "*" * max(1, len(value) - 1)
+
+
+def mask_national_id(value: str) -> str:
+    return value[:3] + "*" * max(0, len(value) - 7) + value[-4:] if len(value) > 7 else "****"
+
+
+def mask_phone(value: str) -> str:
+    digits = value.replace(" ", "").replace("-", "")
+    return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+_MASKS = {
+    "name": mask_name,
+    "national_id": mask_national_id,
+    "phone": mask_phone,
+    "email": mask_email,
+}
+
+
+def mask(field: str, value: str | None) -> str | None:
+    """The masked form of a sensitive profile field (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    masker = _MASKS.get(field)
+    return masker(value) if masker else value

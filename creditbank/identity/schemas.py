@@ -1,0 +1,200 @@
+"""Request and response shapes of the identity JSON API (pydantic v2)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstitutionCreate(_Strict):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
+    name_zh: str = Field(min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    type: str
+    region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    home_pages: list[str] = Field(default_factory=list, max_length=20)
+
+
+class InstitutionUpdate(_Strict):
+    name_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    home_pages: list[str] | None = Field(default=None, max_length=20)
+
+
+class AccreditationScope(_Strict):
+    categories: list[str] = Field(default_factory=list)
+    units: list[str] = Field(default_factory=list)
+
+
+class Accreditation(_Strict):
+    accredited: bool
+    accredited_from: datetime | None = None
+    accredited_until: datetime | None = None
+    scope: AccreditationScope | None = None
+
+
+class InstitutionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    key: str
+    name_zh: str
+    name_en: str | None
+    type: str
+    region_code: str | None
+    home_pages: list[str]
+    accredited: bool
+    accredited_from: datetime | None
+    accredited_until: datetime | None
+    accreditation_scope: dict[str, Any]
+
+
+class CredentialCreate(_Strict):
+    scopes: list[str] | None = None
+    label: str | None = Field(default=None, max_length=200)
+
+
+class CredentialRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    key: str
+    scopes: list[str]
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CredentialIssued(CredentialRead):
+    secret: str = Field(description="shown once; only its hash is stored")
+
+
+class LearnerCreate(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    national_id: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    # Optionally a sign-in for her at once.
+    username: str | None = None
+    password: str | None = None
+
+
+class LearnerUpdate(_Strict):
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    national_id: str | None = None
+
+
+class LearnerRead(BaseModel):
+    id: uuid.UUID
+    bank_id: str
+    name: str | None
+    national_id: str | None
+    phone: str | None
+    email: str | None
+    created_at: datetime
+    erased: bool
+    masked: bool
+
+
+class LearnerSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    bank_id: str
+    created_at: datetime
+    erased_at: datetime | None
+
+
+class NationalIdLookup(_Strict):
+    national_id: str
+
+
+class ConsentCodeCreate(_Strict):
+    institution: str | None = Field(default=None, description="restrict to this institution key")
+
+
+class ConsentCodeIssued(BaseModel):
+    id: uuid.UUID
+    code: str = Field(description="shown once; give it to the institution")
+    expires_at: datetime
+    institution: str | None
+
+
+class LinkAssert(_Strict):
+    institution: str | None = Field(
+        default=None, description="institution key (defaults to the caller's institution)"
+    )
+    consent_code: str
+    agent: dict[str, Any]
+
+
+class BulkLinkItem(_Strict):
+    national_id: str
+    agent: dict[str, Any]
+
+
+class BulkLink(_Strict):
+    institution: str | None = None
+    items: list[BulkLinkItem] = Field(min_length=1, max_length=1000)
+
+
+class LinkRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    learner_id: uuid.UUID
+    ifi: str
+    kind: str
+    method: str
+    created_at: datetime
+
+
+class RoleGrantIn(_Strict):
+    role: str
+    institution: str | None = None
+    programme: str | None = None
+
+
+class UserCreate(_Strict):
+    username: str
+    password: str
+    display_name: str | None = None
+    learner_id: uuid.UUID | None = None
+    roles: list[RoleGrantIn] = Field(default_factory=list)
+
+
+class LoginIn(_Strict):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=1024)
+
+
+class PasswordChange(_Strict):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class AuditRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_id: str | None
+    actor_label: str | None
+    action: str
+    outcome: str
+    object_type: str
+    object_id: str | None
+    detail: dict[str, Any]
+    ip: str | None
+    request_id: str | None
