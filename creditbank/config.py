@@ -70,6 +70,17 @@ class SecuritySettings(BaseModel):
     cookie_samesite: Literal["lax", "strict"] = "strict"
 
 
+class RulesSettings(BaseModel):
+    """Recognition and accumulation: which standards are in force, who posts."""
+
+    # Restrict "the standards in force" to one set id (None: any published set).
+    standards_set: str | None = None
+    # Actor recorded on ledger entries the rules engine writes.
+    actor: str = "system:rules"
+    # Outcomes expired per sweep transaction.
+    expiry_batch: int = 500
+
+
 class Settings(BaseSettings):
     """All configuration; nested models read ``CREDITBANK_LRS__MAX_LIMIT`` etc."""
 
@@ -95,6 +106,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     lrs: LrsSettings = LrsSettings()
     worker: WorkerSettings = WorkerSettings()
+    rules: RulesSettings = RulesSettings()
     identity: IdentitySettings = IdentitySettings()
     security: SecuritySettings = SecuritySettings()
 

@@ -1,0 +1,145 @@
+"""Every query of the rules context: outcomes, the evaluation log, held statements, locks."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
+
+
+def lock_key(kind: str, value: str) -> int:
+    """A signed 64-bit advisory-lock key for ``kind:value``."""
+    digest = hashlib.blake2b(f"rules:{kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class RulesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> RulesRepository:
+        return cls(session)
+
+    async def lock(self, kind: str, value: str) -> None:
+        """Serialise work on one learner / one actor for the rest of the transaction.
+
+        PostgreSQL: a transaction-scoped advisory lock (so concurrent workers never
+        credit the same learner from a stale record). SQLite: write transactions
+        are serialised already (``BEGIN IMMEDIATE``).
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(kind, value)}
+            )
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    async def add(self, *rows: Outcome | Evaluation | HeldStatement) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def outcome(self, outcome_id: uuid.UUID) -> Outcome | None:
+        return await self.session.get(Outcome, outcome_id)
+
+    async def outcomes_of(
+        self, learner_id: uuid.UUID, *, statuses: Sequence[str] | None = None
+    ) -> list[Outcome]:
+        query = select(Outcome).where(Outcome.learner_id == learner_id)
+        if statuses:
+            query = query.where(Outcome.status.in_(list(statuses)))
+        result = await self.session.execute(query.order_by(Outcome.recognised_at, Outcome.id))
+        return list(result.scalars())
+
+    async def active_outcomes_of_statement(self, statement_id: uuid.UUID) -> list[Outcome]:
+        result = await self.session.execute(
+            select(Outcome).where(
+                Outcome.statement_id == statement_id,
+                Outcome.status == OutcomeStatus.ACTIVE.value,
+            )
+        )
+        return list(result.scalars())
+
+    async def outcomes_of_statement(self, statement_id: uuid.UUID) -> list[Outcome]:
+        result = await self.session.execute(
+            select(Outcome)
+            .where(Outcome.statement_id == statement_id)
+            .order_by(Outcome.recognised_at)
+        )
+        return list(result.scalars())
+
+    async def due_to_expire(self, now: datetime, limit: int) -> list[Outcome]:
+        result = await self.session.execute(
+            select(Outcome)
+            .where(Outcome.status == OutcomeStatus.ACTIVE.value, Outcome.expires_at <= now)
+            .order_by(Outcome.expires_at, Outcome.id)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def learners_with_evaluations(self) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            select(Evaluation.learner_id)
+            .where(Evaluation.learner_id.is_not(None))
+            .distinct()
+            .order_by(Evaluation.learner_id)
+        )
+        return [row for row in result.scalars() if row is not None]
+
+    # -- evaluations --------------------------------------------------------------------
+
+    async def latest_evaluation(self, statement_id: uuid.UUID) -> Evaluation | None:
+        result = await self.session.execute(
+            select(Evaluation)
+            .where(Evaluation.statement_id == statement_id)
+            .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def evaluation(self, evaluation_id: uuid.UUID) -> Evaluation | None:
+        return await self.session.get(Evaluation, evaluation_id)
+
+    async def has_evaluation(self, statement_id: uuid.UUID, kinds: Sequence[str]) -> bool:
+        result = await self.session.execute(
+            select(Evaluation.id)
+            .where(Evaluation.statement_id == statement_id, Evaluation.kind.in_(list(kinds)))
+            .limit(1)
+        )
+        return result.first() is not None
+
+    async def statements_of_learner(self, learner_id: uuid.UUID) -> list[uuid.UUID]:
+        """Statements evaluated for a learner (first evaluation order)."""
+        result = await self.session.execute(
+            select(Evaluation.statement_id, Evaluation.evaluated_at)
+            .where(Evaluation.learner_id == learner_id, Evaluation.kind == "statement")
+            .order_by(Evaluation.evaluated_at, Evaluation.id)
+        )
+        seen: dict[uuid.UUID, None] = {}
+        for statement_id, _ in result.all():
+            seen.setdefault(statement_id, None)
+        return list(seen)
+
+    # -- held statements ----------------------------------------------------------------
+
+    async def held(self, statement_id: uuid.UUID) -> HeldStatement | None:
+        return await self.session.get(HeldStatement, statement_id)
+
+    async def held_for(self, ifi: str) -> list[HeldStatement]:
+        result = await self.session.execute(
+            select(HeldStatement)
+            .where(HeldStatement.actor_ifi == ifi)
+            .order_by(HeldStatement.held_at, HeldStatement.statement_id)
+        )
+        return list(result.scalars())
+
+    async def release(self, statement_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(HeldStatement).where(HeldStatement.statement_id == statement_id)
+        )

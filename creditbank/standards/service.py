@@ -1,0 +1,178 @@
+"""Publishing standards versions and finding the one in force.
+
+A version, once published, never changes: publishing the same content again is a
+no-op, publishing different content under a published ``id`` + ``version`` is a
+conflict. The set in force at a moment is the published version with the latest
+``effective_from`` on or before that day (the later publication wins a tie),
+optionally restricted to one set id (``settings.rules.standards_set``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.errors import Conflict, NotFound
+from creditbank.standards.loader import load_standards
+from creditbank.standards.models import StandardsVersion
+from creditbank.standards.repository import StandardsRepository
+from creditbank.standards.schemas import StandardsSet
+
+#: Parsed sets kept per process, by content hash (a set is immutable, so is its parse).
+CACHE_SIZE = 16
+
+
+class StandardsVersionImmutable(Conflict):
+    """A published version cannot change; publish a new version instead."""
+
+    code = "standards_version_immutable"
+
+
+class StandardsCorrupted(Conflict):
+    """The stored content no longer hashes to the recorded content hash."""
+
+    code = "standards_corrupted"
+
+
+class NoStandardsInForce(NotFound):
+    """No published standards version is in force at that moment."""
+
+    code = "no_standards_in_force"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A stored version and its parsed set."""
+
+    row: StandardsVersion
+    standards: StandardsSet
+    created: bool = False
+
+
+class StandardsService:
+    """Versions of the standards as data in the database."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[str, StandardsSet] = OrderedDict()
+
+    def validate(self, directory: Path) -> StandardsSet:
+        """Load and check a set directory; :class:`InvalidStandards` lists every problem."""
+        return load_standards(Path(directory))
+
+    async def publish(
+        self, session: AsyncSession, standards: StandardsSet, *, actor: str
+    ) -> Published:
+        """Store ``standards`` as a published version (idempotent for identical content)."""
+        repo = StandardsRepository.from_session(session)
+        meta = standards.meta
+        existing = await repo.by_version(meta.id, meta.version)
+        if existing is not None:
+            if existing.content_hash != standards.content_hash:
+                raise StandardsVersionImmutable(
+                    f"standards {meta.id} version {meta.version} is published with different "
+                    f"content (hash {existing.content_hash[:12]}); publish a new version / "
+                    f"该版本已发布且不可更改，请发布新版本"
+                )
+            return Published(existing, self._remember(standards))
+        row = StandardsVersion(
+            set_id=meta.id,
+            version=meta.version,
+            effective_from=meta.effective_from,
+            content_hash=standards.content_hash,
+            title_zh=meta.title.zh,
+            title_en=meta.title.en,
+            content=standards.model_dump(mode="json", by_alias=True),
+            published_by=actor,
+        )
+        await repo.add(row)
+        return Published(row, self._remember(standards), created=True)
+
+    async def publish_directory(
+        self, session: AsyncSession, directory: Path, *, actor: str
+    ) -> Published:
+        return await self.publish(session, self.validate(directory), actor=actor)
+
+    async def list_versions(
+        self, session: AsyncSession, *, set_id: str | None = None
+    ) -> list[StandardsVersion]:
+        return await StandardsRepository.from_session(session).list(set_id)
+
+    async def get_version(self, session: AsyncSession, set_id: str, version: str) -> Published:
+        row = await StandardsRepository.from_session(session).by_version(set_id, version)
+        if row is None:
+            raise NotFound(
+                f"no standards {set_id} version {version} / 标准版本不存在",
+                code="standards_version_not_found",
+            )
+        return Published(row, self.parse(row))
+
+    async def get_by_id(self, session: AsyncSession, version_id: uuid.UUID) -> Published:
+        row = await StandardsRepository.from_session(session).by_id(version_id)
+        if row is None:
+            raise NotFound(
+                f"no standards version {version_id} / 标准版本不存在",
+                code="standards_version_not_found",
+            )
+        return Published(row, self.parse(row))
+
+    async def find(
+        self, session: AsyncSession, version: str, *, set_id: str | None = None
+    ) -> Published:
+        """A version by ``version`` (and ``set_id`` when two sets share a version name)."""
+        if set_id is not None:
+            return await self.get_version(session, set_id, version)
+        rows = await StandardsRepository.from_session(session).with_version(version)
+        if not rows:
+            raise NotFound(
+                f"no standards version {version} / 标准版本不存在",
+                code="standards_version_not_found",
+            )
+        if len(rows) > 1:
+            raise Conflict(
+                f"several sets have version {version}; name the set",
+                code="standards_version_ambiguous",
+            )
+        return Published(rows[0], self.parse(rows[0]))
+
+    async def in_force(
+        self, session: AsyncSession, at: datetime | None = None, *, set_id: str | None = None
+    ) -> Published:
+        """The version in force at ``at`` (now by default)."""
+        moment = (at or datetime.now(UTC)).astimezone(UTC)
+        row = await StandardsRepository.from_session(session).in_force(moment.date(), set_id)
+        if row is None:
+            which = f" of set {set_id}" if set_id else ""
+            raise NoStandardsInForce(
+                f"no standards version{which} is in force on {moment.date().isoformat()} / "
+                "没有生效的标准版本"
+            )
+        return Published(row, self.parse(row))
+
+    def parse(self, row: StandardsVersion) -> StandardsSet:
+        """The parsed set of a stored version, its hash checked."""
+        cached = self._cache.get(row.content_hash)
+        if cached is not None:
+            self._cache.move_to_end(row.content_hash)
+            return cached
+        standards = StandardsSet.model_validate(row.content)
+        if standards.content_hash != row.content_hash:
+            raise StandardsCorrupted(
+                f"standards {row.set_id} {row.version}: stored content hashes to "
+                f"{standards.content_hash[:12]}, not {row.content_hash[:12]}"
+            )
+        return self._remember(standards)
+
+    def _remember(self, standards: StandardsSet) -> StandardsSet:
+        self._cache[standards.content_hash] = standards
+        self._cache.move_to_end(standards.content_hash)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return standards
+
+
+standards = StandardsService()
