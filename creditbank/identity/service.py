@@ -410,6 +410,12 @@ class IdentityService:
         link = await repo.link_by_ifi(ifi)
         return None if link is None else await repo.learner_by_id(link.learner_id)
 
+    async def institution_by_id(
+        self, session: AsyncSession, institution_id: uuid.UUID
+    ) -> Institution | None:
+        """The institution with this id (the rules engine resolves a statement's sender)."""
+        return await IdentityRepository.from_session(session).institution_by_id(institution_id)
+
     async def ifis_of(self, session: AsyncSession, learner_id: uuid.UUID) -> list[str]:
         """Every canonical IFI key linked to the learner."""
         links = await IdentityRepository.from_session(session).links_of(learner_id)
