@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules with ``register(subparsers)`` adding more commands (bench, standards, ledger...).
-EXTENSIONS: tuple[str, ...] = ("creditbank.bench.runner",)
+EXTENSIONS: tuple[str, ...] = ("creditbank.bench.runner", "creditbank.ledger.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
