@@ -17,10 +17,14 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import CurrentPrincipal
 from api.deps import DatabaseDep, ReadSessionDep, SettingsDep
+from api.errors import error_response
 from api.xapi.common import XapiVersion
 from creditbank.config import Settings
-from creditbank.errors import BadRequest
+from creditbank.db import ReadSession
+from creditbank.errors import BadRequest, DomainError
+from creditbank.identity.principal import Principal
 from creditbank.kit.time import isoformat_z
+from creditbank.lrs.attachments import encode_statements_multipart, parse_statements_multipart
 from creditbank.lrs.payload import parse_json
 from creditbank.lrs.query import parse_query
 from creditbank.lrs.service import statements as statement_service
@@ -35,10 +39,10 @@ CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
 async def read_statements_body(
     request: Request, settings: Settings
 ) -> tuple[Any, Mapping[str, bytes] | None]:
-    """The JSON statement(s) of a write and the attachment parts by SHA-2 (multipart).
+    """The JSON statement(s) of a write and the attachment contents by SHA-2 (multipart).
 
-    ``application/json`` only for now; ``multipart/mixed`` (statements with
-    attachment content) plugs in here and hands its parts to the service.
+    ``application/json``, or ``multipart/mixed`` with the statements in the first part
+    and one part per attachment (checked against its ``X-Experience-API-Hash``).
     """
     content_type = request.headers.get("content-type")
     if not content_type:
@@ -56,10 +60,13 @@ async def read_statements_body(
         body = await request.body()
         return parse_json(body, max_depth=settings.lrs.max_depth), None
     if media == "multipart/mixed":
-        raise BadRequest(
-            "multipart/mixed statements (attachments) are not supported yet",
-            code="content_type_unsupported",
+        parsed = parse_statements_multipart(
+            content_type,
+            await request.body(),
+            max_depth=settings.lrs.max_depth,
+            max_attachment_bytes=settings.lrs.max_attachment_bytes,
         )
+        return parsed.statements, {sha2: p.content for sha2, p in parsed.parts.items()}
     raise BadRequest(
         f"Content-Type {media!r} is not accepted; send application/json",
         code="content_type_invalid",
@@ -155,6 +162,23 @@ async def get_statements(
     settings: SettingsDep,
 ) -> Response:
     """One statement by (voided) id, or a filtered page with a ``more`` link."""
+    try:
+        return await _get_statements(request, version, principal, session, settings)
+    except DomainError as exc:
+        # Even a refused statements GET says how far the store is consistent.
+        response = error_response(request, exc.status_code, exc.code, exc.detail)
+        consistent = await statement_service.consistent_through(session)
+        response.headers[CONSISTENT_HEADER] = isoformat_z(consistent)
+        return response
+
+
+async def _get_statements(
+    request: Request,
+    version: str,
+    principal: Principal,
+    session: ReadSession,
+    settings: Settings,
+) -> Response:
     query = parse_query(request.query_params.multi_items(), settings.lrs)
     languages = parse_accept_language(request.headers.get("accept-language"))
     headers = {VERSION_HEADER: version}
@@ -188,16 +212,8 @@ async def get_statements(
     if request.method == "HEAD":
         return Response(status_code=200, headers=headers, media_type="application/json")
     if query.attachments:
-        return _multipart(content, headers)
+        statements = [content] if query.is_single else content["statements"]
+        parts = await statement_service.attachment_parts(session, statements)
+        body, media_type = encode_statements_multipart(content, parts)
+        return Response(body, media_type=media_type, headers=headers)
     return _json(content, headers)
-
-
-def _multipart(content: Any, headers: dict[str, str]) -> Response:
-    """``attachments=true``: multipart/mixed, the statement(s) first, then attachment parts."""
-    boundary = uuid.uuid4().hex
-    body = (
-        f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode()
-        + orjson.dumps(content)
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return Response(body, media_type=f"multipart/mixed; boundary={boundary}", headers=headers)

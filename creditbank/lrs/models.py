@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creditbank.db import Base
@@ -79,3 +79,21 @@ class StatementKey(Base):
     key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     statement_seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
     related: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AttachmentContent(Base):
+    """The bytes of a statement attachment, stored once per SHA-2 digest.
+
+    ``sha2`` is the lower-case hex digest as statements name it (SHA-224/256/384/512 by
+    length); statements refer to it from their ``attachments`` metadata, so two
+    statements carrying the same file share one row. Content is immutable: a digest
+    names exactly one byte string.
+    """
+
+    __tablename__ = "lrs_attachments"
+
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    length: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)

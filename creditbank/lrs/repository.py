@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from creditbank.lrs.keys import key_hash
-from creditbank.lrs.models import KeyKind, Statement, StatementKey
+from creditbank.lrs.models import AttachmentContent, KeyKind, Statement, StatementKey
 from creditbank.lrs.query import StatementQuery
 
 #: Key of the PostgreSQL advisory lock that orders statement appends by commit.
@@ -243,6 +243,25 @@ class StatementRepository:
         row = (await self.session.execute(query)).first()
         return (row.body, row.stored) if row is not None else None
 
+    async def writers_idle(self) -> bool:
+        """Whether no statement append is in flight right now (nobody holds the append lock).
+
+        When idle, every statement stamped up to this instant has committed, so a read
+        that starts now is consistent through now. PostgreSQL: try the append lock in
+        shared mode and let go at once; SQLite: this process's append gate.
+        """
+        if self.dialect == "postgresql":
+            result = await self.session.execute(
+                text("SELECT pg_try_advisory_lock_shared(:key)"), {"key": APPEND_LOCK_KEY}
+            )
+            acquired = bool(result.scalar_one())
+            if acquired:
+                await self.session.execute(
+                    text("SELECT pg_advisory_unlock_shared(:key)"), {"key": APPEND_LOCK_KEY}
+                )
+            return acquired
+        return not _sqlite_gate().locked()
+
     async def consistent_through(self) -> datetime | None:
         return (await self.head())[1]
 
@@ -313,3 +332,53 @@ class StatementRepository:
         rows = [(row[0], row[1], row[2]) for row in await self.session.execute(stmt)]
         more = len(rows) > query.limit
         return Page(rows=rows[: query.limit], more=more)
+
+
+class AttachmentRepository:
+    """Attachment content, one row per SHA-2 digest."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> AttachmentRepository:
+        return cls(session)
+
+    async def store(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``{sha2, content_type, length, content, created}`` rows; digests already
+        stored are left alone (same digest, same bytes)."""
+        if not rows:
+            return
+        table: Table = AttachmentContent.__table__  # type: ignore[assignment]
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            await self.session.execute(
+                pg_insert(table).on_conflict_do_nothing(index_elements=["sha2"]), list(rows)
+            )
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            await self.session.execute(
+                sqlite_insert(table).on_conflict_do_nothing(index_elements=["sha2"]), list(rows)
+            )
+
+    async def known(self, digests: Iterable[str]) -> set[str]:
+        wanted = list(set(digests))
+        if not wanted:
+            return set()
+        result = await self.session.execute(
+            select(AttachmentContent.sha2).where(AttachmentContent.sha2.in_(wanted))
+        )
+        return set(result.scalars())
+
+    async def contents(self, digests: Iterable[str]) -> dict[str, bytes]:
+        wanted = list(set(digests))
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(AttachmentContent.sha2, AttachmentContent.content).where(
+                AttachmentContent.sha2.in_(wanted)
+            )
+        )
+        return {row.sha2: bytes(row.content) for row in result}

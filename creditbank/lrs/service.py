@@ -21,9 +21,11 @@ from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, Payload
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
+from creditbank.lrs.attachments import AttachmentPart, referenced_sha2
 from creditbank.lrs.keys import Key, KeySet, agent_key, key_hash, statement_keys
 from creditbank.lrs.query import Cursor, StatementQuery, encode_more
-from creditbank.lrs.repository import StatementRepository, StoredRow
+from creditbank.lrs.repository import AttachmentRepository, StatementRepository, StoredRow
+from creditbank.lrs.signatures import SignatureInvalid, is_signature, verify_statement_signature
 from creditbank.lrs.xapi.compare import statements_equivalent
 from creditbank.lrs.xapi.errors import XAPIValidationError
 from creditbank.lrs.xapi.format import format_statement
@@ -168,12 +170,15 @@ class StatementService:
                 f"at most {settings.max_batch} statements per request", code="batch_too_large"
             )
         prepared = self._prepare(principal, statements, version, attachments, single)
+        self._check_no_surplus_parts(prepared, attachments)
         unique = self._dedupe_batch(prepared)
         repo = StatementRepository.from_session(session)
         await repo.lock_for_append()
         new = await self._drop_stored(repo, unique)
         if not new:
             return StoreResult(ids=[p.id for p in prepared], created=0)
+        if attachments:
+            await self._store_attachment_content(session, new, attachments)
         try:
             await self._append(session, repo, principal, new)
         except IntegrityError as exc:
@@ -201,7 +206,7 @@ class StatementService:
             except XAPIValidationError as exc:
                 raise StatementInvalid(exc.path, exc.message) from None
             statement_id = _parse_uuid(body["id"]) if "id" in body else uuid.uuid4()
-            self._check_attachments(body, attachments, path)
+            self._check_attachments(body, attachments, path, version)
             incoming = dict(body)
             if principal.authority is not None:
                 if "authority" in incoming:
@@ -232,17 +237,83 @@ class StatementService:
 
     @staticmethod
     def _check_attachments(
-        body: dict[str, Any], attachments: Mapping[str, bytes] | None, path: str
+        body: dict[str, Any],
+        attachments: Mapping[str, bytes] | None,
+        path: str,
+        version: str,
     ) -> None:
+        """Every attachment without ``fileUrl`` has its part; signatures verify."""
+        parts = attachments or {}
         for index, attachment in enumerate(body.get("attachments") or ()):
-            if attachment.get("fileUrl"):
-                continue
-            sha2 = attachment.get("sha2")
-            if attachments is None or sha2 not in attachments:
+            sha2 = str(attachment.get("sha2", "")).lower()
+            content = parts.get(sha2)
+            if is_signature(attachment):
+                if content is None:
+                    raise SignatureInvalid(
+                        f"{path}.attachments[{index}]: a signature attachment must be sent "
+                        "as a part of the request (multipart/mixed)"
+                    )
+                verify_statement_signature(body, content, version=version)
+            elif content is None and not attachment.get("fileUrl"):
                 raise StatementInvalid(
                     f"{path}.attachments[{index}]",
                     "no fileUrl and no attachment part with this sha2 in the request",
                 )
+
+    @staticmethod
+    def _check_no_surplus_parts(
+        prepared: list[_Prepared], attachments: Mapping[str, bytes] | None
+    ) -> None:
+        """Every attachment part must be declared by a statement of the request."""
+        if not attachments:
+            return
+        declared = {sha2 for item in prepared for sha2, _ in referenced_sha2(item.body)}
+        surplus = sorted(set(attachments) - declared)
+        if surplus:
+            raise BadRequest(
+                f"attachment part(s) {', '.join(surplus)} match no attachment of the statements",
+                code="surplus_attachment_part",
+            )
+
+    @staticmethod
+    async def _store_attachment_content(
+        session: AsyncSession, batch: list[_Prepared], attachments: Mapping[str, bytes]
+    ) -> None:
+        """The content of the new statements' attachments, once per digest."""
+        now = utc_now()
+        rows: dict[str, dict[str, Any]] = {}
+        for item in batch:
+            for sha2, metadata in referenced_sha2(item.body):
+                content = attachments.get(sha2)
+                if content is None or sha2 in rows:
+                    continue
+                rows[sha2] = {
+                    "sha2": sha2,
+                    "content_type": str(metadata.get("contentType", "application/octet-stream"))[
+                        :255
+                    ],
+                    "length": len(content),
+                    "content": content,
+                    "created": now,
+                }
+        await AttachmentRepository.from_session(session).store(list(rows.values()))
+
+    async def attachment_parts(
+        self, session: AsyncSession, statements: Sequence[dict[str, Any]]
+    ) -> list[AttachmentPart]:
+        """The stored content of the statements' attachments, each digest once, in order."""
+        wanted: dict[str, str] = {}
+        for statement in statements:
+            for sha2, metadata in referenced_sha2(statement):
+                wanted.setdefault(
+                    sha2, str(metadata.get("contentType", "application/octet-stream"))
+                )
+        contents = await AttachmentRepository.from_session(session).contents(wanted)
+        return [
+            AttachmentPart(sha2=sha2, content_type=content_type, content=contents[sha2])
+            for sha2, content_type in wanted.items()
+            if sha2 in contents
+        ]
 
     @staticmethod
     def _dedupe_batch(prepared: list[_Prepared]) -> list[_Prepared]:
@@ -449,10 +520,12 @@ class StatementService:
         """A page of statements; ``more`` continues it without skips or repeats."""
         institution_id = self.read_institution(principal)
         repo = StatementRepository.from_session(session)
+        consistent = await self._consistent_point(repo)
         last_seq, last_stored = await repo.head()
+        if consistent is None:
+            consistent = last_stored or _millis(utc_now())
         bound = query.cursor.bound if query.cursor is not None else last_seq
         page = await repo.query(query, institution_id=institution_id, bound=bound)
-        consistent = last_stored or _millis(utc_now())
         more = None
         if page.more and page.rows:
             more = encode_more(query, Cursor(position=page.rows[-1][0], bound=bound))
@@ -465,8 +538,20 @@ class StatementService:
             last_modified=last_modified,
         )
 
+    @staticmethod
+    async def _consistent_point(repo: StatementRepository) -> datetime | None:
+        """Now, if no append is in flight (read before the data is); else ``None``."""
+        now = _millis(utc_now())
+        return now if await repo.writers_idle() else None
+
     async def consistent_through(self, session: AsyncSession) -> datetime:
-        value = await StatementRepository.from_session(session).consistent_through()
+        """``X-Experience-API-Consistent-Through``: every statement stored up to then is
+        visible to reads that start after this call."""
+        repo = StatementRepository.from_session(session)
+        consistent = await self._consistent_point(repo)
+        if consistent is not None:
+            return consistent
+        value = await repo.consistent_through()
         return value or _millis(utc_now())
 
 
@@ -484,3 +569,40 @@ def _parse_uuid(value: str) -> uuid.UUID:
 
 
 statements = StatementService()
+
+
+@dataclass(frozen=True)
+class StatementForProcessing:
+    """What the rules worker reads of a stored statement (no principal: internal use)."""
+
+    id: uuid.UUID
+    body: dict[str, Any]
+    institution_id: uuid.UUID | None
+    voided: bool
+    is_voiding: bool
+    stored: datetime
+    timestamp: datetime
+
+
+async def get_statement_for_processing(
+    session: AsyncSession, statement_id: uuid.UUID
+) -> StatementForProcessing | None:
+    """A stored statement with its sender and voided flag, for background processing."""
+    from sqlalchemy import select
+
+    from creditbank.lrs.models import Statement
+
+    row = (
+        await session.execute(select(Statement).where(Statement.id == statement_id))
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return StatementForProcessing(
+        id=row.id,
+        body=row.body,
+        institution_id=row.institution_id,
+        voided=row.voided,
+        is_voiding=row.is_voiding,
+        stored=row.stored,
+        timestamp=row.timestamp,
+    )

@@ -274,7 +274,7 @@ class TestHeadersAndVersions:
         await fxvs.post([fxvs.statement(), fxvs.statement()])
         page = (await fxvs.get({"limit": "1", "format": "ids"})).json()
         second = (await fxvs.get_url(page["more"])).json()
-        activity = {"objectType": "Activity", "id": f"{fxvs.home_page}/xapi/activities/course-1"}
+        activity = {"id": f"{fxvs.home_page}/xapi/activities/course-1"}
         assert page["statements"][0]["object"] == activity
         assert second["statements"][0]["object"] == activity
 

@@ -1,7 +1,7 @@
 """Statement formats of ``GET /statements``: ``exact``, ``ids`` and ``canonical``.
 
 * ``ids``: Agents and identified Groups keep only their objectType and IFI, anonymous
-  Groups their objectType and members (as ids), Activities their objectType and id,
+  Groups their objectType and members (as ids), Activities their id alone,
   Verbs their id (xAPI 1.0.3 Part Three §2.1.3 ``format``).
 * ``canonical``: every language map of an Activity (name, description, interaction
   components) and the Verb display keep a single language, chosen per map from the
@@ -109,7 +109,8 @@ def _agent_ids(agent: Any) -> Any:
 def _activity_ids(activity: Any) -> Any:
     if not isinstance(activity, dict):
         return activity
-    return {"objectType": "Activity", "id": activity.get("id")}
+    # Only the id: the ADL conformance suite (XAPI-00171) expects nothing else.
+    return {"id": activity.get("id")}
 
 
 # ------------------------------------------------------------------------ canonical

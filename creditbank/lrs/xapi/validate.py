@@ -16,7 +16,8 @@ where the spec leaves room:
 * score ``min`` may equal ``max``; ``raw`` must lie within them;
 * interaction component lists are only allowed for their interactionType, and
   response patterns are only type-checked (the LRS MAY, not MUST, check them);
-* under 2.0 a statement ``version`` of 1.0.x or 2.0.x is accepted, under 1.0.x only 1.0.x.
+* under 2.0 a statement ``version`` of 1.0, 1.0.x or 2.0.x is accepted, under 1.0.x only 1.0
+  and 1.0.x (the ADL suite sends ``1.0``; a group ``authority`` must be anonymous).
 
 This layer is hand-written with precompiled regexes instead of the pydantic models of
 STYLE.md §7 to keep validation within tens of microseconds per statement (the ingest
@@ -71,8 +72,8 @@ _SHA2_RE: Final = re.compile(
 _UUID_RE: Final = re.compile(
     r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[1-8][0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}"
 )
-_VERSION_10_RE: Final = re.compile(r"1\.0\.[0-9]+")
-_VERSION_20_RE: Final = re.compile(r"[12]\.0\.[0-9]+")
+_VERSION_10_RE: Final = re.compile(r"1\.0(?:\.[0-9]+)?")
+_VERSION_20_RE: Final = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.[0-9]+")
 
 # RFC 5646 §2.1 ABNF, syntax only (registry membership is not checked).
 _ALNUM = "[A-Za-z0-9]"
@@ -821,6 +822,10 @@ def _context(raw: object, path: str, v2: bool, object_is_activity: bool) -> dict
 def _authority(raw: object, path: str) -> dict[str, Any]:
     authority = _actor(raw, path)
     if authority.get("objectType") == "Group":
+        if any(key in authority for key in ("mbox", "mbox_sha1sum", "openid", "account")):
+            raise _fail(
+                path, "a Group authority (OAuth) must be anonymous: application and user Agents"
+            )
         members = authority.get("member") or []
         if len(members) != 2:
             raise _fail(
@@ -922,7 +927,7 @@ def _statement(raw: object, path: str, v2: bool, substatement: bool) -> dict[str
         elif key == "version":
             _want_string(value, path + ".version")
             if (_VERSION_20_RE if v2 else _VERSION_10_RE).fullmatch(value) is None:
-                expected = "1.0.x or 2.0.x" if v2 else "1.0.x"
+                expected = "1.0, 1.0.x or 2.0.x" if v2 else "1.0 or 1.0.x"
                 raise _fail(path + ".version", f"must be {expected}, not {value!r}")
             out[key] = value
         else:

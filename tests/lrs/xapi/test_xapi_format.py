@@ -92,10 +92,7 @@ class TestIds:
             "account": {"homePage": "https://uni.example.cn", "name": "20230001"},
         }
         assert out["verb"] == {"id": "http://adlnet.gov/expapi/verbs/passed"}
-        assert out["object"] == {
-            "objectType": "Activity",
-            "id": "https://uni.example.cn/courses/math101/exam",
-        }
+        assert out["object"] == {"id": "https://uni.example.cn/courses/math101/exam"}
         assert out["authority"] == {
             "objectType": "Agent",
             "account": {"homePage": "https://creditbank.example.cn", "name": "uni-1"},
@@ -116,7 +113,7 @@ class TestIds:
             ],
         }
         assert context["contextActivities"]["parent"] == [
-            {"objectType": "Activity", "id": "https://uni.example.cn/courses/math101"}
+            {"id": "https://uni.example.cn/courses/math101"}
         ]
         assert context["registration"] == stored["context"]["registration"]
         assert out["result"] == stored["result"]
@@ -146,7 +143,7 @@ class TestIds:
         out = format_statement(raw, "ids", [])
         assert out["object"]["actor"] == {"objectType": "Agent", "mbox": "mailto:a@x.cn"}
         assert out["object"]["verb"] == {"id": "http://adlnet.gov/expapi/verbs/completed"}
-        assert out["object"]["object"] == {"objectType": "Activity", "id": "https://x.cn/a"}
+        assert out["object"]["object"] == {"id": "https://x.cn/a"}
         assert out["context"]["contextAgents"][0]["agent"] == {
             "objectType": "Agent",
             "account": {"homePage": "https://uni.example.cn", "name": "b"},

@@ -151,6 +151,7 @@ class TestValidStatements:
             pytest.param({"stored": "2024-06-30T01:15:00.000Z"}, id="stored"),
             pytest.param({"version": "1.0.0"}, id="version-1.0.0"),
             pytest.param({"version": "1.0.3"}, id="version-1.0.3"),
+            pytest.param({"version": "1.0"}, id="version-1.0-two-parts"),
             pytest.param({"authority": MBOX_AGENT}, id="authority-agent"),
             pytest.param(
                 {
@@ -436,7 +437,18 @@ INVALID: list[Any] = [
     pytest.param({"timestamp": 1719710100}, "$.timestamp", id="timestamp-epoch"),
     pytest.param({"stored": "2024-06-30"}, "$.stored", id="stored-date-only"),
     pytest.param({"version": "2.0.0"}, "$.version", id="version-2.0.0-in-1.0.3"),
-    pytest.param({"version": "1.0"}, "$.version", id="version-1.0"),
+    pytest.param({"version": "1.1.0"}, "$.version", id="version-1.1.0"),
+    pytest.param(
+        {
+            "authority": {
+                "objectType": "Group",
+                "mbox": "mailto:oauth@x.cn",
+                "member": [MBOX_AGENT, {"mbox": "mailto:app@x.cn"}],
+            }
+        },
+        "$.authority",
+        id="authority-identified-group",
+    ),
     pytest.param({"version": "0.95"}, "$.version", id="version-0.95"),
     pytest.param({"version": 1.0}, "$.version", id="version-number"),
     pytest.param({"authority": {"name": "x"}}, "$.authority", id="authority-no-ifi"),
