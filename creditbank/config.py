@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -81,6 +82,25 @@ class RulesSettings(BaseModel):
     expiry_batch: int = 500
 
 
+class LedgerSettings(BaseModel):
+    """The credit ledger: signed checkpoints of every chain head."""
+
+    # How often the scheduler enqueues a checkpoint (skipped when nothing changed).
+    checkpoint_interval_seconds: int = Field(default=3600, ge=60)
+
+
+class ConversionSettings(BaseModel):
+    """Conversion applications: four eyes, webhooks to target institutions."""
+
+    # Applications for more target credits than this need two different certifiers.
+    four_eyes_above: Decimal = Decimal("5.0")
+    # Target institution key -> URL receiving signed decision webhooks.
+    webhooks: dict[str, str] = Field(default_factory=dict)
+    # HMAC-SHA256 key of the X-Creditbank-Signature header (None: derived from secret_key).
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = 10.0
+
+
 class Settings(BaseSettings):
     """All configuration; nested models read ``CREDITBANK_LRS__MAX_LIMIT`` etc."""
 
@@ -109,6 +129,8 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     identity: IdentitySettings = IdentitySettings()
     security: SecuritySettings = SecuritySettings()
+    ledger: LedgerSettings = LedgerSettings()
+    conversions: ConversionSettings = ConversionSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
