@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
@@ -10,6 +11,22 @@ from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJs
 from creditbank.rules.credits import parse_credits, parse_decimal
 
 __all__ = ["Credits", "DecimalText", "Iri", "LocalizedText", "PositiveDecimal"]
+
+
+def _as_value_error(parse: Callable[[object], Decimal]) -> Callable[[object], Decimal]:
+    """``parse`` raising ``ValueError`` only, as pydantic validators must (not ``TypeError``)."""
+
+    def validate(value: object) -> Decimal:
+        try:
+            return parse(value)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+
+    return validate
+
+
+_credits = _as_value_error(parse_credits)
+_decimal = _as_value_error(parse_decimal)
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -30,7 +47,7 @@ _NUMBER_SCHEMA = {
 #: a float.
 Credits = Annotated[
     Decimal,
-    BeforeValidator(parse_credits),
+    BeforeValidator(_credits),
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
     WithJsonSchema(
         {
@@ -46,7 +63,7 @@ Credits = Annotated[
 #: Any finite decimal (scores, thresholds, hours), exact; serialised canonically as text.
 DecimalText = Annotated[
     Decimal,
-    BeforeValidator(parse_decimal),
+    BeforeValidator(_decimal),
     PlainSerializer(_decimal_text, return_type=str, when_used="json"),
     WithJsonSchema(_NUMBER_SCHEMA),
 ]
@@ -59,7 +76,7 @@ def _positive(value: Decimal) -> Decimal:
 
 
 #: A decimal strictly greater than zero.
-PositiveDecimal = Annotated[DecimalText, BeforeValidator(lambda v: _positive(parse_decimal(v)))]
+PositiveDecimal = Annotated[DecimalText, BeforeValidator(lambda v: _positive(_decimal(v)))]
 
 #: An absolute IRI (``scheme:rest``), compared exactly as text.
 Iri = Annotated[
