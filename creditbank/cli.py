@@ -117,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules with ``register(subparsers)`` adding more commands (bench, standards, ledger...).
-EXTENSIONS: tuple[str, ...] = ("creditbank.bench.runner", "creditbank.ledger.cli")
+EXTENSIONS: tuple[str, ...] = (
+    "creditbank.bench.runner",
+    "creditbank.ledger.cli",
+    "creditbank.standards.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
