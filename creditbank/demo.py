@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,7 +133,27 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
         }
     institutions = {demo.key: await repo.institution_by_key(demo.key) for demo in DEMO_INSTITUTIONS}
     users = await _load_demo_users(session, settings, institutions)
-    return {"institutions": out, "users": users}
+    return {
+        "institutions": out,
+        "users": users,
+        "standards": await _publish_demo_standards(session),
+    }
+
+
+#: The li-na demo standards set shipped with the code (top-level ``standards/demo``).
+DEMO_STANDARDS_DIR = Path(__file__).resolve().parents[1] / "standards" / "demo"
+
+
+async def _publish_demo_standards(session: AsyncSession) -> dict[str, Any]:
+    """Publish the demo standards set unless that version is published (idempotent)."""
+    from creditbank.standards.service import standards as standards_service
+
+    published = await standards_service.publish_directory(session, DEMO_STANDARDS_DIR, actor="demo")
+    return {
+        "id": published.row.set_id,
+        "version": published.row.version,
+        "hash": published.row.content_hash,
+    }
 
 
 #: 李娜's account (student number) at each institution she studied with.
