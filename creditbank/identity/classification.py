@@ -178,6 +178,179 @@ CATALOG: dict[str, Classification] = {
     "lrs_statement_keys.statement_seq": _c(IN),
 }
 
+RECORD = "learning record: the learner, the operator, a certifier in scope"
+STANDARD = "published standards data"
+
+
+def _table(table: str, level: Level, protection: str, columns: str, **overrides: Level) -> None:
+    """Classify ``columns`` (space separated) of ``table`` alike, except ``overrides``."""
+    for column in columns.split():
+        own = overrides.get(column, level)
+        CATALOG[f"{table}.{column}"] = _c(own, protection if own == level else "")
+
+
+# -- lrs (attachments, keys) --------------------------------------------------------------
+CATALOG["lrs_statement_keys.related"] = _c(IN)
+_table(
+    "lrs_attachments",
+    PE,
+    "statement filter by institution / scope",
+    "sha2 content_type length content created",
+    sha2=IN,
+    content_type=IN,
+    length=IN,
+    created=IN,
+)
+# -- standards (public data) --------------------------------------------------------------
+_table(
+    "standards_versions",
+    P,
+    STANDARD,
+    "id set_id version effective_from content_hash title_zh title_en content published_at "
+    "published_by",
+    published_by=IN,
+)
+# -- rules ------------------------------------------------------------------------------
+_table(
+    "rule_evaluations",
+    PE,
+    RECORD,
+    "id statement_id learner_id institution_key kind standards_id standards_version "
+    "standards_hash recognised unit_code credited reason_zh reason_en outcome_id detail "
+    "evaluated_at",
+    id=IN,
+    statement_id=IN,
+    institution_key=IN,
+    kind=IN,
+    standards_id=IN,
+    standards_version=IN,
+    standards_hash=IN,
+    outcome_id=IN,
+    evaluated_at=IN,
+)
+_table(
+    "rule_held_statements",
+    PE,
+    "IFI waiting for a link; deleted when processed",
+    "statement_id actor_ifi held_at",
+    statement_id=IN,
+    held_at=IN,
+)
+_table(
+    "rule_outcomes",
+    PE,
+    RECORD,
+    "id learner_id unit_code unit_title_zh unit_title_en category level credits unit_credits "
+    "score_scaled status statement_id statement_ids institution_key rule_id rule_version "
+    "standards_id standards_version standards_hash evaluation_id trace requires_review "
+    "recognised_at statement_timestamp expires_at revoked_at revoked_reason superseded_by",
+    id=IN,
+    unit_title_zh=IN,
+    unit_title_en=IN,
+    statement_id=IN,
+    statement_ids=IN,
+    institution_key=IN,
+    rule_id=IN,
+    rule_version=IN,
+    standards_id=IN,
+    standards_version=IN,
+    standards_hash=IN,
+    evaluation_id=IN,
+    superseded_by=IN,
+)
+# -- ledger (learner ids only: stays verifiable after erasure) ---------------------------
+_table(
+    "ledger_entries",
+    PE,
+    LEDGER,
+    "id learner_id seq kind amount delta_available delta_converted delta_expired banked "
+    "available converted expired breakdown legs outcome_id unit_code rule_id rule_version "
+    "standards_version statement_ids conversion_id target actor reason idempotency_key "
+    "posted_at prev_hash hash",
+    id=IN,
+    seq=IN,
+    kind=IN,
+    outcome_id=IN,
+    rule_id=IN,
+    rule_version=IN,
+    standards_version=IN,
+    statement_ids=IN,
+    conversion_id=IN,
+    idempotency_key=IN,
+    prev_hash=IN,
+    hash=IN,
+)
+_table("ledger_heads", IN, LEDGER, "learner_id seq hash updated_at", learner_id=PE)
+_table(
+    "ledger_positions",
+    PE,
+    LEDGER,
+    "outcome_id learner_id unit_code category level deposited available converted expired "
+    "reversed updated_at",
+    outcome_id=IN,
+    updated_at=IN,
+)
+_table(
+    "ledger_checkpoints",
+    IN,
+    "signed Merkle checkpoint; leaves are hashes only",
+    "id created_at root entry_count learner_count statement kid signature leaves",
+)
+# -- conversions --------------------------------------------------------------------------
+_table(
+    "conversion_applications",
+    PE,
+    RECORD,
+    "id learner_id applicant_user_id rule_id rule_version standards_id standards_version "
+    "standards_hash programme target_institution_key target_kind target_unit title credits "
+    "outcome_ids source_units status required_approvals note decision_reason appeal_reason "
+    "open_key ledger_entry_id created_at updated_at decided_at",
+    id=IN,
+    rule_id=IN,
+    rule_version=IN,
+    standards_id=IN,
+    standards_version=IN,
+    standards_hash=IN,
+    programme=IN,
+    target_institution_key=IN,
+    target_kind=IN,
+    target_unit=IN,
+    title=IN,
+    required_approvals=IN,
+    open_key=IN,
+    ledger_entry_id=IN,
+    created_at=IN,
+    updated_at=IN,
+)
+_table(
+    "conversion_consumptions",
+    PE,
+    RECORD,
+    "outcome_id application_id learner_id created_at",
+    outcome_id=IN,
+    application_id=IN,
+    created_at=IN,
+)
+_table(
+    "conversion_reviews",
+    IN,
+    "certifier decisions; reviewer shown to the operator",
+    "id application_id stage reviewer_id reviewer_label decision reason created_at",
+    reviewer_id=PE,
+    reviewer_label=PE,
+    reason=PE,
+)
+# -- inbox (messages to a learner) ------------------------------------------------------
+_table(
+    "inbox_messages",
+    PE,
+    "shown to the learner only",
+    "id learner_id kind subject_zh subject_en body_zh body_en data created_at read_at",
+    id=IN,
+    kind=IN,
+    created_at=IN,
+)
+
 
 def classify(table: str, column: str) -> Classification | None:
     return CATALOG.get(f"{table}.{column}")
