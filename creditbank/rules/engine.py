@@ -63,6 +63,7 @@ from creditbank.standards.schemas import (
 )
 
 __all__ = [
+    "ConditionScope",
     "Evaluation",
     "RecognitionDecision",
     "evaluate_condition",
@@ -136,7 +137,7 @@ class Evaluation(_Frozen):
         return record
 
 
-class _Scope:
+class ConditionScope:
     """What a condition can read: the facts, and the activity's mapping and unit."""
 
     __slots__ = ("facts", "institution", "mapping", "unit")
@@ -202,7 +203,7 @@ def recorded_hours(facts: StatementFacts, mapping: ActivityMapping | None) -> De
     return hours
 
 
-def evaluate_condition(condition: Condition, scope: _Scope) -> ConditionTrace:
+def evaluate_condition(condition: Condition, scope: ConditionScope) -> ConditionTrace:
     """Evaluate a condition; every child is evaluated (no short cut) so the trace is whole."""
     facts = scope.facts
     match condition:
@@ -363,12 +364,12 @@ def _boolean(kind: str, label: str, value: bool | None, expected: bool) -> Condi
     return _leaf(kind, ok, f"{label} {have} {op} {want}", f"{label} {have} {op} {want}")
 
 
-def _accredited(scope: _Scope) -> bool:
+def _accredited(scope: ConditionScope) -> bool:
     """Accredited by the bank (the facts) and in the standards' institution catalog."""
     return scope.facts.accredited and scope.institution is not None and scope.institution.accredited
 
 
-def _credits(expr: CreditsExpr, scope: _Scope, unit: Unit) -> tuple[Decimal, Message]:
+def _credits(expr: CreditsExpr, scope: ConditionScope, unit: Unit) -> tuple[Decimal, Message]:
     """Credits a matching rule gives, with the working shown."""
     if isinstance(expr, UnitCredits):
         shown = decimal_text(unit.credits)
@@ -394,7 +395,7 @@ def _credits(expr: CreditsExpr, scope: _Scope, unit: Unit) -> tuple[Decimal, Mes
     assert_never(expr)
 
 
-def _gates(scope: _Scope) -> tuple[GateTrace, ...]:
+def _gates(scope: ConditionScope) -> tuple[GateTrace, ...]:
     facts = scope.facts
     key = facts.institution_key
     gates: list[GateTrace] = []
@@ -508,7 +509,7 @@ def evaluate_statement(
         else None
     )
     unit = standards.unit(mapping.unit) if mapping is not None else None
-    scope = _Scope(statement, institution, mapping, unit)
+    scope = ConditionScope(statement, institution, mapping, unit)
     gates = _gates(scope)
     failed_gate = next((gate for gate in gates if not gate.passed), None)
 

@@ -117,12 +117,13 @@ class Framework(_Model):
     title: Bilingual | None = None
     levels: tuple[Level, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _numbered(self) -> Framework:
-        numbers = [level.level for level in self.levels]
+    @field_validator("levels")
+    @classmethod
+    def _numbered(cls, levels: tuple[Level, ...]) -> tuple[Level, ...]:
+        numbers = [level.level for level in levels]
         if numbers != list(range(1, len(numbers) + 1)):
             raise ValueError(f"levels must be numbered 1..{len(numbers)} in order, got {numbers}")
-        return self
+        return levels
 
 
 # ------------------------------------------------------------------ units.yaml
