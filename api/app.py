@@ -63,6 +63,12 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in (oauth, v1_auth, institutions, learners, identity_links, users, audit):
         app.include_router(router.router)
+    from api.v1 import conversions as v1_conversions
+    from api.v1 import inbox as v1_inbox
+    from api.v1 import ledger as v1_ledger
+
+    for module in (v1_ledger, v1_conversions, v1_inbox):
+        app.include_router(module.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

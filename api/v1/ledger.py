@@ -1,0 +1,188 @@
+"""The credit ledger: ``/api/v1/ledger`` (balances, entries, verification, checkpoints)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+
+from api.auth import CurrentPrincipal
+from api.deps import ReadSessionDep, SessionDep, SettingsDep
+from creditbank.errors import NotFound
+from creditbank.identity import authz
+from creditbank.ledger.checkpoints import checkpoints as checkpoint_service
+from creditbank.ledger.keys import load_keys
+from creditbank.ledger.schemas import (
+    AdjustmentCreate,
+    BalancesRead,
+    BucketRead,
+    CheckpointRead,
+    EntryRead,
+    ExemptionRead,
+    VerifyRead,
+)
+from creditbank.ledger.service import ledger as ledger_service
+
+router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
+
+
+@router.get("/learners/{learner_id}/balances", response_model=BalancesRead)
+async def balances(
+    learner_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    as_of: datetime | None = None,
+) -> object:
+    """Banked, available, converted and expired credits, by category and level, as of a time."""
+    authz.require_learner_access(principal, learner_id)
+    figures = await ledger_service.balances(session, learner_id, as_of=as_of)
+    exemptions = [
+        e
+        for e in await ledger_service.exemptions(session, learner_id)
+        if as_of is None or e["seq"] <= figures.seq
+    ]
+    target = sum((Decimal(e["credits"]) for e in exemptions if e.get("credits")), Decimal("0.00"))
+    return BalancesRead(
+        learner_id=figures.learner_id,
+        as_of=figures.as_of,
+        seq=figures.seq,
+        head_hash=figures.head_hash,
+        banked=figures.banked,
+        available=figures.available,
+        converted=figures.converted,
+        expired=figures.expired,
+        by_category={k: BucketRead(**vars(v)) for k, v in figures.by_category.items()},
+        by_level={k: BucketRead(**vars(v)) for k, v in figures.by_level.items()},
+        exemptions=[ExemptionRead.model_validate(e) for e in exemptions],
+        target_credits=target,
+    )
+
+
+@router.get("/learners/{learner_id}/entries", response_model=list[EntryRead])
+async def entries(
+    learner_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    after_seq: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1, le=1000),
+    kind: str | None = None,
+) -> object:
+    """The learner's entries in order, each naming outcome(s), rule, standards and actor."""
+    authz.require_learner_access(principal, learner_id)
+    return await ledger_service.entries(
+        session, learner_id, after_seq=after_seq, limit=limit, kind=kind
+    )
+
+
+@router.get("/learners/{learner_id}/verify", response_model=VerifyRead)
+async def verify_learner(
+    learner_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
+) -> object:
+    """Re-compute the learner's hash chain; names the first broken entry."""
+    authz.require_learner_access(principal, learner_id)
+    report = await ledger_service.verify(session, learner_id=learner_id)
+    return {
+        "ok": report.ok,
+        "learners": report.learners,
+        "entries": report.entries,
+        "problems": [vars(p) for p in report.problems],
+    }
+
+
+@router.post(
+    "/learners/{learner_id}/adjustments",
+    response_model=EntryRead,
+    status_code=status.HTTP_201_CREATED,
+)
+async def adjust(
+    learner_id: uuid.UUID,
+    body: AdjustmentCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> object:
+    """An operator's correction, with a reason (never zero credits)."""
+    return await ledger_service.adjust(
+        session,
+        principal=principal,
+        learner_id=learner_id,
+        amount=body.amount,
+        reason=body.reason,
+        idempotency_key=body.idempotency_key,
+        category=body.category,
+        level=body.level,
+        outcome_id=body.outcome_id,
+    )
+
+
+@router.get("/learners/{learner_id}/inclusion-proof")
+async def inclusion_proof(
+    learner_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    checkpoint_id: int | None = None,
+) -> dict[str, Any]:
+    """The Merkle audit path of the learner's chain head under a checkpoint (default: latest)."""
+    authz.require_learner_access(principal, learner_id)
+    return await checkpoint_service.inclusion_proof(
+        session, learner_id=learner_id, checkpoint_id=checkpoint_id
+    )
+
+
+@router.get("/entries/{entry_id}", response_model=EntryRead)
+async def entry(
+    entry_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
+) -> object:
+    found = await ledger_service.entry(session, entry_id)
+    if found is None:
+        raise NotFound("no such ledger entry / 账目不存在", code="entry_not_found")
+    authz.require_learner_access(principal, found.learner_id)
+    return found
+
+
+@router.get("/checkpoints", response_model=list[CheckpointRead])
+async def list_checkpoints(
+    session: ReadSessionDep,
+    limit: int = Query(default=50, ge=1, le=500),
+    before_id: int | None = None,
+) -> object:
+    """Signed checkpoints, newest first (public: roots and signatures only)."""
+    return await checkpoint_service.recent(session, limit=limit, before_id=before_id)
+
+
+@router.post("/checkpoints", response_model=CheckpointRead, status_code=status.HTTP_201_CREATED)
+async def create_checkpoint(
+    principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> object:
+    """Sign a checkpoint now (operator)."""
+    authz.authorize(principal, "keys.manage")
+    return await checkpoint_service.create(session, settings)
+
+
+@router.get("/checkpoints/keys")
+async def checkpoint_keys(settings: SettingsDep) -> dict[str, Any]:
+    """The public keys that sign checkpoints (JWKS)."""
+    return {"keys": load_keys(settings).jwks()}
+
+
+@router.get("/checkpoints/latest", response_model=CheckpointRead)
+async def latest_checkpoint(session: ReadSessionDep) -> object:
+    return await checkpoint_service.get(session, None)
+
+
+@router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointRead)
+async def get_checkpoint(checkpoint_id: int, session: ReadSessionDep) -> object:
+    return await checkpoint_service.get(session, checkpoint_id)
+
+
+@router.get("/checkpoints/{checkpoint_id}/document")
+async def checkpoint_document(
+    checkpoint_id: int, principal: CurrentPrincipal, session: ReadSessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The full checkpoint document with its leaves, for `creditbank ledger audit` (operator)."""
+    authz.authorize(principal, "audit.read")
+    return checkpoint_service.document(
+        await checkpoint_service.get(session, checkpoint_id), settings
+    )
