@@ -32,6 +32,7 @@ class Periodic:
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("rules.expiry_sweep", timedelta(hours=1)),
     Periodic("jobs.purge_done", timedelta(days=1)),
+    Periodic("ledger.checkpoint", timedelta(hours=1)),
 )
 
 
