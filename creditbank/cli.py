@@ -76,6 +76,14 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             f"  {key:6} {item['name']:<12} {item['type']:<10} "
             f"{item['lrs_key']} / {item['lrs_secret']}"
         )
+    users = data.get("users", {})
+    if users:
+        print("\nDemo users (POST /api/v1/auth/login):\n")
+        for role in ("learner", "certifier", "operator"):
+            if role in users:
+                print(f"  {role:9} {users[role]['username']:<11} {users[role]['password']}")
+        if "learner" in users:
+            print(f"  李娜's bank id: {users['learner']['bank_id']}")
     fxvs = data["institutions"]["fxvs"]
     print("\nTry it:\n")
     print(
@@ -121,6 +129,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.bench.runner",
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
+    "creditbank.identity.cli",
 )
 
 

@@ -98,3 +98,50 @@ class TestMasking:
         assert mask("phone", "13800138000") == "138****8000"
         assert mask("email", "li.na@example.cn") == "l***@example.cn"
         assert mask("phone", None) is None
+
+
+class TestProductionKeys:
+    def test_production_refuses_to_start_without_keys(self, tmp_path: Path):
+        from api.app import create_app
+        from creditbank.config import Settings
+
+        settings = Settings(
+            env="prod",
+            secret_key="a-production-secret-key-of-enough-length-123",  # type: ignore[arg-type]
+            key_dir=tmp_path / "keys",
+        )
+        with pytest.raises(KeyringError, match="keyring"):
+            create_app(settings)
+        assert not (tmp_path / "keys").exists()
+
+    def test_cli_initialises_and_rotates(self, tmp_path: Path):
+        import json
+        import os
+        import subprocess
+        import sys
+
+        env = {
+            **os.environ,
+            "CREDITBANK_ENV": "prod",
+            "CREDITBANK_SECRET_KEY": "a-production-secret-key-of-enough-length-123",
+            "CREDITBANK_KEY_DIR": str(tmp_path / "keys"),
+            "CREDITBANK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        }
+
+        def cli(*args: str) -> dict[str, object]:
+            done = subprocess.run(
+                [sys.executable, "-m", "creditbank.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result: dict[str, object] = json.loads(done.stdout)
+            return result
+
+        created = cli("keys", "init")
+        assert len(created["created"]) == 2  # type: ignore[arg-type]
+        listed = cli("keys", "list")
+        first = listed["encryption"]["current"]  # type: ignore[index]
+        ring = load_keyring(tmp_path / "keys" / "keyring.json", create=False)
+        assert ring.current == first

@@ -1,0 +1,234 @@
+"""``creditbank keys`` (field encryption keyring, access-token signing keys) and
+``creditbank users`` (create an operator or any user from the command line).
+
+    creditbank keys list
+    creditbank keys init                          # create missing key files (production set-up)
+    creditbank keys rotate --kind encryption      # new current AES key; old ones still decrypt
+    creditbank keys reencrypt                     # move every value to the current AES key
+    creditbank keys rotate --kind access-token    # new signing key; old tokens verify until expiry
+    creditbank keys retire --kind access-token --kid at-1234abcd   # refuse its tokens now
+    creditbank users create --username ops --role operator [--password-stdin]
+    creditbank users list
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from typing import Any
+
+from creditbank.audit.service import audit
+from creditbank.config import Settings
+from creditbank.db import Database
+from creditbank.errors import DomainError
+from creditbank.identity.service import identity
+from creditbank.identity.signin import RoleSpec, sign_in
+from creditbank.identity.tokens import (
+    keyring_path,
+    load_token_keys,
+    retire_token_key,
+    rotate_token_keys,
+    token_keys_path,
+)
+from creditbank.kit.crypto import (
+    KeyringError,
+    create_keyring_file,
+    load_keyring,
+    rotate_keyring_file,
+)
+
+
+def _out(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+async def _audit_cli(
+    settings: Settings, action: str, object_id: str, detail: dict[str, Any]
+) -> None:
+    database = Database.from_settings(settings)
+    try:
+        async with database.session_scope() as session:
+            await audit.record(
+                session,
+                actor="cli",
+                action=action,
+                object_type="keyring",
+                object_id=object_id,
+                detail=detail,
+            )
+    finally:
+        await database.dispose()
+
+
+def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    out: dict[str, Any] = {}
+    try:
+        ring = load_keyring(keyring_path(settings), create=False)
+        out["encryption"] = {
+            "path": str(keyring_path(settings)),
+            "current": ring.current,
+            "keys": sorted(ring.keys),
+        }
+    except KeyringError as exc:
+        out["encryption"] = {"error": str(exc)}
+    try:
+        tokens = load_token_keys(token_keys_path(settings), create=False)
+        out["access_token"] = {
+            "path": str(token_keys_path(settings)),
+            "current": tokens.current,
+            "keys": {
+                kid: {"status": k.status, "created_at": k.created_at}
+                for kid, k in tokens.keys.items()
+            },
+        }
+    except KeyringError as exc:
+        out["access_token"] = {"error": str(exc)}
+    _out(out)
+    return 0
+
+
+def _keys_init(args: argparse.Namespace, settings: Settings) -> int:
+    created = []
+    if not keyring_path(settings).exists():
+        create_keyring_file(keyring_path(settings))
+        created.append(str(keyring_path(settings)))
+    if not token_keys_path(settings).exists():
+        rotate_token_keys(token_keys_path(settings))
+        created.append(str(token_keys_path(settings)))
+    _out({"created": created})
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if args.kind == "encryption":
+            kid = rotate_keyring_file(keyring_path(settings))
+        else:
+            kid = rotate_token_keys(token_keys_path(settings))
+    except KeyringError as exc:
+        sys.stderr.write(f"creditbank keys: {exc}\n")
+        return 1
+    asyncio.run(_audit_cli(settings, "keys.rotate", kid, {"kind": args.kind}))
+    _out({"kind": args.kind, "current": kid})
+    return 0
+
+
+def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        retire_token_key(token_keys_path(settings), args.kid)
+    except KeyringError as exc:
+        sys.stderr.write(f"creditbank keys: {exc}\n")
+        return 1
+    asyncio.run(_audit_cli(settings, "keys.retire", args.kid, {"kind": "access-token"}))
+    _out({"kind": "access-token", "retired": args.kid})
+    return 0
+
+
+def _keys_reencrypt(args: argparse.Namespace, settings: Settings) -> int:
+    ring = load_keyring(keyring_path(settings), create=False)
+
+    async def run() -> int:
+        database = Database.from_settings(settings)
+        try:
+            async with database.session_scope() as session:
+                return await identity.reencrypt_all(session, keyring=ring)
+        finally:
+            await database.dispose()
+
+    _out({"current": ring.current, "reencrypted": asyncio.run(run())})
+    return 0
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+
+    async def run() -> dict[str, Any]:
+        database = Database.from_settings(settings)
+        try:
+            async with database.session_scope() as session:
+                institution = (
+                    await identity.get_institution(session, args.institution)
+                    if args.institution
+                    else None
+                )
+                specs = [
+                    RoleSpec(role, institution=institution, programme=args.programme)
+                    for role in args.role
+                ]
+                user = await sign_in.create_user(
+                    session,
+                    "cli",
+                    settings=settings,
+                    username=args.username,
+                    password=password,
+                    display_name=args.display_name,
+                    roles=specs,
+                )
+                return sign_in.describe_user(user)
+        finally:
+            await database.dispose()
+
+    try:
+        _out(asyncio.run(run()))
+    except DomainError as exc:
+        sys.stderr.write(f"creditbank users: {exc.detail}\n")
+        return 1
+    return 0
+
+
+def _users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.identity.repository import IdentityRepository
+
+    async def run() -> list[dict[str, Any]]:
+        database = Database.from_settings(settings)
+        try:
+            async with database.read_scope() as session:
+                users = await IdentityRepository.from_session(session).list_users()
+                return [sign_in.describe_user(u) for u in users]
+        finally:
+            await database.dispose()
+
+    _out(asyncio.run(run()))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # Another context may own "keys" (e.g. transcript issuer keys): then ours is identity-keys.
+    name = "identity-keys" if "keys" in subparsers.choices else "keys"
+    keys = subparsers.add_parser(name, help="field-encryption and access-token keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    ksub.add_parser("list", help="key ids and status").set_defaults(run=_keys_list)
+    ksub.add_parser("init", help="create missing key files").set_defaults(run=_keys_init)
+    rotate = ksub.add_parser("rotate", help="add a new current key")
+    rotate.add_argument("--kind", choices=("encryption", "access-token"), required=True)
+    rotate.set_defaults(run=_keys_rotate)
+    retire = ksub.add_parser("retire", help="make an access-token key refuse now")
+    retire.add_argument("--kind", choices=("access-token",), default="access-token")
+    retire.add_argument("--kid", required=True)
+    retire.set_defaults(run=_keys_retire)
+    ksub.add_parser(
+        "reencrypt", help="re-encrypt learner fields under the current key"
+    ).set_defaults(run=_keys_reencrypt)
+
+    users = subparsers.add_parser("users", help="users and roles")
+    usub = users.add_subparsers(dest="users_command", required=True)
+    create = usub.add_parser("create", help="create a user (e.g. the first operator)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--display-name", default=None)
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=("operator", "institution_admin", "certifier"),
+    )
+    create.add_argument("--institution", default=None, help="institution key for the role")
+    create.add_argument("--programme", default=None, help="programme id (certifier)")
+    create.add_argument("--password-stdin", action="store_true")
+    create.set_defaults(run=_users_create)
+    usub.add_parser("list", help="every user and role").set_defaults(run=_users_list)
