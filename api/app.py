@@ -69,6 +69,10 @@ def _include_routers(app: FastAPI) -> None:
 
     for module in (v1_ledger, v1_conversions, v1_inbox):
         app.include_router(module.router)
+    from api.v1 import jobs, outcomes, standards
+
+    for router in (outcomes, standards, jobs):
+        app.include_router(router.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]
