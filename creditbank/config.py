@@ -24,6 +24,8 @@ class LrsSettings(BaseModel):
     # Documents (state, profiles) and attachments.
     max_document_bytes: int = 8 * 1024 * 1024
     max_attachment_bytes: int = 32 * 1024 * 1024
+    # The version an xAPI answer states when the request names none we speak (errors).
+    default_version: Literal["1.0.3", "2.0.0"] = "2.0.0"
 
 
 class WorkerSettings(BaseModel):

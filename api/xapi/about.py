@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import orjson
 from fastapi import APIRouter, Request, Response
 
@@ -35,13 +37,12 @@ EXTENSIONS = {
 @router.get("/about")
 async def about(request: Request) -> Response:
     """Versions and extensions; the version header is optional here."""
-    version = "1.0.3"
+    version: str = request.app.state.settings.lrs.default_version
     header = request.headers.get("x-experience-api-version")
     if header is not None:
-        try:
+        # The About resource answers any client: unknown versions get the default.
+        with contextlib.suppress(BadRequest):
             version = negotiate_version(header)
-        except BadRequest:
-            version = "1.0.3"
     request.state.xapi_version = version
     headers = {"X-Experience-API-Version": version}
     if request.method == "HEAD":

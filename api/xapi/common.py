@@ -31,7 +31,12 @@ def negotiate_version(header: str | None) -> str:
 
 async def xapi_version(request: Request, response: Response) -> str:
     """Dependency: the negotiated version, echoed on the response."""
-    version = negotiate_version(request.headers.get("x-experience-api-version"))
+    try:
+        version = negotiate_version(request.headers.get("x-experience-api-version"))
+    except BadRequest:
+        # The refusal states the version configured for clients that name none.
+        request.state.xapi_version = request.app.state.settings.lrs.default_version
+        raise
     request.state.xapi_version = version
     response.headers["X-Experience-API-Version"] = version
     return version

@@ -317,20 +317,17 @@ class StatementService:
 
     @staticmethod
     def _dedupe_batch(prepared: list[_Prepared]) -> list[_Prepared]:
-        """One entry per id; the same id twice with different content is a bad request."""
-        seen: dict[uuid.UUID, _Prepared] = {}
-        unique: list[_Prepared] = []
+        """The same id twice in one batch is a bad request, even with equal content
+        (Communication §2.1.2: the LRS SHOULD* reject such a batch; xAPI 2.0 tests it)."""
+        seen: set[uuid.UUID] = set()
         for item in prepared:
-            first = seen.get(item.id)
-            if first is None:
-                seen[item.id] = item
-                unique.append(item)
-            elif not statements_equivalent(first.body, item.incoming):
+            if item.id in seen:
                 raise BadRequest(
-                    f"statement id {item.id} appears twice in the batch with different content",
+                    f"statement id {item.id} appears more than once in the batch",
                     code="duplicate_in_batch",
                 )
-        return unique
+            seen.add(item.id)
+        return prepared
 
     async def _drop_stored(
         self, repo: StatementRepository, batch: list[_Prepared]

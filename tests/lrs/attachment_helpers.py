@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 SIGNATURE = "http://adlnet.gov/expapi/attachments/signature"
 EVIDENCE = "https://creditbank.example.cn/xapi/attachments/evidence"
 BOUNDARY = "cb-test-boundary-314159"
+CERT_PART_TYPE = "text/plain; charset=utf-8"
 
 
 def sha256(content: bytes) -> str:

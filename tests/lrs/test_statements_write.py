@@ -161,11 +161,11 @@ class TestPost:
         assert (await fxvs.post(batch)).status_code == 400
         assert await count(session) == 0
 
-    async def test_same_statement_twice_in_a_batch_is_stored_once(self, fxvs, session):
+    async def test_same_statement_twice_in_a_batch_is_400(self, fxvs, session):
         statement = {**fxvs.statement(timestamp="2026-03-01T08:00:00Z"), "id": str(uuid.uuid4())}
         response = await fxvs.post([statement, statement])
-        assert response.status_code == 200
-        assert await count(session) == 1
+        assert response.status_code == 400
+        assert await count(session) == 0
 
 
 class TestBadInput:
