@@ -94,6 +94,11 @@ RULES: dict[str, dict[str, Check]] = {
     "institution.accredit": {"operator": _always},
     "institution.update": {"operator": _always, "institution_admin": _admin_of_institution},
     "credential.manage": {"operator": _always, "institution_admin": _admin_of_institution},
+    # Reading every institution's statements (statements/read, all/read, all) and the
+    # homePages an institution owns (they decide which accounts it may link) are the
+    # operator's to grant.
+    "credential.grant_read_all": {"operator": _always},
+    "institution.set_home_pages": {"operator": _always},
     # learners and their data
     "learner.create": {"operator": _always},
     "learner.list": {"operator": _always},

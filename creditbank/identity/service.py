@@ -165,8 +165,7 @@ class IdentityService:
     ) -> Institution:
         """An operator registers an institution (not accredited until accredited)."""
         authz.authorize(actor, "institution.create")
-        for page in home_pages or []:
-            _require_absolute_iri(page, "homePage")
+        await self._check_home_pages(session, None, list(home_pages or []))
         institution = await self.create_institution(
             session,
             key=key,
@@ -202,8 +201,11 @@ class IdentityService:
         unknown = set(changes) - allowed
         if unknown:
             raise BadRequest(f"cannot change {sorted(unknown)}", code="invalid_field")
-        for page in changes.get("home_pages") or []:
-            _require_absolute_iri(page, "homePage")
+        if "home_pages" in changes:
+            authz.authorize(
+                actor, "institution.set_home_pages", Resource(institution_id=institution.id)
+            )
+            await self._check_home_pages(session, institution, changes["home_pages"] or [])
         for name, value in changes.items():
             setattr(institution, name, list(value) if name == "home_pages" else value)
         await session.flush()
@@ -217,6 +219,23 @@ class IdentityService:
             ip=ip,
         )
         return institution
+
+    async def _check_home_pages(
+        self, session: AsyncSession, institution: Institution | None, pages: list[str]
+    ) -> None:
+        """Absolute IRIs, each owned by one institution only."""
+        mine = {page.rstrip("/") for page in pages}
+        for page in pages:
+            _require_absolute_iri(page, "homePage")
+        for other in await IdentityRepository.from_session(session).list_institutions():
+            if institution is not None and other.id == institution.id:
+                continue
+            taken = mine & {page.rstrip("/") for page in other.home_pages}
+            if taken:
+                raise Conflict(
+                    f"homePage {sorted(taken)[0]!r} belongs to {other.key!r}",
+                    code="home_page_taken",
+                )
 
     async def accredit(
         self,
@@ -311,6 +330,10 @@ class IdentityService:
         ip: str | None = None,
     ) -> IssuedCredential:
         authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
+        if "statements/read" in expand_scopes(list(scopes or [])):
+            authz.authorize(
+                actor, "credential.grant_read_all", Resource(institution_id=institution.id)
+            )
         issued = await self.issue_credential(
             session, institution, scopes=scopes or DEFAULT_LRS_SCOPES, label=label
         )

@@ -377,3 +377,52 @@ class TestDataSubjectRights:
         assert summary.status_code == 200
         assert summary.json()["erased"] is True
         assert summary.json()["name"] is None
+
+
+class TestInstitutions:
+    async def test_home_page_belongs_to_one_institution(
+        self, client: httpx.AsyncClient, world: World
+    ):
+        headers = await _operator(client, world)
+        taken = await client.post(
+            "/api/v1/institutions",
+            json={
+                "key": "copycat",
+                "name_zh": "冒牌",
+                "type": "training",
+                "home_pages": ["https://fxvs.example.edu.cn/"],
+            },
+            headers=headers,
+        )
+        assert taken.status_code == 409
+        assert taken.json()["error"] == "home_page_taken"
+        bad = await client.post(
+            "/api/v1/institutions",
+            json={"key": "nohome", "name_zh": "无主页", "type": "alien"},
+            headers=headers,
+        )
+        assert bad.status_code == 400
+        made = await client.post(
+            "/api/v1/institutions",
+            json={
+                "key": "newsch",
+                "name_zh": "新学校",
+                "name_en": "New School",
+                "type": "vocational",
+                "region_code": "420325",
+                "home_pages": ["https://new.example.edu.cn"],
+            },
+            headers=headers,
+        )
+        assert made.status_code == 201
+        assert made.json()["accredited"] is False
+        accredited = await client.put(
+            "/api/v1/institutions/newsch/accreditation",
+            json={
+                "accredited": True,
+                "accredited_from": "2026-01-01T00:00:00Z",
+                "accredited_until": "2025-01-01T00:00:00Z",
+            },
+            headers=headers,
+        )
+        assert accredited.status_code == 400

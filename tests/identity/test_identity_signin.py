@@ -196,11 +196,17 @@ class TestClientCredentials:
         )
         assert created.status_code == 201
         narrow = (created.json()["key"], created.json()["secret"])
+        wide = await client.post(
+            "/api/v1/institutions/fxvs/credentials", json={"scopes": ["all"]}, headers=headers
+        )
+        assert wide.status_code == 403
         response = await client_token(client, narrow, scope="statements/write all")
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_scope"
         assert (await client_token(client, narrow, scope="statements/read")).status_code == 400
         assert [o for o, _ in await _audit_outcomes(db, "oauth.token")] == ["denied", "denied"]
+        refused = await _audit_outcomes(db, "credential.create")
+        assert ("denied", None) in refused
 
     async def test_bad_client_and_grant(self, client: httpx.AsyncClient, world: World):
         key, _ = world.basic("fxvs")
