@@ -39,7 +39,7 @@ from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_fr
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
-from creditbank.standards.service import Published
+from creditbank.standards.service import NoStandardsInForce, Published
 from creditbank.standards.service import standards as standards_service
 
 ZERO = Decimal("0.00")
@@ -216,9 +216,59 @@ class RulesService:
         if learner is None:
             if await repo.held(statement_id) is None:
                 await repo.add(HeldStatement(statement_id=statement_id, actor_ifi=ifi, held_at=now))
+                await self._preview_held(session, stored, standards_set=standards_set, now=now)
             return Processed("held", reason=f"actor {ifi} is linked to no learner yet")
         return await self._evaluate_for(
             session, stored, learner.id, actor=actor, standards_set=standards_set, now=now
+        )
+
+    async def _preview_held(
+        self,
+        session: AsyncSession,
+        stored: StatementForProcessing,
+        *,
+        standards_set: str | None,
+        now: datetime,
+    ) -> None:
+        """Log what the statement would give a learner with an empty record (kind ``held``),
+        so "why not (yet)" can be answered before the link; nothing is credited."""
+        institution = (
+            await identity_service.institution_by_id(session, stored.institution_id)
+            if stored.institution_id is not None
+            else None
+        )
+        if institution is None or institution.type not in ENGINE_TYPES:
+            return
+        try:
+            published = await standards_service.in_force(session, now, set_id=standards_set)
+            facts, notes = self._facts(stored.body, institution, published.standards)
+        except (NoStandardsInForce, StatementFactsError, ValueError):
+            return
+        result = evaluate_statement(facts, LearnerRecord(), published.standards)
+        detail = result.model_dump(mode="json")
+        detail["notes"] = notes
+        reason_zh, reason_en = result.reason.zh, result.reason.en
+        if notes and not result.recognised:
+            reason_zh += "（" + "；".join(n["zh"] for n in notes) + "）"
+            reason_en += " (" + "; ".join(n["en"] for n in notes) + ")"
+        ref = result.standards
+        await RulesRepository.from_session(session).add(
+            Evaluation(
+                statement_id=stored.id,
+                learner_id=None,
+                institution_key=institution.key,
+                kind="held",
+                standards_id=ref.id,
+                standards_version=ref.version,
+                standards_hash=ref.hash,
+                recognised=result.recognised,
+                unit_code=result.unit_code,
+                credited=ZERO,
+                reason_zh=reason_zh,
+                reason_en=reason_en,
+                detail=detail,
+                evaluated_at=now,
+            )
         )
 
     async def _evaluate_for(
@@ -687,6 +737,12 @@ class RulesService:
                 "en": "held: the actor is not linked to a learner yet; it is processed "
                 "when the link is made",
             }
+            preview = next((r for r in reversed(rows) if r.kind == "held"), None)
+            if preview is not None:
+                reason = {
+                    "zh": f"{reason['zh']}。预评估：{preview.reason_zh}",
+                    "en": f"{reason['en']}. Preview: {preview.reason_en}",
+                }
         else:
             last = rows[-1]
             status = (
