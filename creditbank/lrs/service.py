@@ -242,23 +242,29 @@ class StatementService:
         path: str,
         version: str,
     ) -> None:
-        """Every attachment without ``fileUrl`` has its part; signatures verify."""
+        """Every attachment without ``fileUrl`` (a SubStatement's too) has its part;
+        signatures verify."""
         parts = attachments or {}
-        for index, attachment in enumerate(body.get("attachments") or ()):
-            sha2 = str(attachment.get("sha2", "")).lower()
-            content = parts.get(sha2)
-            if is_signature(attachment):
-                if content is None:
-                    raise SignatureInvalid(
-                        f"{path}.attachments[{index}]: a signature attachment must be sent "
-                        "as a part of the request (multipart/mixed)"
+        holders = [(body, path)]
+        obj = body.get("object") or {}
+        if obj.get("objectType") == "SubStatement":
+            holders.append((obj, f"{path}.object"))
+        for holder, where in holders:
+            for index, attachment in enumerate(holder.get("attachments") or ()):
+                sha2 = str(attachment.get("sha2", "")).lower()
+                content = parts.get(sha2)
+                if is_signature(attachment) and holder is body:
+                    if content is None:
+                        raise SignatureInvalid(
+                            f"{where}.attachments[{index}]: a signature attachment must be sent "
+                            "as a part of the request (multipart/mixed)"
+                        )
+                    verify_statement_signature(body, content, version=version)
+                elif content is None and not attachment.get("fileUrl"):
+                    raise StatementInvalid(
+                        f"{where}.attachments[{index}]",
+                        "no fileUrl and no attachment part with this sha2 in the request",
                     )
-                verify_statement_signature(body, content, version=version)
-            elif content is None and not attachment.get("fileUrl"):
-                raise StatementInvalid(
-                    f"{path}.attachments[{index}]",
-                    "no fileUrl and no attachment part with this sha2 in the request",
-                )
 
     @staticmethod
     def _check_no_surplus_parts(

@@ -270,3 +270,25 @@ class TestRead:
         )
         assert response.status_code == 200
         assert response.content == b""
+
+
+class TestSubStatement:
+    def sub(self, fxvs, meta):
+        inner = fxvs.statement(attachments=[meta])
+        return fxvs.statement(
+            object={"objectType": "SubStatement", **{k: inner[k] for k in inner}},
+        )
+
+    async def test_sub_statement_attachment_part(self, fxvs, session):
+        statement = self.sub(fxvs, attachment_meta(CERT))
+        response = await post_multipart(fxvs, multipart(statement, [Part(CERT)]))
+        assert response.status_code == 200, response.text
+        assert await counts(session) == (1, 1)
+        answer = await fxvs.get({"attachments": "true"})
+        parts = parse_multipart_answer(answer.headers["content-type"], answer.content)
+        assert [c for _, c in parts[1:]] == [CERT]
+
+    async def test_sub_statement_attachment_without_part_is_400(self, fxvs, session):
+        response = await post_multipart(fxvs, multipart(self.sub(fxvs, attachment_meta(CERT)), []))
+        assert response.status_code == 400
+        assert await counts(session) == (0, 0)

@@ -117,3 +117,17 @@ class TestNegotiation:
         assert response.headers["x-experience-api-version"] == "2.0.0"
         response = await client.get("/xapi/about", headers=V1)
         assert response.headers["x-experience-api-version"] == "1.0.3"
+
+
+class TestConsistentThrough:
+    async def test_idle_store_is_consistent_through_now(self, fxvs):
+        from datetime import UTC, datetime, timedelta
+
+        before = datetime.now(UTC) - timedelta(seconds=1)
+        await post(fxvs, fxvs.statement(), V1)
+        response = await fxvs.get()
+        stamped = datetime.fromisoformat(response.headers["x-experience-api-consistent-through"])
+        stored = datetime.fromisoformat(response.json()["statements"][0]["stored"])
+        assert stamped >= stored
+        assert stamped >= before
+        assert stamped <= datetime.now(UTC) + timedelta(seconds=1)
