@@ -251,15 +251,15 @@ class StatementRepository:
         shared mode and let go at once; SQLite: this process's append gate.
         """
         if self.dialect == "postgresql":
+            # One round trip: take the lock shared if free and give it back at once.
             result = await self.session.execute(
-                text("SELECT pg_try_advisory_lock_shared(:key)"), {"key": APPEND_LOCK_KEY}
+                text(
+                    "SELECT CASE WHEN pg_try_advisory_lock_shared(:key) "
+                    "THEN pg_advisory_unlock_shared(:key) ELSE false END"
+                ),
+                {"key": APPEND_LOCK_KEY},
             )
-            acquired = bool(result.scalar_one())
-            if acquired:
-                await self.session.execute(
-                    text("SELECT pg_advisory_unlock_shared(:key)"), {"key": APPEND_LOCK_KEY}
-                )
-            return acquired
+            return bool(result.scalar_one())
         return not _sqlite_gate().locked()
 
     async def consistent_through(self) -> datetime | None:
