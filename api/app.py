@@ -11,7 +11,12 @@ from api import health
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.xapi import about as xapi_about
+from api.xapi import activities as xapi_activities
+from api.xapi import agents as xapi_agents
+from api.xapi import documents as xapi_documents
 from api.xapi import statements as xapi_statements
+from api.xapi.alternate import AlternateRequestMiddleware
+from api.xapi.cors import XapiCorsMiddleware
 from creditbank.config import Settings, get_settings
 from creditbank.db import Database
 from creditbank.kit.logging import configure_logging
@@ -48,8 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     _include_routers(app)
+    app.add_middleware(AlternateRequestMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(XapiCorsMiddleware)
     return app
 
 
@@ -57,6 +64,9 @@ def _include_routers(app: FastAPI) -> None:
     """Every context's router; one line each."""
     app.include_router(xapi_about.router)
     app.include_router(xapi_statements.router)
+    app.include_router(xapi_documents.router)
+    app.include_router(xapi_activities.router)
+    app.include_router(xapi_agents.router)
     from api import oauth
     from api.v1 import audit, identity_links, institutions, learners, users
     from api.v1 import auth as v1_auth
