@@ -307,17 +307,25 @@ class StatementService:
     async def attachment_parts(
         self, session: AsyncSession, statements: Sequence[dict[str, Any]]
     ) -> list[AttachmentPart]:
-        """The stored content of the statements' attachments, each digest once, in order."""
-        wanted: dict[str, str] = {}
+        """The stored content of the statements' attachments, each digest once, in order.
+
+        Each part is labelled with the digest as the statement spells it (its case) and
+        the statement's ``contentType``, so a client matches parts by plain comparison.
+        """
+        wanted: dict[str, tuple[str, str]] = {}
         for statement in statements:
             for sha2, metadata in referenced_sha2(statement):
                 wanted.setdefault(
-                    sha2, str(metadata.get("contentType", "application/octet-stream"))
+                    sha2,
+                    (
+                        str(metadata.get("sha2", sha2)),
+                        str(metadata.get("contentType", "application/octet-stream")),
+                    ),
                 )
         contents = await AttachmentRepository.from_session(session).contents(wanted)
         return [
-            AttachmentPart(sha2=sha2, content_type=content_type, content=contents[sha2])
-            for sha2, content_type in wanted.items()
+            AttachmentPart(sha2=label, content_type=content_type, content=contents[sha2])
+            for sha2, (label, content_type) in wanted.items()
             if sha2 in contents
         ]
 

@@ -292,3 +292,14 @@ class TestSubStatement:
         response = await post_multipart(fxvs, multipart(self.sub(fxvs, attachment_meta(CERT)), []))
         assert response.status_code == 400
         assert await counts(session) == (0, 0)
+
+
+async def test_upper_case_sha2_is_matched_and_echoed(fxvs, session):
+    meta = attachment_meta(CERT, sha2=sha256(CERT).upper())
+    statement = fxvs.statement(attachments=[meta])
+    response = await post_multipart(fxvs, multipart(statement, [Part(CERT)]))
+    assert response.status_code == 200, response.text
+    answer = await fxvs.get({"attachments": "true"})
+    parts = parse_multipart_answer(answer.headers["content-type"], answer.content)
+    assert parts[1][0]["x-experience-api-hash"] == sha256(CERT).upper()
+    assert parts[1][1] == CERT
