@@ -26,6 +26,8 @@ class LrsSettings(BaseModel):
     max_attachment_bytes: int = 32 * 1024 * 1024
     # The version an xAPI answer states when the request names none we speak (errors).
     default_version: Literal["1.0.3", "2.0.0"] = "2.0.0"
+    # Serve 2.0 statements to 1.0.3 readers without the 2.0-only properties.
+    strict_version: bool = False
 
 
 class WorkerSettings(BaseModel):

@@ -182,6 +182,8 @@ async def _get_statements(
     query = parse_query(request.query_params.multi_items(), settings.lrs)
     languages = parse_accept_language(request.headers.get("accept-language"))
     headers = {VERSION_HEADER: version}
+    # Strict versioning: 1.0.3 readers get 2.0 statements in a form 1.0.3 allows.
+    downgrade = settings.lrs.strict_version and version.startswith("1.")
     content: Any
     if query.is_single:
         single_id = query.statement_id or query.voided_statement_id
@@ -194,12 +196,13 @@ async def _get_statements(
             voided=query.voided_statement_id is not None,
             fmt=query.format,
             languages=languages,
+            downgrade=downgrade,
         )
         consistent = await statement_service.consistent_through(session)
         headers["Last-Modified"] = _http_date(stored)
     else:
         page = await statement_service.query_statements(
-            session, principal, query, languages=languages
+            session, principal, query, languages=languages, downgrade=downgrade
         )
         more = ""
         if page.more:

@@ -28,7 +28,7 @@ from creditbank.lrs.repository import AttachmentRepository, StatementRepository,
 from creditbank.lrs.signatures import SignatureInvalid, is_signature, verify_statement_signature
 from creditbank.lrs.xapi.compare import statements_equivalent
 from creditbank.lrs.xapi.errors import XAPIValidationError
-from creditbank.lrs.xapi.format import format_statement
+from creditbank.lrs.xapi.format import downgrade_to_1_0, format_statement
 from creditbank.lrs.xapi.validate import parse_timestamp, validate_statement
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
@@ -509,6 +509,7 @@ class StatementService:
         voided: bool,
         fmt: str = "exact",
         languages: Sequence[str] = (),
+        downgrade: bool = False,
     ) -> tuple[dict[str, Any], datetime]:
         """One statement by id (``voided`` selects ``voidedStatementId`` semantics)."""
         institution_id = self.read_institution(principal)
@@ -518,7 +519,7 @@ class StatementService:
         if found is None:
             raise NotFound(f"no statement {statement_id}", code="statement_not_found")
         body, stored = found
-        return _format(body, fmt, languages), stored
+        return _format(body, fmt, languages, downgrade), stored
 
     async def query_statements(
         self,
@@ -527,6 +528,7 @@ class StatementService:
         query: StatementQuery,
         *,
         languages: Sequence[str] = (),
+        downgrade: bool = False,
     ) -> StatementPage:
         """A page of statements; ``more`` continues it without skips or repeats."""
         institution_id = self.read_institution(principal)
@@ -540,7 +542,7 @@ class StatementService:
         more = None
         if page.more and page.rows:
             more = encode_more(query, Cursor(position=page.rows[-1][0], bound=bound))
-        statements = [_format(body, query.format, languages) for _, body, _ in page.rows]
+        statements = [_format(body, query.format, languages, downgrade) for _, body, _ in page.rows]
         last_modified = max((stored for _, _, stored in page.rows), default=consistent)
         return StatementPage(
             statements=statements,
@@ -566,7 +568,12 @@ class StatementService:
         return value or _millis(utc_now())
 
 
-def _format(body: dict[str, Any], fmt: str, languages: Sequence[str]) -> dict[str, Any]:
+def _format(
+    body: dict[str, Any], fmt: str, languages: Sequence[str], downgrade: bool = False
+) -> dict[str, Any]:
+    """``body`` in ``fmt``; ``downgrade``: as a strict 1.0.3 reader accepts it."""
+    if downgrade:
+        body = downgrade_to_1_0(body)
     if fmt == "exact":
         return body
     return format_statement(body, fmt, list(languages))  # type: ignore[arg-type]

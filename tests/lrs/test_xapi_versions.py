@@ -131,3 +131,18 @@ class TestConsistentThrough:
         assert stamped >= stored
         assert stamped >= before
         assert stamped <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+class TestStrictVersion:
+    async def test_1_0_3_readers_get_a_1_0_3_statement(self, fxvs, settings):
+        settings.lrs.strict_version = True
+        statement = fxvs.statement(context=context_agent(fxvs))
+        statement_id = (await post(fxvs, statement, V2)).json()[0]
+        as_v1 = (await get_one(fxvs, statement_id, V1)).json()
+        assert as_v1["version"] == "1.0.0"
+        assert "contextAgents" not in as_v1.get("context", {})
+        listed = await fxvs.client.get("/xapi/statements", headers=V1, auth=fxvs.auth)
+        assert "contextAgents" not in listed.json()["statements"][0].get("context", {})
+        as_v2 = (await get_one(fxvs, statement_id, V2)).json()
+        assert as_v2["version"] == "2.0.0"
+        assert as_v2["context"]["contextAgents"][0]["agent"] == fxvs.actor("T001")

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, Literal
 
-__all__ = ["best_language", "format_statement", "parse_accept_language"]
+__all__ = ["best_language", "downgrade_to_1_0", "format_statement", "parse_accept_language"]
 
 Format = Literal["exact", "ids", "canonical"]
 
@@ -211,3 +211,35 @@ def format_statement(stmt: dict[str, Any], fmt: Format, languages: list[str]) ->
             verb_canonical,
         )
     raise ValueError(f"unknown statement format {fmt!r}")
+
+
+# ----------------------------------------------------------------- version downgrade
+
+_CONTEXT_ONLY_2_0 = ("contextAgents", "contextGroups")
+
+
+def downgrade_to_1_0(stmt: dict[str, Any]) -> dict[str, Any]:
+    """A 2.0 statement as a strict 1.0.3 reader can accept it (``stmt`` is not mutated).
+
+    The 2.0-only context properties (``contextAgents``, ``contextGroups``, in the
+    statement and its SubStatement) are left out and a ``2.0.x`` ``version`` becomes
+    ``1.0.0``; a 1.0.x statement is returned unchanged. Everything else of 2.0 is valid
+    1.0.3 already (RFC 3339 timestamps are ISO 8601).
+    """
+    version = stmt.get("version")
+    if not (isinstance(version, str) and version.startswith("2.")):
+        return stmt
+    out = dict(stmt)
+    out["version"] = "1.0.0"
+    for holder_key in (None, "object"):
+        holder = out if holder_key is None else out.get(holder_key)
+        if not isinstance(holder, dict):
+            continue
+        context = holder.get("context")
+        if isinstance(context, dict) and any(k in context for k in _CONTEXT_ONLY_2_0):
+            trimmed = {k: v for k, v in context.items() if k not in _CONTEXT_ONLY_2_0}
+            if holder_key is None:
+                out["context"] = trimmed
+            else:
+                out[holder_key] = {**holder, "context": trimmed}
+    return out
