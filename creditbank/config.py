@@ -87,10 +87,10 @@ class RulesSettings(BaseModel):
 
 
 class LedgerSettings(BaseModel):
-    """The credit ledger: signed checkpoints of every chain head."""
+    """The credit ledger (checkpoints are scheduled hourly in workers/scheduler.py)."""
 
-    # How often the scheduler enqueues a checkpoint (skipped when nothing changed).
-    checkpoint_interval_seconds: int = Field(default=3600, ge=60)
+    # Checkpoint signing key file name inside key_dir (Ed25519, with kid, rotatable).
+    checkpoint_key_file: str = "ledger-checkpoint-keys.json"
 
 
 class ConversionSettings(BaseModel):

@@ -1,7 +1,7 @@
 """The Ed25519 key that signs ledger checkpoints (file in ``settings.key_dir``, with kid).
 
-The file ``ledger-checkpoint-keys.json`` (``0600``) holds every key by id and the
-current one; retired keys stay so old checkpoints still verify. In development
+The file ``settings.ledger.checkpoint_key_file`` (mode ``0600``) holds every key by
+id and the current one; retired keys stay so old checkpoints still verify. In development
 and tests it is generated on first use; in production it must be provided.
 """
 
@@ -23,8 +23,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from creditbank.config import Settings
 from creditbank.kit.crypto import write_private_json
-
-FILE_NAME = "ledger-checkpoint-keys.json"
 
 
 class CheckpointKeyError(RuntimeError):
@@ -76,7 +74,7 @@ def verify_signature(jwk: dict[str, Any], data: bytes, signature: str) -> bool:
 
 
 def key_path(settings: Settings) -> Path:
-    return settings.key_dir / FILE_NAME
+    return settings.key_dir / settings.ledger.checkpoint_key_file
 
 
 def load_keys(settings: Settings) -> CheckpointKeys:

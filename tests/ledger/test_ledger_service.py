@@ -279,3 +279,25 @@ class TestAsOf:
         )
         assert nothing.seq == 0
         assert nothing.banked == 0
+
+
+class TestBalancesStayFast:
+    async def test_thousands_of_entries_one_row_read(self, session: AsyncSession):
+        import time
+
+        learner = uuid.uuid4()
+        for i in range(2000):
+            await deposit(session, learner, "0.5", unit_code=f"U{i}", category=f"c{i % 5}")
+        await session.commit()
+        middle = (await ledger.entries(session, learner, after_seq=999, limit=1))[0]
+        started = time.perf_counter()
+        for _ in range(20):
+            now = await ledger.balances(session, learner)
+            then = await ledger.balances(session, learner, as_of=middle.posted_at)
+        per_query = (time.perf_counter() - started) / 40
+        assert now.banked == D("1000.00")
+        assert now.by_category["c0"].banked == D("200.00")
+        assert then.seq == 1000
+        assert then.banked == D("500.00")
+        # One indexed row, however long the history (generous bound for a loaded CI box).
+        assert per_query < 0.2, f"{per_query * 1000:.1f} ms per balance query"
