@@ -20,7 +20,7 @@ from typing import Any
 from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.ledger.checkpoints import checkpoints
-from creditbank.ledger.keys import load_keys
+from creditbank.ledger.keys import load_keys, rotate
 from creditbank.ledger.service import ledger
 from creditbank.migrate import upgrade
 
@@ -36,7 +36,11 @@ def _migrate_embedded(settings: Settings) -> None:
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     _migrate_embedded(settings)
-    learner = uuid.UUID(args.learner) if args.learner else None
+    try:
+        learner = uuid.UUID(args.learner) if args.learner else None
+    except ValueError:
+        _out(f"creditbank ledger verify: not a learner id: {args.learner!r}", err=True)
+        return 2
 
     async def run() -> dict[str, Any]:
         database = Database.from_settings(settings)
@@ -146,6 +150,12 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result["ok"] else 1
 
 
+def _cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    kid = rotate(settings)
+    _out(f"new checkpoint signing key {kid}; older keys stay for verification")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("ledger", help="verify and audit the credit ledger")
     sub = parser.add_subparsers(dest="ledger_command", required=True)
@@ -166,3 +176,6 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--jwks", default=None, help="trusted public keys (JWKS JSON)")
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(run=_cmd_audit)
+
+    rotate_key = sub.add_parser("rotate-key", help="new checkpoint signing key (old ones kept)")
+    rotate_key.set_defaults(run=_cmd_rotate_key)
