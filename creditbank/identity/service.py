@@ -67,6 +67,16 @@ def register_exporter(name: str, exporter: Exporter) -> None:
     _EXPORTERS[name] = exporter
 
 
+#: Other contexts erase or pseudonymise their personal data: name -> async fn(session, id).
+Eraser = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
+_ERASERS: dict[str, Eraser] = {}
+
+
+def register_eraser(name: str, eraser: Eraser) -> None:
+    """Run ``eraser`` in the erasure transaction (free text, messages...; never the ledger)."""
+    _ERASERS[name] = eraser
+
+
 def hash_secret(secret: str) -> str:
     """SHA-256 of a high-entropy credential secret (never used for passwords)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -1020,6 +1030,8 @@ class IdentityService:
         user = await repo.user_of_learner(learner.id)
         if user is not None:
             await sign_in.disable_for_erasure(session, user)
+        for _name, eraser in sorted(_ERASERS.items()):
+            await eraser(session, learner.id)
         await session.flush()
         await audit.record(
             session,
@@ -1027,7 +1039,7 @@ class IdentityService:
             action="learner.erase",
             object_type="learner",
             object_id=learner.id,
-            detail={"links_removed": links},
+            detail={"links_removed": links, "erasers": sorted(_ERASERS)},
             ip=ip,
         )
         return learner

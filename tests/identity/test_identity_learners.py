@@ -426,3 +426,29 @@ class TestInstitutions:
             headers=headers,
         )
         assert accredited.status_code == 400
+
+
+class TestOtherContextsHooks:
+    async def test_exporters_and_erasers_join(
+        self, client: httpx.AsyncClient, world: World, monkeypatch
+    ):
+        import uuid as uuid_module
+
+        from creditbank.identity import service as identity_module
+
+        erased: list[uuid_module.UUID] = []
+
+        async def export_section(session: AsyncSession, learner_id: uuid_module.UUID):
+            return {"learner": str(learner_id), "outcomes": []}
+
+        async def erase_section(session: AsyncSession, learner_id: uuid_module.UUID) -> None:
+            erased.append(learner_id)
+
+        monkeypatch.setitem(identity_module._EXPORTERS, "outcomes", export_section)
+        monkeypatch.setitem(identity_module._ERASERS, "outcomes", erase_section)
+        headers = await login(client, "zhang", world.password("zhang"))
+        exported = await client.get(f"/api/v1/learners/{world.zhang_id}/export", headers=headers)
+        assert exported.json()["outcomes"] == {"learner": world.zhang_id, "outcomes": []}
+        erasure = await client.post(f"/api/v1/learners/{world.zhang_id}/erasure", headers=headers)
+        assert erasure.status_code == 200
+        assert [str(e) for e in erased] == [world.zhang_id]
