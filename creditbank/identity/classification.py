@@ -201,6 +201,16 @@ _table(
     length=IN,
     created=IN,
 )
+_table(
+    "lrs_documents",
+    IN,
+    "xAPI document access by credential scope",
+    "id kind doc_key scope_key activity_id agent_ifi registration doc_id content content_type "
+    "etag updated institution_id credential_id",
+    agent_ifi=PE,
+    registration=PE,
+    content=PE,
+)
 # -- standards (public data) --------------------------------------------------------------
 _table(
     "standards_versions",
@@ -391,3 +401,35 @@ def mask(field: str, value: str | None) -> str | None:
         return None
     masker = _MASKS.get(field)
     return masker(value) if masker else value
+
+
+# -- the document ------------------------------------------------------------------------
+
+
+def render_catalog() -> str:
+    """The ``## Catalog`` section of ``docs/data-classification.md``."""
+    tables: dict[str, list[tuple[str, Classification]]] = {}
+    for name, item in CATALOG.items():
+        tables.setdefault(name.split(".", 1)[0], []).append((name, item))
+    lines = ["## Catalog", ""]
+    for table in sorted(tables):
+        lines += [f"### `{table}`", "", "| column | level | protection |", "|---|---|---|"]
+        lines += [
+            f"| `{name}` | {item.level.value} | {item.protection} |" for name, item in tables[table]
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_document(path: str = "docs/data-classification.md") -> None:
+    """Rewrite the catalog section of the document from :data:`CATALOG` (prose kept)."""
+    from pathlib import Path
+
+    document = Path(path)
+    text = document.read_text(encoding="utf-8")
+    head = text[: text.index("## Catalog")] if "## Catalog" in text else text + "\n"
+    document.write_text(head + render_catalog(), encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m creditbank.identity.classification
+    write_document()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from creditbank.db import Base, import_all_models
-from creditbank.identity.classification import CATALOG, Level
+from creditbank.identity.classification import CATALOG, Level, render_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +37,10 @@ def test_document_lists_every_catalogued_column():
     text = (ROOT / "docs" / "data-classification.md").read_text(encoding="utf-8")
     missing = [name for name in CATALOG if f"`{name}`" not in text]
     assert not missing, f"docs/data-classification.md lacks: {missing}"
+
+
+def test_document_catalog_is_generated_from_the_code():
+    text = (ROOT / "docs" / "data-classification.md").read_text(encoding="utf-8")
+    assert text.endswith(render_catalog()), (
+        "run `python -m creditbank.identity.classification` to regenerate the catalog"
+    )
