@@ -221,3 +221,6 @@ def register(subparsers: Any) -> None:
     _connection_flags(query)
     query.add_argument("--queries", type=int, default=100, help="queries per kind")
     query.set_defaults(run=_cmd_query)
+    from creditbank.bench.rules import register_rules
+
+    register_rules(sub)

@@ -198,11 +198,11 @@ class RulesService:
             raise StatementMissing(f"no stored statement {statement_id}")
         if stored.is_voiding:
             return Processed("skipped", reason="voiding statements recognise nothing")
-        if await repo.has_evaluation(statement_id, ["statement"]):
-            return Processed("skipped", reason="already evaluated")
         actor_json = stored.body.get("actor") or {}
         ifi = agent_ifi(actor_json) if actor_json.get("objectType") != "Group" else None
         if ifi is None:
+            if await repo.has_evaluation(statement_id, ["statement"]):
+                return Processed("skipped", reason="already evaluated")
             row = await self._log_unprocessable(
                 session,
                 stored,
@@ -219,7 +219,13 @@ class RulesService:
                 await self._preview_held(session, stored, standards_set=standards_set, now=now)
             return Processed("held", reason=f"actor {ifi} is linked to no learner yet")
         return await self._evaluate_for(
-            session, stored, learner.id, actor=actor, standards_set=standards_set, now=now
+            session,
+            stored,
+            learner.id,
+            actor=actor,
+            standards_set=standards_set,
+            now=now,
+            was_held=False,
         )
 
     async def _preview_held(
@@ -280,13 +286,15 @@ class RulesService:
         actor: str,
         standards_set: str | None,
         now: datetime,
+        was_held: bool = True,
     ) -> Processed:
         repo = RulesRepository.from_session(session)
         await repo.lock("learner", str(learner_id))
         # A concurrent run (an expired lease) may have finished while we waited.
         if await repo.has_evaluation(stored.id, ["statement"]):
             return Processed("skipped", reason="already evaluated")
-        await repo.release(stored.id)
+        if was_held:
+            await repo.release(stored.id)
         if stored.voided:
             row = await self._log_unprocessable(
                 session,
@@ -435,6 +443,7 @@ class RulesService:
         detail = result.model_dump(mode="json")
         detail["notes"] = list(notes)
         evaluation = Evaluation(
+            id=uuid.uuid4(),
             statement_id=statement_id,
             learner_id=learner_id,
             institution_key=result.facts.institution_key,
@@ -450,18 +459,16 @@ class RulesService:
             detail=detail,
             evaluated_at=now,
         )
-        await repo.add(evaluation)
-        outcomes: list[Outcome] = []
-        for decision in result.decisions:
-            if decision.credited <= 0:
-                continue
-            outcome = self._outcome(decision, result, evaluation, learner_id, statement_id, now)
-            await repo.add(outcome)
-            await self._deposit(session, outcome, actor=actor)
-            outcomes.append(outcome)
+        outcomes = [
+            self._outcome(decision, result, evaluation, learner_id, statement_id, now)
+            for decision in result.decisions
+            if decision.credited > 0
+        ]
         if outcomes:
             evaluation.outcome_id = outcomes[0].id
-            await session.flush()
+        await repo.add(evaluation, *outcomes)
+        for outcome in outcomes:
+            await self._deposit(session, outcome, actor=actor)
         return evaluation, outcomes
 
     @staticmethod

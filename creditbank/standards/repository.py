@@ -56,6 +56,21 @@ class StandardsRepository:
         )
         return result.scalar_one_or_none()
 
+    async def in_force_key(self, on: date, set_id: str | None) -> tuple[uuid.UUID, str] | None:
+        """Id and content hash of the version in force (the content is not loaded)."""
+        query = select(StandardsVersion.id, StandardsVersion.content_hash).where(
+            StandardsVersion.effective_from <= on
+        )
+        if set_id is not None:
+            query = query.where(StandardsVersion.set_id == set_id)
+        result = await self.session.execute(
+            query.order_by(
+                StandardsVersion.effective_from.desc(), StandardsVersion.published_at.desc()
+            ).limit(1)
+        )
+        row = result.first()
+        return None if row is None else (row[0], row[1])
+
     async def list(self, set_id: str | None = None) -> list[StandardsVersion]:
         query = select(StandardsVersion)
         if set_id is not None:

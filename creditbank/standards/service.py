@@ -59,6 +59,8 @@ class StandardsService:
 
     def __init__(self) -> None:
         self._cache: OrderedDict[str, StandardsSet] = OrderedDict()
+        # Rows of versions found in force (immutable, so safe to keep), by id.
+        self._rows: dict[uuid.UUID, StandardsVersion] = {}
 
     def validate(self, directory: Path) -> StandardsSet:
         """Load and check a set directory; :class:`InvalidStandards` lists every problem."""
@@ -144,14 +146,27 @@ class StandardsService:
     ) -> Published:
         """The version in force at ``at`` (now by default)."""
         moment = (at or datetime.now(UTC)).astimezone(UTC)
-        row = await StandardsRepository.from_session(session).in_force(moment.date(), set_id)
+        repo = StandardsRepository.from_session(session)
+        key = await repo.in_force_key(moment.date(), set_id)
+        if key is not None:
+            # The hot path (every statement): no content transferred when the parse is cached.
+            version_id, content_hash = key
+            cached = self._rows.get(version_id)
+            if cached is not None and cached.content_hash == content_hash:
+                return Published(cached, self.parse(cached))
+        row = await repo.in_force(moment.date(), set_id)
         if row is None:
             which = f" of set {set_id}" if set_id else ""
             raise NoStandardsInForce(
                 f"no standards version{which} is in force on {moment.date().isoformat()} / "
                 "没有生效的标准版本"
             )
-        return Published(row, self.parse(row))
+        published = Published(row, self.parse(row))
+        # Detached with its attributes loaded: a later rollback of this session cannot
+        # expire the cached copy.
+        session.expunge(row)
+        self._rows[row.id] = row
+        return published
 
     def parse(self, row: StandardsVersion) -> StandardsSet:
         """The parsed set of a stored version, its hash checked."""
