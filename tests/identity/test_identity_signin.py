@@ -253,3 +253,27 @@ class TestClientCredentials:
         new = (created["key"], rotated.json()["secret"])
         assert (await client.get("/xapi/statements", headers=XAPI, auth=old)).status_code == 401
         assert (await client.get("/xapi/statements", headers=XAPI, auth=new)).status_code == 200
+
+
+async def test_production_cookie_is_secure(settings: Settings, world: World, tmp_path):
+    from api.app import create_app
+    from creditbank.identity.tokens import ensure_keys, keyring_path, token_keys_path
+
+    prod = settings.model_copy(
+        update={
+            "env": "prod",
+            "secret_key": settings.secret_key.__class__("p" * 40),
+        }
+    )
+    ensure_keys(settings)  # generated under key_dir (env=test); production only loads them
+    assert keyring_path(prod).exists()
+    assert token_keys_path(prod).exists()
+    app = create_app(prod)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://bank") as client:
+            response = await _login(client, "zhang", PASSWORD)
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
