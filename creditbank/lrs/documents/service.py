@@ -13,7 +13,9 @@ Rules:
   PUT, POST and DELETE: a failed precondition is ``412``.
 * A PUT over an existing document without either header is ``409`` for the
   profile resources (1.0.3 and 2.0) and, under 2.0, for the State resource too
-  (1.0.3 lets State PUTs go without concurrency headers).
+  (1.0.3 lets State PUTs go without concurrency headers). A PUT to a profile
+  resource without either header is ``400`` even when nothing is stored yet: the
+  client MUST send one (Communication 3.1; the ADL conformance suite checks it).
 * The ETag is the lowercase hex SHA-1 of the content; ``updated`` only grows.
 """
 
@@ -267,6 +269,18 @@ class DocumentService:
         for _ in range(MAX_ATTEMPTS):
             current = await repo.get(key, lock=True)
             preconditions.check(current)
+            if (
+                current is None
+                and not preconditions.given
+                and address.kind is not DocumentKind.STATE
+            ):
+                # The client MUST send one of them to the profile resources (Communication
+                # 3.1); over an existing document that is the 409 below.
+                raise BadRequest(
+                    "a PUT to a profile resource needs If-Match (the ETag you read) or "
+                    "If-None-Match: * / 写入档案文档须携带 If-Match 或 If-None-Match: *",
+                    code="precondition_required",
+                )
             if current is not None:
                 if not preconditions.given and needs_header:
                     raise DocumentConflict(_CONFLICT_HELP)

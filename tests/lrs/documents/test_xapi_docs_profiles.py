@@ -60,6 +60,13 @@ class TestProfileDocuments:
         assert response.json()["detail"]
         assert (await xapi.get(path, params)).json() == {"v": 1}
 
+    async def test_put_of_a_new_document_without_precondition_is_400(self, xapi, path, scope):
+        params = {**scope, "profileId": "prefs"}
+        response = await xapi.put(path, params, json={"v": 1})
+        assert response.status_code == 400
+        assert "If-None-Match" in response.json()["detail"]
+        assert (await xapi.get(path, params)).status_code == 404
+
     async def test_put_with_if_match(self, xapi, path, scope):
         params = {**scope, "profileId": "prefs"}
         await xapi.post(path, params, json={"v": 1})
