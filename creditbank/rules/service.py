@@ -570,6 +570,7 @@ class RulesService:
         *,
         voiding_statement_id: uuid.UUID | None,
         actor: str,
+        standards_set: str | None = None,
         now: datetime | None = None,
     ) -> list[Outcome]:
         """Revoke the outcomes of a voided statement; the ledger records the reversals."""
@@ -613,7 +614,64 @@ class RulesService:
                 evaluated_at=now,
             )
         )
+        if learner_id is not None and outcomes:
+            await self._recredit(
+                session,
+                learner_id,
+                {o.unit_code for o in outcomes},
+                exclude=statement_id,
+                actor=actor,
+                standards_set=standards_set,
+                now=now,
+            )
         return outcomes
+
+    async def _recredit(
+        self,
+        session: AsyncSession,
+        learner_id: uuid.UUID,
+        units: set[str],
+        *,
+        exclude: uuid.UUID,
+        actor: str,
+        standards_set: str | None,
+        now: datetime,
+    ) -> None:
+        """A unit freed by a revocation is credited from the learner's next statement of
+        it that was refused only because the unit was already credited."""
+        repo = RulesRepository.from_session(session)
+        try:
+            published = await standards_service.in_force(session, now, set_id=standards_set)
+        except NoStandardsInForce:
+            return
+        for statement_id in await repo.statements_of_learner(learner_id):
+            if not units:
+                return
+            if statement_id == exclude:
+                continue
+            latest = await repo.latest_evaluation(statement_id)
+            if (
+                latest is None
+                or latest.kind not in ("statement", "reevaluation")
+                or latest.unit_code not in units
+                or latest.credited > 0
+                or "facts" not in latest.detail
+            ):
+                continue
+            facts = StatementFacts.model_validate(latest.detail["facts"])
+            record = await self.learner_record(session, learner_id, published.standards)
+            result = evaluate_statement(facts, record, published.standards)
+            _, created = await self._store(
+                session,
+                statement_id,
+                learner_id,
+                result,
+                published,
+                kind="reevaluation",
+                actor=actor,
+                now=now,
+            )
+            units -= {o.unit_code for o in created}
 
     async def _revoke(
         self,

@@ -54,6 +54,7 @@ async def statement_voided(ctx: TaskContext, payload: dict[str, Any]) -> None:
         target,
         voiding_statement_id=uuid.UUID(str(voiding)) if voiding else None,
         actor=ctx.settings.rules.actor,
+        standards_set=ctx.settings.rules.standards_set,
         now=ctx.now,
     )
 

@@ -473,3 +473,43 @@ class TestDryRun:
         assert result["recognised"] is True
         assert result["decisions"][0]["unit_code"] == "MOOC-DS-1"
         assert await outcomes_of(db, world.learner_id) == []
+
+
+class TestVoidingFreesTheUnit:
+    async def test_the_next_statement_of_a_revoked_unit_is_credited(
+        self, db: Database, settings: Settings, world: World
+    ) -> None:
+        first, second = await store(
+            db,
+            settings,
+            world,
+            "mooc1",
+            statement(
+                world.actor("mooc1"),
+                COMPLETED,
+                ACTIVITY["python"],
+                result={"success": True, "score": {"scaled": 0.91}},
+            ),
+            statement(
+                world.actor("mooc1"),
+                COMPLETED,
+                ACTIVITY["python"],
+                result={"success": True, "score": {"scaled": 0.95}},
+            ),
+        )
+        await worker(db, settings).drain()
+        assert await figures(db, world.learner_id) == (Decimal("2.00"), Decimal("2.00"))
+        voiding = {
+            "id": str(uuid.uuid4()),
+            "actor": {"objectType": "Agent", "mbox": "mailto:registrar@mooc1.example.cn"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+            "object": {"objectType": "StatementRef", "id": first},
+        }
+        await store(db, settings, world, "mooc1", voiding)
+        await worker(db, settings).drain()
+        outcomes = await outcomes_of(db, world.learner_id)
+        assert sorted((o.statement_ids[0], o.status) for o in outcomes) == sorted(
+            [(first, "revoked"), (second, "active")]
+        )
+        # reversal of the first, deposit from the second: the figures stand
+        assert await figures(db, world.learner_id) == (Decimal("2.00"), Decimal("2.00"))
