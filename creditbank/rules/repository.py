@@ -103,6 +103,14 @@ class RulesRepository:
         )
         return result.scalar_one_or_none()
 
+    async def evaluations_of(self, statement_id: uuid.UUID) -> list[Evaluation]:
+        result = await self.session.execute(
+            select(Evaluation)
+            .where(Evaluation.statement_id == statement_id)
+            .order_by(Evaluation.evaluated_at, Evaluation.id)
+        )
+        return list(result.scalars())
+
     async def evaluation(self, evaluation_id: uuid.UUID) -> Evaluation | None:
         return await self.session.get(Evaluation, evaluation_id)
 

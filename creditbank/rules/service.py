@@ -777,7 +777,7 @@ class RulesService:
         repo = RulesRepository.from_session(session)
         held = await repo.held(statement_id)
         outcomes = await repo.outcomes_of_statement(statement_id)
-        rows = await self._evaluations_of(session, statement_id)
+        rows = await repo.evaluations_of(statement_id)
         if not rows and held is None:
             stored = await get_statement_for_processing(session, statement_id)
             if stored is None:
@@ -853,18 +853,6 @@ class RulesService:
                 for r in rows
             ],
         }
-
-    async def _evaluations_of(
-        self, session: AsyncSession, statement_id: uuid.UUID
-    ) -> list[Evaluation]:
-        from sqlalchemy import select
-
-        result = await session.execute(
-            select(Evaluation)
-            .where(Evaluation.statement_id == statement_id)
-            .order_by(Evaluation.evaluated_at, Evaluation.id)
-        )
-        return list(result.scalars())
 
     # -- dry runs -------------------------------------------------------------------
 
