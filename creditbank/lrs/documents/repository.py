@@ -60,6 +60,20 @@ class DocumentRepository:
         # One id once, even when it exists under several registrations.
         return list(dict.fromkeys(row.doc_id for row in rows)), latest
 
+    async def of_agents(self, agent_ifis: list[str]) -> list[Document]:
+        """Every document (State, Agent Profile) of these agents; for a learner's export.
+
+        Not indexed by agent: exports and erasures are rare operator actions.
+        """
+        if not agent_ifis:
+            return []
+        result = await self.session.execute(
+            select(Document)
+            .where(Document.agent_ifi.in_(agent_ifis))
+            .order_by(Document.kind, Document.updated)
+        )
+        return list(result.scalars().all())
+
     # -- writes -------------------------------------------------------------------------
 
     async def insert(self, values: dict[str, Any]) -> None:
@@ -86,6 +100,16 @@ class DocumentRepository:
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result) == 1
+
+    async def delete_of_agents(self, agent_ifis: list[str]) -> int:
+        if not agent_ifis:
+            return 0
+        result = await self.session.execute(
+            delete(Document)
+            .where(Document.agent_ifi.in_(agent_ifis))
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result)
 
     async def delete_scope(self, scope_key: str, *, registration: uuid.UUID | None) -> int:
         query = delete(Document).where(Document.scope_key == scope_key)

@@ -21,6 +21,7 @@ Rules:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.errors import PreconditionFailed as PreconditionFailedError
 from creditbank.identity.principal import Principal
-from creditbank.kit.time import utc_now
+from creditbank.identity.service import identity as identity_service
+from creditbank.identity.service import register_eraser, register_exporter
+from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.documents.models import Document, DocumentKind
 from creditbank.lrs.documents.repository import DocumentRepository
 from creditbank.lrs.payload import parse_json
@@ -468,3 +471,50 @@ class _CreatedConcurrently(Exception):
 
 
 documents = DocumentService()
+
+
+# -- the learner's data rights (identity calls these in its export / erasure) -----------
+
+
+def _exported_content(document: Document) -> dict[str, str]:
+    media = media_type(document.content_type)
+    if media == JSON_MEDIA or media.startswith("text/"):
+        try:
+            return {"content": document.content.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"content_base64": base64.b64encode(document.content).decode("ascii")}
+
+
+async def export_learner_documents(
+    session: AsyncSession, learner_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The State and Agent Profile documents stored for the learner's linked agents."""
+    ifis = await identity_service.ifis_of(session, learner_id)
+    found = await DocumentRepository.from_session(session).of_agents(ifis)
+    return [
+        {
+            "kind": document.kind,
+            "agent": document.agent_ifi,
+            "activity_id": document.activity_id,
+            "registration": str(document.registration) if document.registration else None,
+            "id": document.doc_id,
+            "content_type": document.content_type,
+            "updated": isoformat_z(document.updated),
+            **_exported_content(document),
+        }
+        for document in found
+    ]
+
+
+async def erase_learner_documents(session: AsyncSession, learner_id: uuid.UUID) -> None:
+    """Delete the State and Agent Profile documents of the learner's linked agents.
+
+    Needs the learner's identity links, so it must run before they are deleted.
+    """
+    ifis = await identity_service.ifis_of(session, learner_id)
+    await DocumentRepository.from_session(session).delete_of_agents(ifis)
+
+
+register_exporter("lrs_documents", export_learner_documents)
+register_eraser("lrs_documents", erase_learner_documents)
