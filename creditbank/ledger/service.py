@@ -475,6 +475,17 @@ class LedgerService:
             position = await self._own_position(repo, learner_id, outcome_id)
             positions[outcome_id] = position
             category, level, unit_code = position.category, position.level, position.unit_code
+        elif amount < 0:
+            # Credits not tied to an outcome can only take back what earlier adjustments
+            # added; otherwise a later expiry or reversal could not be recorded.
+            last = await repo.latest(learner_id)
+            held = sum((p.available for p in await repo.positions(learner_id)), ZERO)
+            loose = (last.available if last else ZERO) - held
+            if loose + amount < 0:
+                raise InsufficientCredits(
+                    f"only {loose} credits are not tied to an outcome; name the outcome to "
+                    "take credits from it / 请指明要调整的学习成果"
+                )
         leg = Leg(
             outcome_id,
             unit_code,

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
@@ -368,6 +369,25 @@ async def test_two_approvals_racing_for_one_outcome(
         assert (await ledger.verify(reader)).ok
 
 
+async def _until_a_backend_waits_on_a_lock(db: Database, timeout: float = 60) -> None:
+    """Poll pg_stat_activity until some session of this database waits on a lock."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with db.read_engine.connect() as connection:
+            waiting = (
+                await connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock'"
+                    )
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the second approval never waited on the consumed outcome")
+
+
 async def test_second_approval_waits_for_the_first_and_gets_409(
     session: AsyncSession, settings: Settings, db: Database
 ):
@@ -407,7 +427,10 @@ async def test_second_approval_waits_for_the_first_and_gets_409(
             a, certifier("a"), settings, first_id, decision=Decision.APPROVE, reason="ok"
         )
         waiting = asyncio.create_task(approve_second())
-        await asyncio.sleep(0.5)
+        if db.dialect == "postgresql":
+            await _until_a_backend_waits_on_a_lock(db)
+        else:
+            await asyncio.sleep(0.5)
         assert not waiting.done()
         await a.commit()
     result = await waiting

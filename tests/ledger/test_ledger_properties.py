@@ -33,7 +33,7 @@ operations = st.lists(
 
 
 @settings(
-    max_examples=20,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -67,7 +67,6 @@ async def test_balances_equal_the_entries_and_the_chain_verifies(
             assert isinstance(amount, Decimal)
             if amount == 0:
                 continue
-            total_available = sum(m[0] for m in model.values()) + loose
             try:
                 await ledger.adjust(
                     session,
@@ -79,7 +78,8 @@ async def test_balances_equal_the_entries_and_the_chain_verifies(
                 )
                 loose += amount
             except InsufficientCredits:
-                assert total_available + amount < 0
+                # Only credits added by adjustments can be taken back without an outcome.
+                assert loose + amount < 0
         elif outcomes:
             index = int(str(op[1])) % len(outcomes)
             outcome = outcomes[index]

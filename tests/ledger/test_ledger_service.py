@@ -301,3 +301,37 @@ class TestBalancesStayFast:
         assert then.banked == D("500.00")
         # One indexed row, however long the history (generous bound for a loaded CI box).
         assert per_query < 0.2, f"{per_query * 1000:.1f} ms per balance query"
+
+
+class TestAdjustTakesBackFromAnOutcome:
+    async def test_negative_adjustment_names_the_outcome(self, session: AsyncSession):
+        learner = uuid.uuid4()
+        outcome = (await deposit(session, learner, "3.0")).outcome_id
+        with pytest.raises(InsufficientCredits):
+            await ledger.adjust(
+                session,
+                principal=OPERATOR,
+                learner_id=learner,
+                amount=D("-1"),
+                reason="loose",
+                idempotency_key="n1",
+            )
+        entry = await ledger.adjust(
+            session,
+            principal=OPERATOR,
+            learner_id=learner,
+            amount=D("-1"),
+            reason="double-counted hours",
+            idempotency_key="n2",
+            outcome_id=outcome,
+        )
+        assert entry.unit_code == "CERT-ELEC-4"
+        assert outcome is not None
+        # The outcome's remainder can still expire without driving anything negative.
+        await ledger.expire_outcome(
+            session, learner_id=learner, outcome_id=outcome, actor="sweep", idempotency_key="x"
+        )
+        figures = await ledger.balances(session, learner)
+        assert (figures.available, figures.expired) == (0, D("2.00"))
+        await session.commit()
+        assert (await ledger.verify(session, learner_id=learner)).ok
