@@ -12,6 +12,7 @@ from api.deps import ReadSessionDep
 from creditbank.errors import BadRequest, Forbidden, NotFound
 from creditbank.identity.authz import require_learner_access
 from creditbank.identity.principal import Principal
+from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.schemas import DryRunRequest, OutcomeRead
 from creditbank.rules.service import rules as rules_service
 
@@ -61,6 +62,43 @@ async def explain_outcome(
     outcome = await rules_service.get_outcome(session, outcome_id)
     require_learner_access(principal, outcome.learner_id)
     return await rules_service.explain_outcome(session, outcome)
+
+
+@router.get("/ledger/entries/{entry_id}/explain")
+async def explain_ledger_entry(
+    entry_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
+) -> dict[str, Any]:
+    """Walk back from a ledger entry to its outcome(s), rule versions and statements."""
+    entry = await ledger_service.entry(session, entry_id)
+    if entry is None:
+        raise NotFound("no such ledger entry / 账目不存在", code="ledger_entry_not_found")
+    require_learner_access(principal, entry.learner_id)
+    outcome_ids = [uuid.UUID(leg["outcome_id"]) for leg in entry.legs if leg.get("outcome_id")]
+    if entry.outcome_id is not None and entry.outcome_id not in outcome_ids:
+        outcome_ids.insert(0, entry.outcome_id)
+    outcomes = []
+    for outcome_id in outcome_ids:
+        try:
+            outcome = await rules_service.get_outcome(session, outcome_id)
+        except NotFound:
+            continue
+        outcomes.append(await rules_service.explain_outcome(session, outcome))
+    return {
+        "entry": {
+            "id": str(entry.id),
+            "learner_id": str(entry.learner_id),
+            "seq": entry.seq,
+            "kind": entry.kind,
+            "amount": f"{entry.amount:.2f}",
+            "unit_code": entry.unit_code,
+            "rule": {"id": entry.rule_id, "version": entry.rule_version},
+            "standards_version": entry.standards_version,
+            "statement_ids": list(entry.statement_ids),
+            "reason": entry.reason,
+            "posted_at": entry.posted_at.isoformat(),
+        },
+        "outcomes": outcomes,
+    }
 
 
 @router.get("/statements/{statement_id}/explain")

@@ -164,6 +164,15 @@ class TestOutcomesApi:
         explain = await client.get(f"/api/v1/outcomes/{outcome['id']}/explain", headers=lina)
         assert explain.status_code == 200
         assert explain.json()["rule"] == {"id": "R1", "version": 1}
+        entries = await client.get(
+            f"/api/v1/ledger/learners/{outcome['learner_id']}/entries", headers=lina
+        )
+        assert entries.status_code == 200, entries.text
+        (entry,) = entries.json()
+        walk = await client.get(f"/api/v1/ledger/entries/{entry['id']}/explain", headers=lina)
+        assert walk.status_code == 200, walk.text
+        assert walk.json()["entry"]["statement_ids"] == [body["id"]]
+        assert walk.json()["outcomes"][0]["rule"] == {"id": "R1", "version": 1}
         why_not = (await client.get(f"/api/v1/statements/{low['id']}/explain", headers=lina)).json()
         assert why_not["status"] == "not_recognised"
         assert "0.55" in str(why_not)
