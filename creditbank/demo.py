@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ DEMO_INSTITUTIONS = (
     ),
 )
 
+DEMO_ACCREDITED_FROM = datetime(2015, 1, 1, tzinfo=UTC)
+
 DEMO_SCOPES = ("statements/write", "statements/read", "state", "profile", "define")
 
 
@@ -106,6 +109,9 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
                 type=demo.type,
                 home_pages=[demo.home_page],
                 accredited=demo.accredited,
+                # Accredited long before the demo runs, so replayed records dated in
+                # the past are judged as the scenario intends.
+                accredited_from=DEMO_ACCREDITED_FROM,
             )
         secret = demo_secret(settings, demo.key)
         credential_key = f"{demo.key}-demo"

@@ -103,6 +103,7 @@ class IdentityService:
         accredited: bool = False,
         region_code: str | None = None,
         accreditation_scope: dict[str, Any] | None = None,
+        accredited_from: datetime | None = None,
     ) -> Institution:
         """Register an institution; its key is unique."""
         if type not in set(InstitutionType):
@@ -117,7 +118,7 @@ class IdentityService:
             type=type,
             home_pages=list(home_pages or []),
             accredited=accredited,
-            accredited_from=utc_now() if accredited else None,
+            accredited_from=(accredited_from or utc_now()) if accredited else None,
             region_code=region_code,
             accreditation_scope=dict(accreditation_scope or {}),
         )

@@ -379,7 +379,7 @@ class TestAccumulation:
                 PASSED,
                 ACTIVITY["elec"],
                 result={"score": {"scaled": 0.8}},
-                timestamp="2020-05-01T08:00:00Z",
+                timestamp="2014-05-01T08:00:00Z",
             ),
         )
         await worker(db, settings).drain()
@@ -387,7 +387,7 @@ class TestAccumulation:
         async with db.read_scope() as session:
             _, why = await rules.explain_statement(session, uuid.UUID(sid))
         assert why["status"] == "not_recognised"
-        assert "was not accredited by the bank at 2020-05-01" in why["reason"]["en"]
+        assert "was not accredited by the bank at 2014-05-01" in why["reason"]["en"]
 
 
 class TestNewVersion:
