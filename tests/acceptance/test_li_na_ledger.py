@@ -16,234 +16,39 @@ and later history extends the checkpoint taken before the void.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from creditbank.config import Settings
-from creditbank.db import Database
-from tests.conftest import free_port
+from tests.acceptance.li_na import (
+    VOIDED,
+    Bank,
+    cli,
+    li_na_plan,
+    linked_accounts,
+    login,
+    post_statement,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-XAPI = {"X-Experience-API-Version": "1.0.3"}
-PASSED = "http://adlnet.gov/expapi/verbs/passed"
-COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
-ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
-VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 D = Decimal
-
-
-def _env(settings: Settings, tmp_path: Path, *, in_process: bool) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CREDITBANK_ENV": "test",
-        "CREDITBANK_DATABASE_URL": settings.database_url,
-        "CREDITBANK_KEY_DIR": str(tmp_path / "keys"),
-        "CREDITBANK_AUTO_MIGRATE": "false",
-        "CREDITBANK_LOG_LEVEL": "WARNING",
-        "CREDITBANK_WORKER__IN_PROCESS": "true" if in_process else "false",
-        "CREDITBANK_WORKER__POLL_INTERVAL_SECONDS": "0.1",
-    }
-
-
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "creditbank.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "creditbank.cli", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-class Bank:
-    def __init__(self, url: str, demo: dict[str, Any], env: dict[str, str]) -> None:
-        self.url = url
-        self.demo = demo
-        self.env = env
-
-
-@pytest.fixture
-def bank(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Bank]:
-    separate_worker = not settings.is_sqlite
-    env = _env(settings, tmp_path, in_process=not separate_worker)
-    demo_run = _cli(["demo", "--json"], env)
-    assert demo_run.returncode == 0, demo_run.stderr
-    demo = json.loads(demo_run.stdout)
-    port = free_port()
-    server = _spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "s.log")
-    worker = _spawn(["worker"], env, tmp_path / "w.log") if separate_worker else None
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError((tmp_path / "s.log").read_text())
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield Bank(url, demo, env)
-    finally:
-        if worker is not None:
-            _stop(worker)
-        _stop(server)
-
-
-def _statement(actor: dict[str, Any], verb: str, activity: str, result: dict[str, Any]) -> dict:
-    return {
-        "id": str(uuid.uuid4()),
-        "actor": actor,
-        "verb": {"id": verb, "display": {"zh-CN": verb.rsplit("/", 1)[-1]}},
-        "object": {"objectType": "Activity", "id": activity},
-        "result": result,
-    }
-
-
-def _wait_for(check: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is not None:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_li_na_through_conversions_and_the_void(bank: Bank, tmp_path: Path) -> None:
     demo = bank.demo
-    accounts = {
-        item["institution"]: {"objectType": "Agent", "account": item["account"]}
-        for item in demo["users"]["learner"]["linked_accounts"]
-    }
-    shady = {
-        "objectType": "Agent",
-        "account": {"homePage": "https://shady.example.com", "name": "LN-0001"},
-    }
-    plan = [
-        (
-            "fxvs",
-            _statement(
-                accounts["fxvs"],
-                PASSED,
-                "https://fxvs.example.edu.cn/xapi/activities/cert-elec-4-assessment",
-                {"score": {"scaled": 0.82}},
-            ),
-        ),
-        (
-            "mooc1",
-            _statement(
-                accounts["mooc1"],
-                COMPLETED,
-                "https://mooc1.example.cn/courses/python",
-                {"success": True, "score": {"scaled": 0.91}},
-            ),
-        ),
-        (
-            "mooc1",
-            _statement(
-                accounts["mooc1"],
-                COMPLETED,
-                "https://mooc1.example.cn/courses/data-structures",
-                {"success": True, "score": {"scaled": 0.55}},
-            ),
-        ),
-        (
-            "fxcc",
-            _statement(
-                accounts["fxcc"],
-                ATTENDED,
-                "https://fxcc.example.edu.cn/courses/first-aid-16h",
-                {"duration": "PT16H"},
-            ),
-        ),
-        (
-            "syu3a",
-            _statement(
-                accounts["syu3a"],
-                COMPLETED,
-                "https://syu3a.example.edu.cn/courses/calligraphy",
-                {"duration": "PT20H"},
-            ),
-        ),
-        (
-            "shady",
-            _statement(
-                shady,
-                COMPLETED,
-                "https://shady.example.com/courses/data-structures",
-                {"success": True, "completion": True},
-            ),
-        ),
-        (
-            "mooc1",
-            _statement(
-                accounts["mooc1"],
-                COMPLETED,
-                "https://mooc1.example.cn/courses/python",
-                {"success": True, "score": {"scaled": 0.95}},
-            ),
-        ),
-    ]
+    accounts = linked_accounts(demo)
+    plan = li_na_plan(demo)
     learner_id = demo["users"]["learner"]["learner_id"]
     with httpx.Client(base_url=bank.url, timeout=30) as client:
-
-        def post_statement(key: str, body: dict[str, Any]) -> None:
-            item = demo["institutions"][key]
-            response = client.post(
-                "/xapi/statements",
-                json=body,
-                headers=XAPI,
-                auth=(item["lrs_key"], item["lrs_secret"]),
-            )
-            assert response.status_code == 200, response.text
-
-        def login(user: dict[str, str]) -> dict[str, str]:
-            response = client.post(
-                "/api/v1/auth/login",
-                json={"username": user["username"], "password": user["password"]},
-            )
-            assert response.status_code == 200, response.text
-            return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
         for key, body in plan:
-            post_statement(key, body)
-        lina = login(demo["users"]["learner"])
-        wang = login(demo["users"]["certifier"])
-        operator = login(demo["users"]["operator"])
+            post_statement(client, demo, key, body)
+        lina = login(client, demo["users"]["learner"])
+        wang = login(client, demo["users"]["certifier"])
+        operator = login(client, demo["users"]["operator"])
 
         def figures() -> dict[str, Any]:
             response = client.get(f"/api/v1/ledger/learners/{learner_id}/balances", headers=lina)
@@ -257,7 +62,7 @@ def test_li_na_through_conversions_and_the_void(bank: Bank, tmp_path: Path) -> N
             return result
 
         # After 1-7: four deposits, banked 10.0, available 10.0.
-        _wait_for(lambda: True if len(entries()) >= 4 else None, "four deposits")
+        wait_for(lambda: True if len(entries()) >= 4 else None, "four deposits")
         time.sleep(1.0)  # let statement 7 (no second credit) be processed too
         after_7 = figures()
         assert (D(after_7["banked"]), D(after_7["available"])) == (D("10.0"), D("10.0"))
@@ -324,6 +129,8 @@ def test_li_na_through_conversions_and_the_void(bank: Bank, tmp_path: Path) -> N
         # fxcc voids statement 4: COMM-FA-16 is revoked and the ledger shows the reversal.
         statement_4 = plan[3][1]["id"]
         post_statement(
+            client,
+            demo,
             "fxcc",
             {
                 "id": str(uuid.uuid4()),
@@ -332,7 +139,7 @@ def test_li_na_through_conversions_and_the_void(bank: Bank, tmp_path: Path) -> N
                 "object": {"objectType": "StatementRef", "id": statement_4},
             },
         )
-        _wait_for(
+        wait_for(
             lambda: True if any(e["kind"] == "reversal" for e in entries()) else None, "reversal"
         )
         after_void = figures()
@@ -350,10 +157,10 @@ def test_li_na_through_conversions_and_the_void(bank: Bank, tmp_path: Path) -> N
             assert entry["outcome_id"], entry
             assert entry["actor"], entry
 
-    verify = _cli(["ledger", "verify", "--json"], bank.env)
+    verify = cli(["ledger", "verify", "--json"], bank.env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads(verify.stdout)["ok"] is True
-    audit = _cli(["ledger", "audit", str(checkpoint_file), "--json"], bank.env)
+    audit = cli(["ledger", "audit", str(checkpoint_file), "--json"], bank.env)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert (
         json.loads(audit.stdout)["entries_now"]
