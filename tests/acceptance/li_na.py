@@ -123,7 +123,9 @@ def run_bank(settings: Settings, tmp_path: Path) -> Iterator[Bank]:
         stop(server)
 
 
-def statement(actor: dict[str, Any], verb: str, activity: str, result: dict[str, Any]) -> dict:
+def statement(
+    actor: dict[str, Any], verb: str, activity: str, result: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
         "actor": actor,
