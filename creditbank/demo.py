@@ -119,15 +119,16 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
         if credential is None or credential.revoked_at is not None:
             if credential is not None:
                 credential_key = f"{demo.key}-demo-{credential.created_at:%Y%m%d%H%M%S}"
-            session.add(
-                LrsCredential(
-                    institution_id=institution.id,
-                    key=credential_key,
-                    secret_hash=hash_secret(secret),
-                    scopes=sorted(DEMO_SCOPES),
-                    label="demo",
-                )
+            credential = LrsCredential(
+                institution_id=institution.id,
+                key=credential_key,
+                secret_hash=hash_secret(secret),
+                scopes=sorted(DEMO_SCOPES),
+                label="demo",
+                # None: the server default answers requests that name no xAPI version.
+                xapi_version=None,
             )
+            session.add(credential)
             await session.flush()
         out[demo.key] = {
             "name": demo.name_zh,
@@ -135,6 +136,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
             "accredited": demo.accredited,
             "lrs_key": credential_key,
             "lrs_secret": secret,
+            "xapi_version": credential.xapi_version,
             "home_page": demo.home_page,
         }
     institutions = {demo.key: await repo.institution_by_key(demo.key) for demo in DEMO_INSTITUTIONS}

@@ -124,7 +124,13 @@ async def create_credential(
         ip=ip,
     ):
         issued = await identity_service.create_credential(
-            session, principal, institution, scopes=body.scopes, label=body.label, ip=ip
+            session,
+            principal,
+            institution,
+            scopes=body.scopes,
+            label=body.label,
+            xapi_version=body.xapi_version,
+            ip=ip,
         )
     return _issued(issued)
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from creditbank.errors import BadRequest
+from api.auth import current_principal
+from creditbank.errors import BadRequest, DomainError
 
 SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
@@ -29,13 +30,36 @@ def negotiate_version(header: str | None) -> str:
     return "2.0.0" if value.startswith("2.") else "1.0.3"
 
 
+async def default_version_for(request: Request) -> str:
+    """The version to state to a request that names none.
+
+    The version its credential declares (``LrsCredential.xapi_version``) when the
+    request carries valid Basic or Bearer credentials, else the server default. Bad
+    or missing credentials change nothing here: the refusal stays the same.
+    """
+    default: str = request.app.state.settings.lrs.default_version
+    if not request.headers.get("authorization"):
+        return default
+    try:
+        principal = await current_principal(request)
+    except DomainError:
+        return default
+    return principal.xapi_version or default
+
+
 async def xapi_version(request: Request, response: Response) -> str:
     """Dependency: the negotiated version, echoed on the response."""
+    header = request.headers.get("x-experience-api-version")
     try:
-        version = negotiate_version(request.headers.get("x-experience-api-version"))
+        version = negotiate_version(header)
     except BadRequest:
-        # The refusal states the version configured for clients that name none.
-        request.state.xapi_version = request.app.state.settings.lrs.default_version
+        # The refusal states the version the client speaks, as far as we know it: its
+        # credential's, else the configured default (only looked up when none is named).
+        request.state.xapi_version = (
+            await default_version_for(request)
+            if header is None
+            else request.app.state.settings.lrs.default_version
+        )
         raise
     request.state.xapi_version = version
     response.headers["X-Experience-API-Version"] = version

@@ -72,6 +72,7 @@ CATALOG: dict[str, Classification] = {
     "lrs_credentials.secret_hash": _c(IN, "SHA-256 of a 256-bit secret; secret shown once"),
     "lrs_credentials.scopes": _c(IN),
     "lrs_credentials.label": _c(IN),
+    "lrs_credentials.xapi_version": _c(IN),
     "lrs_credentials.created_at": _c(IN),
     "lrs_credentials.revoked_at": _c(IN),
     # -- identity: learners --------------------------------------------------------------

@@ -71,6 +71,9 @@ class LrsCredential(Base):
     secret_hash: Mapped[str] = mapped_column(String(128))
     scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The xAPI version its client speaks ("1.0.3" / "2.0.0"); None: the server default.
+    # Only used to state a version on answers to requests that name none.
+    xapi_version: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

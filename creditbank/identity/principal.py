@@ -55,6 +55,8 @@ class Principal:
     admin_of: frozenset[uuid.UUID] = field(default_factory=frozenset)
     # A human-readable label for audit entries (username or credential key).
     label: str | None = None
+    # Credentials: the xAPI version their client speaks (None: the server default).
+    xapi_version: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
@@ -70,5 +72,8 @@ class Principal:
     def is_anonymous(self) -> bool:
         return self.kind == "anonymous"
 
+
+#: The xAPI versions a credential may declare for its client.
+XAPI_VERSIONS = ("1.0.3", "2.0.0")
 
 ANONYMOUS = Principal(kind="anonymous")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,8 @@ class InstitutionRead(BaseModel):
 class CredentialCreate(_Strict):
     scopes: list[str] | None = None
     label: str | None = Field(default=None, max_length=200)
+    # The xAPI version its client speaks; stated on answers to requests naming none.
+    xapi_version: Literal["1.0.3", "2.0.0"] | None = None
 
 
 class CredentialRead(BaseModel):
@@ -69,6 +71,7 @@ class CredentialRead(BaseModel):
     key: str
     scopes: list[str]
     label: str | None
+    xapi_version: str | None = None
     created_at: datetime
     revoked_at: datetime | None
 

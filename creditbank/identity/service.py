@@ -34,7 +34,7 @@ from creditbank.identity.models import (
     LrsCredential,
 )
 from creditbank.identity.national_id import normalise_national_id
-from creditbank.identity.principal import LRS_SCOPES, Principal, expand_scopes
+from creditbank.identity.principal import LRS_SCOPES, XAPI_VERSIONS, Principal, expand_scopes
 from creditbank.identity.repository import IdentityRepository
 from creditbank.jobs.service import jobs
 from creditbank.kit.crypto import Keyring
@@ -142,11 +142,21 @@ class IdentityService:
         *,
         scopes: list[str] | tuple[str, ...] = DEFAULT_LRS_SCOPES,
         label: str | None = None,
+        xapi_version: str | None = None,
     ) -> IssuedCredential:
-        """Create an LRS credential for ``institution``; the secret is returned once."""
+        """Create an LRS credential for ``institution``; the secret is returned once.
+
+        ``xapi_version`` ("1.0.3" / "2.0.0") is the version its client speaks: stated on
+        answers to its requests that name no version (None: the server default).
+        """
         unknown = set(scopes) - LRS_SCOPES
         if unknown:
             raise BadRequest(f"unknown scopes: {sorted(unknown)}", code="invalid_scope")
+        if xapi_version is not None and xapi_version not in XAPI_VERSIONS:
+            raise BadRequest(
+                f"unsupported xapi_version {xapi_version!r}; supported: {', '.join(XAPI_VERSIONS)}",
+                code="invalid_xapi_version",
+            )
         secret = secrets.token_urlsafe(32)
         credential = LrsCredential(
             institution_id=institution.id,
@@ -154,6 +164,7 @@ class IdentityService:
             secret_hash=hash_secret(secret),
             scopes=sorted(set(scopes)),
             label=label,
+            xapi_version=xapi_version,
         )
         session.add(credential)
         await session.flush()
@@ -338,6 +349,7 @@ class IdentityService:
         *,
         scopes: list[str] | None = None,
         label: str | None = None,
+        xapi_version: str | None = None,
         ip: str | None = None,
     ) -> IssuedCredential:
         authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
@@ -346,7 +358,11 @@ class IdentityService:
                 actor, "credential.grant_read_all", Resource(institution_id=institution.id)
             )
         issued = await self.issue_credential(
-            session, institution, scopes=scopes or DEFAULT_LRS_SCOPES, label=label
+            session,
+            institution,
+            scopes=scopes or DEFAULT_LRS_SCOPES,
+            label=label,
+            xapi_version=xapi_version,
         )
         await audit.record(
             session,
@@ -358,6 +374,7 @@ class IdentityService:
                 "key": issued.credential.key,
                 "institution": institution.key,
                 "scopes": issued.credential.scopes,
+                "xapi_version": issued.credential.xapi_version,
             },
             ip=ip,
         )
@@ -1171,6 +1188,7 @@ def credential_principal(credential: LrsCredential) -> Principal:
         institution_key=institution.key,
         scopes=expand_scopes(credential.scopes),
         label=credential.key,
+        xapi_version=credential.xapi_version,
         authority={
             "objectType": "Agent",
             "name": institution.name_zh,

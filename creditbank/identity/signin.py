@@ -535,6 +535,7 @@ class SignInService:
                 scopes=principal.scopes & token_scopes,
                 authority=principal.authority,
                 label=principal.label,
+                xapi_version=principal.xapi_version,
             )
         raise Unauthorized("invalid token: type", code="invalid_token")
 
