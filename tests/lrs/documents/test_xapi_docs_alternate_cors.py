@@ -12,6 +12,8 @@ import pytest
 from tests.lrs.documents.conftest import ACTIVITY, AGENT, STATE
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# Fixed ids in parametrisations: xdist workers must collect the same test ids.
+FIXED_ID = "6f1c1c8e-3b9a-4d0e-9d5e-2a7f0c1b2d3e"
 
 
 def basic(auth: tuple[str, str]) -> str:
@@ -106,18 +108,19 @@ class TestAlternateSyntax:
             # method= on something else than POST
             ("PUT", "/xapi/statements?method=POST", "content=x", FORM),
             # other query parameters besides method
-            ("POST", f"/xapi/statements?method=PUT&statementId={uuid.uuid4()}", "content=x", FORM),
+            ("POST", f"/xapi/statements?method=PUT&statementId={FIXED_ID}", "content=x", FORM),
             # not a method of xAPI
             ("POST", "/xapi/statements?method=PATCH", "content=x", FORM),
             # not form encoded
             (
                 "POST",
                 "/xapi/statements?method=PUT",
-                orjson.dumps({"statementId": str(uuid.uuid4()), "content": "{}"}).decode(),
+                orjson.dumps({"statementId": FIXED_ID, "content": "{}"}).decode(),
                 FORM,
             ),
             ("POST", "/xapi/statements?method=PUT", "content=x", {"Content-Type": "text/plain"}),
         ],
+        ids=["not-post", "extra-query", "bad-method", "not-form-encoded", "not-form-type"],
     )
     async def test_malformed_is_400(self, lrs, client, method, url, body, headers):
         response = await client.request(
