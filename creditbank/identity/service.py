@@ -1037,6 +1037,9 @@ class IdentityService:
         if learner.erased_at is not None:
             return learner
         repo = IdentityRepository.from_session(session)
+        # Other contexts find her data through her links: erase theirs first.
+        for _name, eraser in sorted(_ERASERS.items()):
+            await eraser(session, learner.id)
         links = await repo.delete_links_of(learner.id)
         await repo.delete_consents_of(learner.id)
         learner.name_enc = None
@@ -1048,8 +1051,6 @@ class IdentityService:
         user = await repo.user_of_learner(learner.id)
         if user is not None:
             await sign_in.disable_for_erasure(session, user)
-        for _name, eraser in sorted(_ERASERS.items()):
-            await eraser(session, learner.id)
         await session.flush()
         await audit.record(
             session,

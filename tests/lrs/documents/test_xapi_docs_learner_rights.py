@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity as identity_service
-from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
+from creditbank.lrs.documents.service import export_learner_documents
 from creditbank.lrs.xapi.ifi import agent_ifi
 from tests.lrs.documents.conftest import ACTIVITY, AGENT_PROFILE, STATE
 
@@ -31,7 +34,9 @@ async def test_export_then_erase_the_learners_documents(lrs, session, demo):
     assert by_kind["state"]["activity_id"] == ACTIVITY
     assert by_kind["agent_profile"]["content_base64"] == "iVBORw0KGgoA"
 
-    await erase_learner_documents(session, learner_id)
+    # The learner's erasure request (through identity) reaches her documents too.
+    operator = Principal(kind="user", id=uuid.uuid4(), roles=frozenset({"operator"}))
+    await identity_service.erase_learner(session, operator, learner)
     await session.commit()
     assert (await lrs.get(STATE, state)).status_code == 404
     assert (await lrs.get(AGENT_PROFILE, profile)).status_code == 404
