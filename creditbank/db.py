@@ -8,8 +8,10 @@ transactions, so reads never wait for writers under WAL.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import pkgutil
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -55,6 +57,24 @@ def import_all_models() -> None:
     for info in pkgutil.walk_packages(creditbank.__path__, prefix="creditbank."):
         if info.name.rsplit(".", 1)[-1] == "models" or info.name.endswith("_models"):
             importlib.import_module(info.name)
+
+
+_SQLITE_WRITE_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def sqlite_write_gate() -> asyncio.Lock:
+    """The SQLite writers' queue of this process (one per event loop: asyncio locks are bound).
+
+    SQLite has one writer at a time; writers of one process that queue here, instead of
+    polling SQLite's busy handler (which sleeps up to 100 ms a try), take turns in order.
+    """
+    loop = asyncio.get_running_loop()
+    gate = _SQLITE_WRITE_GATES.get(loop)
+    if gate is None:
+        gate = _SQLITE_WRITE_GATES[loop] = asyncio.Lock()
+    return gate
 
 
 def _json_dumps(value: Any) -> str:

@@ -19,11 +19,14 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from creditbank.config import Settings
-from creditbank.db import Database
+from creditbank.db import Database, sqlite_write_gate
 from creditbank.jobs.context import PermanentJobError, TaskContext
 from creditbank.jobs.service import ClaimedJob
 from creditbank.jobs.service import jobs as jobs_service
@@ -70,8 +73,18 @@ class Worker:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.worker.lease_seconds)
 
+    @asynccontextmanager
+    async def _scope(self) -> AsyncIterator[AsyncSession]:
+        """A write session; on SQLite it queues with the in-process ingest writers."""
+        if self.database.dialect != "sqlite":
+            async with self.database.session_scope() as session:
+                yield session
+            return
+        async with sqlite_write_gate(), self.database.session_scope() as session:
+            yield session
+
     async def claim(self, limit: int | None = None) -> list[ClaimedJob]:
-        async with self.database.session_scope() as session:
+        async with self._scope() as session:
             return await jobs_service.claim(
                 session,
                 worker_id=self.worker_id,
@@ -150,7 +163,7 @@ class Worker:
         )
         try:
             handler = self.registry.resolve(job.name)
-            async with self.database.session_scope() as session:
+            async with self._scope() as session:
                 ctx = TaskContext(
                     session=session,
                     settings=self.settings,
@@ -173,7 +186,7 @@ class Worker:
                 reason = "".join(traceback.format_exception_only(exc)).strip()
                 detail = "".join(traceback.format_exception(exc)[-6:])
                 reason = f"{reason}\n{detail}"
-            async with self.database.session_scope() as session:
+            async with self._scope() as session:
                 status = await jobs_service.fail(
                     session,
                     job,
@@ -206,7 +219,7 @@ class Worker:
     async def _release(self, claimed: Sequence[ClaimedJob]) -> None:
         if not claimed:
             return
-        async with self.database.session_scope() as session:
+        async with self._scope() as session:
             for job in claimed:
                 await jobs_service.release(session, job)
 

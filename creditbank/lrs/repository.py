@@ -7,9 +7,7 @@ UPDATE flags voided targets).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +18,7 @@ from sqlalchemy import Table, and_, event, exists, func, insert, select, text, t
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from creditbank.db import sqlite_write_gate
 from creditbank.lrs.keys import key_hash
 from creditbank.lrs.models import AttachmentContent, KeyKind, Statement, StatementKey
 from creditbank.lrs.query import StatementQuery
@@ -93,20 +92,6 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_SQLITE_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _sqlite_gate() -> asyncio.Lock:
-    """The append lock of this process (one per event loop: asyncio locks are bound)."""
-    loop = asyncio.get_running_loop()
-    gate = _SQLITE_GATES.get(loop)
-    if gate is None:
-        gate = _SQLITE_GATES[loop] = asyncio.Lock()
-    return gate
-
-
 class StatementRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -137,7 +122,7 @@ class StatementRepository:
         sync_session = self.session.sync_session
         if sync_session.in_transaction():
             return  # BEGIN IMMEDIATE already made this transaction the writer
-        gate = _sqlite_gate()
+        gate = sqlite_write_gate()
         await gate.acquire()
         released = False
 
@@ -260,7 +245,7 @@ class StatementRepository:
                 {"key": APPEND_LOCK_KEY},
             )
             return bool(result.scalar_one())
-        return not _sqlite_gate().locked()
+        return not sqlite_write_gate().locked()
 
     async def consistent_through(self) -> datetime | None:
         return (await self.head())[1]
