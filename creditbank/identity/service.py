@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -460,6 +460,18 @@ class IdentityService:
         repo = IdentityRepository.from_session(session)
         link = await repo.link_by_ifi(ifi)
         return None if link is None else await repo.learner_by_id(link.learner_id)
+
+    async def learner_ids_for_ifis(
+        self, session: AsyncSession, ifis: Sequence[str]
+    ) -> dict[str, uuid.UUID]:
+        """Batch :meth:`learner_for_ifi`: ifi -> learner id, for the linked ones (one query)."""
+        return await IdentityRepository.from_session(session).learner_ids_for_ifis(ifis)
+
+    async def institutions_by_ids(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Institution]:
+        """Batch :meth:`institution_by_id` (one query)."""
+        return await IdentityRepository.from_session(session).institutions_by_ids(ids)
 
     async def institution_by_id(
         self, session: AsyncSession, institution_id: uuid.UUID
