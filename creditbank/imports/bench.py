@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 import uuid
 from typing import Any
@@ -90,8 +91,8 @@ async def run_bench(settings: Settings, rows: int) -> list[str]:
 def _cmd_bench_import(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
-    for _line in asyncio.run(run_bench(settings, args.rows)):
-        pass
+    for line in asyncio.run(run_bench(settings, args.rows)):
+        sys.stdout.write(line + "\n")
     return 0
 
 
