@@ -79,10 +79,13 @@ def _include_routers(app: FastAPI) -> None:
 
     for module in (v1_ledger, v1_conversions, v1_inbox):
         app.include_router(module.router)
-    from api.v1 import jobs, outcomes, standards
+    from api.v1 import jobs, outcomes, standards, voiding
 
-    for router in (outcomes, standards, jobs):
+    for router in (outcomes, standards, jobs, voiding):
         app.include_router(router.router)
+    from api.v1 import imports as v1_imports
+
+    app.include_router(v1_imports.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

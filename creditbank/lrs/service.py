@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.audit.service import audit as audit_service
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.identity.principal import Principal
@@ -67,6 +68,15 @@ class StoreResult:
 
 
 @dataclass(frozen=True)
+class ImportResult:
+    """What :meth:`StatementService.store_new_statements` did with each id."""
+
+    created: list[uuid.UUID]
+    unchanged: list[uuid.UUID]
+    conflicts: list[uuid.UUID]
+
+
+@dataclass(frozen=True)
 class StatementPage:
     statements: list[dict[str, Any]]
     more: str | None
@@ -88,6 +98,12 @@ class _Prepared:
     #: ``(key_hash, related)`` of the statement's own keys.
     own_hashes: list[tuple[int, bool]] = field(default_factory=list)
     voided: bool = False
+
+
+def _state(row: StoredRow | None, item: _Prepared) -> str:
+    if row is None:
+        return "new"
+    return "same" if statements_equivalent(row.body, item.incoming) else "conflict"
 
 
 def _millis(value: datetime) -> datetime:
@@ -186,6 +202,68 @@ class StatementService:
             # stored one of these ids first: the unique index keeps one copy, we 409.
             raise StatementConflict("a statement with this id was stored concurrently") from exc
         return StoreResult(ids=[p.id for p in prepared], created=len(new))
+
+    def check_statement(self, statement: Any, *, version: str, path: str = "$") -> None:
+        """Validate one statement exactly as ``POST /xapi/statements`` does (no store)."""
+        if not isinstance(statement, dict):
+            raise StatementInvalid(path, "a statement must be a JSON object")
+        try:
+            validate_statement(statement, version=version, path=path)
+        except XAPIValidationError as exc:
+            raise StatementInvalid(exc.path, exc.message) from None
+
+    async def classify_statements(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statements: Sequence[Any],
+        *,
+        version: str,
+    ) -> dict[uuid.UUID, str]:
+        """For statements with ids: ``"new"``, ``"same"`` (an equivalent one is stored)
+        or ``"conflict"`` (a different one is stored under the id). Validates, stores
+        nothing."""
+        prepared = self._dedupe_batch(self._prepare(principal, statements, version, None, False))
+        repo = StatementRepository.from_session(session)
+        existing = await repo.rows_by_id([p.id for p in prepared])
+        return {item.id: _state(existing.get(item.id), item) for item in prepared}
+
+    async def store_new_statements(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statements: Sequence[Any],
+        *,
+        version: str,
+    ) -> ImportResult:
+        """Store a batch (same validation, same jobs as ``POST``), skipping equivalent
+        statements already stored and *reporting* (not storing, not raising) those whose
+        id holds a different statement: for imports, where one changed row must not
+        block the others nor overwrite what was acknowledged before."""
+        self._require_write(principal)
+        if not statements:
+            return ImportResult(created=[], unchanged=[], conflicts=[])
+        prepared = self._dedupe_batch(self._prepare(principal, statements, version, None, False))
+        repo = StatementRepository.from_session(session)
+        await repo.lock_for_append()
+        existing = await repo.rows_by_id([p.id for p in prepared])
+        new: list[_Prepared] = []
+        unchanged: list[uuid.UUID] = []
+        conflicts: list[uuid.UUID] = []
+        for item in prepared:
+            state = _state(existing.get(item.id), item)
+            if state == "new":
+                new.append(item)
+            elif state == "same":
+                unchanged.append(item.id)
+            else:
+                conflicts.append(item.id)
+        if new:
+            try:
+                await self._append(session, repo, principal, new)
+            except IntegrityError as exc:
+                raise StatementConflict("a statement with this id was stored concurrently") from exc
+        return ImportResult(created=[p.id for p in new], unchanged=unchanged, conflicts=conflicts)
 
     def _prepare(
         self,
@@ -382,6 +460,15 @@ class StatementService:
                     f"statement {item.target} is a voiding statement and cannot be voided",
                     code="cannot_void_voiding_statement",
                 )
+            if target_row is not None and target_row.institution_id != principal.institution_id:
+                # One institution may never retract another's records; the operator
+                # voids on an institution's behalf (``void_on_behalf``, audited).
+                raise Forbidden(
+                    f"statement {item.target} was stored by another institution; only that"
+                    " institution (or an operator, POST /api/v1/statements/{id}/void) may"
+                    " void it / 该语句由其他机构存储，本机构无权作废",
+                    code="void_not_owner",
+                )
             if target_in_batch is not None:
                 target_in_batch.voided = True
             elif target_row is not None:
@@ -497,6 +584,79 @@ class StatementService:
         result = keys.entries()
         resolved[item.id] = result
         return result
+
+    async def void_on_behalf(
+        self,
+        session: AsyncSession,
+        operator: Principal,
+        statement_id: uuid.UUID,
+        *,
+        reason: str,
+        settings: LrsSettings,
+        ip: str | None = None,
+    ) -> dict[str, str]:
+        """The operator voids a statement for the institution that stored it (audited).
+
+        The voiding statement is stored as that institution's (its ``institution_id``),
+        with an ``authority`` naming both: a Group of the institution's authority and
+        the operator, as xAPI describes an assertion made through an intermediary.
+        """
+        if not operator.is_operator:
+            raise Forbidden("operators only / 仅限管理员", code="forbidden")
+        repo = StatementRepository.from_session(session)
+        target = (await repo.rows_by_id([statement_id])).get(statement_id)
+        if target is None:
+            raise NotFound(f"no statement {statement_id}", code="statement_not_found")
+        if target.is_voiding:
+            raise BadRequest(
+                f"statement {statement_id} is a voiding statement and cannot be voided",
+                code="cannot_void_voiding_statement",
+            )
+        if target.voided:
+            raise Conflict(f"statement {statement_id} is voided already", code="already_voided")
+        stored_by = target.body.get("authority") or {}
+        home_page = (stored_by.get("account") or {}).get("homePage") or "urn:creditbank"
+        operator_agent = {
+            "objectType": "Agent",
+            "name": "creditbank operator / 学分银行管理员",
+            "account": {"homePage": home_page, "name": f"operator:{operator.label or operator.id}"},
+        }
+        members = [m for m in (stored_by.get("member") or [stored_by]) if m.get("account")]
+        on_behalf = Principal(
+            kind="credential",
+            institution_id=target.institution_id,
+            scopes=frozenset({SCOPE_WRITE}),
+            label=f"operator:{operator.label}",
+            authority={"objectType": "Group", "member": [*members[:1], operator_agent]},
+        )
+        voiding_id = uuid.uuid4()
+        statement = {
+            "id": str(voiding_id),
+            "actor": operator_agent,
+            "verb": {"id": VOIDED_VERB, "display": {"en-US": "voided", "zh-CN": "作废"}},
+            "object": {"objectType": "StatementRef", "id": str(statement_id)},
+        }
+        await self.store_statements(
+            session, on_behalf, [statement], version="1.0.3", settings=settings, single=True
+        )
+        await audit_service.record(
+            session,
+            actor=operator,
+            action="lrs.void_on_behalf",
+            object_type="statement",
+            object_id=statement_id,
+            detail={
+                "voiding_statement_id": str(voiding_id),
+                "institution_id": str(target.institution_id),
+                "reason": reason,
+            },
+            ip=ip,
+        )
+        return {
+            "statement_id": str(statement_id),
+            "voiding_statement_id": str(voiding_id),
+            "institution_id": str(target.institution_id),
+        }
 
     # -- reads --------------------------------------------------------------------------
 
