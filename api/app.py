@@ -85,6 +85,9 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in (outcomes, standards, jobs, voiding):
         app.include_router(router.router)
+    from api.v1 import imports as v1_imports
+
+    app.include_router(v1_imports.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

@@ -130,6 +130,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
     "creditbank.identity.cli",
+    "creditbank.imports.cli",
 )
 
 
