@@ -150,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"creditbank: {exc}", file=sys.stderr)
         return 2
+    from creditbank.bootstrap import register_data_rights
+
+    register_data_rights()
     code: int = args.run(args, settings)
     return code
 
