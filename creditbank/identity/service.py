@@ -467,6 +467,24 @@ class IdentityService:
         """The institution with this id (the rules engine resolves a statement's sender)."""
         return await IdentityRepository.from_session(session).institution_by_id(institution_id)
 
+    async def home_page_owners(self, session: AsyncSession) -> dict[str, Institution]:
+        """Every registered account homePage (normalised, see ``normalise_home_page``)
+        and the institution that owns it: the LRS refuses statements asserting about
+        another institution's accounts."""
+        owners: dict[str, Institution] = {}
+        for institution in await IdentityRepository.from_session(session).list_institutions():
+            for page in institution.home_pages:
+                owners[normalise_home_page(page)] = institution
+        return owners
+
+    async def linked_through(
+        self, session: AsyncSession, ifis: list[str]
+    ) -> dict[str, uuid.UUID | None]:
+        """For each of ``ifis`` linked to a learner: the institution it was linked
+        through (``None``: linked by the operator or in bulk without one)."""
+        links = await IdentityRepository.from_session(session).links_by_ifis(ifis)
+        return {link.ifi: link.institution_id for link in links}
+
     async def ifis_of(self, session: AsyncSession, learner_id: uuid.UUID) -> list[str]:
         """Every canonical IFI key linked to the learner."""
         links = await IdentityRepository.from_session(session).links_of(learner_id)
@@ -1176,6 +1194,17 @@ def _require_owned_home_page(institution: Institution, ifi: str, kind: str) -> N
             code="home_page_not_owned",
             status_code=403,
         )
+
+
+def normalise_home_page(page: str) -> str:
+    """A homePage as ownership compares it: scheme and host lowercased, no trailing ``/``
+    (so ``https://MOOC1.example.cn/`` is still the MOOC platform's)."""
+    parts = urlsplit(page.strip())
+    return (
+        parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower())
+        .geturl()
+        .rstrip("/")
+    )
 
 
 def credential_principal(credential: LrsCredential) -> Principal:
