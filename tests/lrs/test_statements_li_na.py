@@ -111,7 +111,6 @@ async def read_all(client, auth, params: dict[str, str]) -> list[dict]:
 async def test_li_na_statements_read_back_by_every_filter(client, demo):
     pushed = await push_all(client, demo)
     ids = [statement_id for _, statement_id in pushed]
-    hbou = demo["hbou"]
     # Only the conformance credential (scope all) reads every institution's statements;
     # the demo institutions' own read back only theirs.
     everyone = demo["conformance"]
