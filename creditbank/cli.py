@@ -61,13 +61,17 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         database = Database.from_settings(settings)
         try:
             async with database.session_scope() as session:
+                if args.alliance:
+                    from creditbank.demo_alliance import load_alliance_demo
+
+                    return await load_alliance_demo(session, settings)
                 return await load_demo(session, settings)
         finally:
             await database.dispose()
 
     data = asyncio.run(run())
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False))
+    if args.json or args.alliance:
+        print(json.dumps(data, ensure_ascii=False, indent=None if args.json else 2))
         return 0
     base = f"http://{settings.host}:{settings.port}"
     print("Demo institutions (李娜 scenario) and their LRS credentials:\n")
@@ -75,6 +79,16 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"  {key:6} {item['name']:<12} {item['type']:<10} "
             f"{item['lrs_key']} / {item['lrs_secret']}"
+        )
+    print(
+        "  (scopes: statements/write, statements/read/mine, state, profile, define: each "
+        "reads back only its own institution's statements)"
+    )
+    conformance = data.get("conformance")
+    if conformance:
+        print(
+            f"\n  {conformance['lrs_key']} / {conformance['lrs_secret']}\n"
+            f"    {conformance['label']}"
         )
     users = data.get("users", {})
     if users:
@@ -117,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load the li-na demo institutions and credentials")
     demo.add_argument("--json", action="store_true", help="print only JSON for scripts")
+    demo.add_argument(
+        "--alliance",
+        action="store_true",
+        help="load the university alliance story instead (standards/hubei-alliance)",
+    )
     demo.set_defaults(run=_cmd_demo)
 
     for module_name in EXTENSIONS:
@@ -141,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"creditbank: {exc}", file=sys.stderr)
         return 2
+    from creditbank.bootstrap import register_data_rights
+
+    register_data_rights()
     code: int = args.run(args, settings)
     return code
 
