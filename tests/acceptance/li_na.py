@@ -96,7 +96,7 @@ def run_bank(settings: Settings, tmp_path: Path) -> Iterator[Bank]:
     """Load the demo, start the server (and on PostgreSQL a separate worker), yield, stop."""
     separate_worker = not settings.is_sqlite
     env = cli_env(settings, tmp_path, in_process=not separate_worker)
-    demo_run = cli(["demo", "--json"], env)
+    demo_run = cli(["demo", "--json", "--no-story"], env)
     assert demo_run.returncode == 0, demo_run.stderr
     demo = json.loads(demo_run.stdout)
     port = free_port()
