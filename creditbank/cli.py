@@ -61,6 +61,10 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         database = Database.from_settings(settings)
         try:
             async with database.session_scope() as session:
+                if args.alliance:
+                    from creditbank.demo_alliance import load_alliance_demo
+
+                    return await load_alliance_demo(session, settings)
                 data = await load_demo(session, settings)
             if args.story:
                 from creditbank.demo import tell_the_story
@@ -74,8 +78,8 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             await database.dispose()
 
     data = asyncio.run(run())
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False))
+    if args.json or args.alliance:
+        print(json.dumps(data, ensure_ascii=False, indent=None if args.json else 2))
         return 0
     base = f"http://{settings.host}:{settings.port}"
     print("Demo institutions (李娜 scenario) and their LRS credentials:\n")
@@ -83,6 +87,16 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"  {key:6} {item['name']:<12} {item['type']:<10} "
             f"{item['lrs_key']} / {item['lrs_secret']}"
+        )
+    print(
+        "  (scopes: statements/write, statements/read/mine, state, profile, define: each "
+        "reads back only its own institution's statements)"
+    )
+    conformance = data.get("conformance")
+    if conformance:
+        print(
+            f"\n  {conformance['lrs_key']} / {conformance['lrs_secret']}\n"
+            f"    {conformance['label']}"
         )
     users = data.get("users", {})
     if users:
@@ -143,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="only institutions, users and standards: do not replay 李娜's statements",
     )
+    demo.add_argument(
+        "--alliance",
+        action="store_true",
+        help="load the university alliance story instead (standards/hubei-alliance)",
+    )
     demo.set_defaults(run=_cmd_demo)
 
     for module_name in EXTENSIONS:
@@ -156,6 +175,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
     "creditbank.identity.cli",
+    "creditbank.imports.cli",
 )
 
 
@@ -166,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"creditbank: {exc}", file=sys.stderr)
         return 2
+    from creditbank.bootstrap import register_data_rights
+
+    register_data_rights()
     code: int = args.run(args, settings)
     return code
 
