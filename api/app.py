@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import health
 from api.errors import install_error_handlers
+from api.guard import EdgeGuardMiddleware
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.xapi import about as xapi_about
 from api.xapi import activities as xapi_activities
@@ -53,6 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     _include_routers(app)
+    # Innermost: sees alternate-syntax requests once they are ordinary ones.
+    app.add_middleware(
+        EdgeGuardMiddleware,
+        max_headers=settings.max_headers,
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.lrs.max_depth,
+        default_xapi_version=settings.lrs.default_version,
+    )
     app.add_middleware(AlternateRequestMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
