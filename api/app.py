@@ -11,6 +11,7 @@ from api import health
 from api.errors import install_error_handlers
 from api.guard import EdgeGuardMiddleware
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.security_headers import SecurityHeadersMiddleware, default_rules
 from api.xapi import about as xapi_about
 from api.xapi import activities as xapi_activities
 from api.xapi import agents as xapi_agents
@@ -18,6 +19,7 @@ from api.xapi import documents as xapi_documents
 from api.xapi import statements as xapi_statements
 from api.xapi.alternate import AlternateRequestMiddleware
 from api.xapi.cors import XapiCorsMiddleware
+from creditbank.bootstrap import register_data_rights
 from creditbank.config import Settings, get_settings
 from creditbank.db import Database
 from creditbank.kit.logging import configure_logging
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from creditbank.identity.tokens import ensure_keys
 
     ensure_keys(settings)
+    register_data_rights()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     _include_routers(app)
+    # The portal last: it answers every path the API routes above do not.
+    from api.portal import mount_portal
+
+    mount_portal(app, settings)
     # Innermost: sees alternate-syntax requests once they are ordinary ones.
     app.add_middleware(
         EdgeGuardMiddleware,
@@ -66,6 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(XapiCorsMiddleware)
+    # Outermost, so every answer gets them (the body limit's 413s and CORS preflights
+    # too). A sub-app (the portal) adds its prefix: app.state.security_headers.add_prefix.
+    app.state.security_headers = default_rules(settings)
+    app.add_middleware(SecurityHeadersMiddleware, rules=app.state.security_headers)
     return app
 
 
@@ -92,6 +103,9 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in (outcomes, standards, jobs, voiding):
         app.include_router(router.router)
+    from api.v1 import imports as v1_imports
+
+    app.include_router(v1_imports.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

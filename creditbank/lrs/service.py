@@ -24,6 +24,7 @@ from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.attachments import AttachmentPart, referenced_sha2
 from creditbank.lrs.keys import Key, KeySet, agent_key, key_hash, statement_keys
+from creditbank.lrs.ownership import check_ownership
 from creditbank.lrs.query import Cursor, StatementQuery, encode_more
 from creditbank.lrs.repository import AttachmentRepository, StatementRepository, StoredRow
 from creditbank.lrs.signatures import SignatureInvalid, is_signature, verify_statement_signature
@@ -68,6 +69,15 @@ class StoreResult:
 
 
 @dataclass(frozen=True)
+class ImportResult:
+    """What :meth:`StatementService.store_new_statements` did with each id."""
+
+    created: list[uuid.UUID]
+    unchanged: list[uuid.UUID]
+    conflicts: list[uuid.UUID]
+
+
+@dataclass(frozen=True)
 class StatementPage:
     statements: list[dict[str, Any]]
     more: str | None
@@ -89,6 +99,14 @@ class _Prepared:
     #: ``(key_hash, related)`` of the statement's own keys.
     own_hashes: list[tuple[int, bool]] = field(default_factory=list)
     voided: bool = False
+    #: Why its recognition job is parked for the operator (``lrs.foreign_ifi = hold``).
+    held: str | None = None
+
+
+def _state(row: StoredRow | None, item: _Prepared) -> str:
+    if row is None:
+        return "new"
+    return "same" if statements_equivalent(row.body, item.incoming) else "conflict"
 
 
 def _millis(value: datetime) -> datetime:
@@ -173,6 +191,14 @@ class StatementService:
         prepared = self._prepare(principal, statements, version, attachments, single)
         self._check_no_surplus_parts(prepared, attachments)
         unique = self._dedupe_batch(prepared)
+        held = await check_ownership(
+            session,
+            principal,
+            [("$" if single else f"$[{i}]", p.body) for i, p in enumerate(prepared)],
+            policy=settings.foreign_ifi,
+        )
+        for index, reason in held.items():
+            prepared[index].held = reason
         repo = StatementRepository.from_session(session)
         await repo.lock_for_append()
         new = await self._drop_stored(repo, unique)
@@ -187,6 +213,68 @@ class StatementService:
             # stored one of these ids first: the unique index keeps one copy, we 409.
             raise StatementConflict("a statement with this id was stored concurrently") from exc
         return StoreResult(ids=[p.id for p in prepared], created=len(new))
+
+    def check_statement(self, statement: Any, *, version: str, path: str = "$") -> None:
+        """Validate one statement exactly as ``POST /xapi/statements`` does (no store)."""
+        if not isinstance(statement, dict):
+            raise StatementInvalid(path, "a statement must be a JSON object")
+        try:
+            validate_statement(statement, version=version, path=path)
+        except XAPIValidationError as exc:
+            raise StatementInvalid(exc.path, exc.message) from None
+
+    async def classify_statements(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statements: Sequence[Any],
+        *,
+        version: str,
+    ) -> dict[uuid.UUID, str]:
+        """For statements with ids: ``"new"``, ``"same"`` (an equivalent one is stored)
+        or ``"conflict"`` (a different one is stored under the id). Validates, stores
+        nothing."""
+        prepared = self._dedupe_batch(self._prepare(principal, statements, version, None, False))
+        repo = StatementRepository.from_session(session)
+        existing = await repo.rows_by_id([p.id for p in prepared])
+        return {item.id: _state(existing.get(item.id), item) for item in prepared}
+
+    async def store_new_statements(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statements: Sequence[Any],
+        *,
+        version: str,
+    ) -> ImportResult:
+        """Store a batch (same validation, same jobs as ``POST``), skipping equivalent
+        statements already stored and *reporting* (not storing, not raising) those whose
+        id holds a different statement: for imports, where one changed row must not
+        block the others nor overwrite what was acknowledged before."""
+        self._require_write(principal)
+        if not statements:
+            return ImportResult(created=[], unchanged=[], conflicts=[])
+        prepared = self._dedupe_batch(self._prepare(principal, statements, version, None, False))
+        repo = StatementRepository.from_session(session)
+        await repo.lock_for_append()
+        existing = await repo.rows_by_id([p.id for p in prepared])
+        new: list[_Prepared] = []
+        unchanged: list[uuid.UUID] = []
+        conflicts: list[uuid.UUID] = []
+        for item in prepared:
+            state = _state(existing.get(item.id), item)
+            if state == "new":
+                new.append(item)
+            elif state == "same":
+                unchanged.append(item.id)
+            else:
+                conflicts.append(item.id)
+        if new:
+            try:
+                await self._append(session, repo, principal, new)
+            except IntegrityError as exc:
+                raise StatementConflict("a statement with this id was stored concurrently") from exc
+        return ImportResult(created=[p.id for p in new], unchanged=unchanged, conflicts=conflicts)
 
     def _prepare(
         self,
@@ -429,8 +517,13 @@ class StatementService:
         await repo.insert_keys(key_rows)
         await repo.mark_voided(void_in_db)
         await jobs_service.enqueue_many(
-            session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch]
+            session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch if p.held is None]
         )
+        for item in batch:
+            if item.held is not None:
+                await jobs_service.park_many(
+                    session, JOB_STORED, [{"statement_id": str(item.id)}], reason=item.held
+                )
         if voided_jobs:
             await jobs_service.enqueue_many(session, JOB_VOIDED, voided_jobs)
 
@@ -707,3 +800,22 @@ async def get_statement_for_processing(
         stored=row.stored,
         timestamp=row.timestamp,
     )
+
+
+async def get_statements_for_processing(
+    session: AsyncSession, statement_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, StatementForProcessing]:
+    """Batch :func:`get_statement_for_processing`: id -> statement, the missing left out."""
+    rows = await StatementRepository.from_session(session).for_processing(statement_ids)
+    return {
+        row.id: StatementForProcessing(
+            id=row.id,
+            body=row.body,
+            institution_id=row.institution_id,
+            voided=row.voided,
+            is_voiding=row.is_voiding,
+            stored=row.stored,
+            timestamp=row.timestamp,
+        )
+        for row in rows
+    }

@@ -31,11 +31,13 @@ class RulesService:
 
     # recognition
     process_statement = staticmethod(recognition.process_statement)
+    process_statements = staticmethod(recognition.process_statements)
     release_held = staticmethod(recognition.release_held)
     # outcomes and the learner's record
     learner_record = staticmethod(outcomes.learner_record)
     list_outcomes = staticmethod(outcomes.list_outcomes)
     get_outcome = staticmethod(outcomes.get_outcome)
+    export_learner_data = staticmethod(outcomes.export_learner_data)
     # an outcome's life
     statement_voided = staticmethod(lifecycle.statement_voided)
     expiry_sweep = staticmethod(lifecycle.expiry_sweep)
