@@ -47,18 +47,18 @@ async def _load(db: Database) -> None:
                 "has_attachments, body) "
                 "SELECT g, gen_random_uuid(), 'a' || (g % 200), 'v' || (g % 10), 'Activity', "
                 "'c' || (g % 300), CAST(:start AS timestamptz) + g * interval '1 second', "
-                "CAST(:start AS timestamptz) + g * interval '1 second', false, false, '1.0.3', false, "
-                "'{}'::jsonb FROM generate_series(1, :n) AS g"
+                "CAST(:start AS timestamptz) + g * interval '1 second', false, false, "
+                "'1.0.3', false, '{}'::jsonb FROM generate_series(1, :n) AS g"
             ),
             {"start": START, "n": ROWS},
         )
-        for kind, hashes, modulo, related in (
-            (KeyKind.AGENT, _hashes(KeyKind.AGENT, AGENTS), 200, False),
-            (KeyKind.VERB, _hashes(KeyKind.VERB, VERBS), 10, False),
-            (KeyKind.ACTIVITY, _hashes(KeyKind.ACTIVITY, ACTIVITIES), 300, False),
-            (KeyKind.REGISTRATION, _hashes(KeyKind.REGISTRATION, REGISTRATIONS), 100, False),
+        for hashes, modulo, related in (
+            (_hashes(KeyKind.AGENT, AGENTS), 200, False),
+            (_hashes(KeyKind.VERB, VERBS), 10, False),
+            (_hashes(KeyKind.ACTIVITY, ACTIVITIES), 300, False),
+            (_hashes(KeyKind.REGISTRATION, REGISTRATIONS), 100, False),
             # a context activity of every statement: found only with related_activities
-            (KeyKind.ACTIVITY, _hashes(KeyKind.ACTIVITY, ACTIVITIES[::-1]), 300, True),
+            (_hashes(KeyKind.ACTIVITY, ACTIVITIES[::-1]), 300, True),
         ):
             await session.execute(
                 text(
@@ -152,7 +152,7 @@ async def test_every_query_shape_uses_an_index_without_statistics(db: Database) 
     for name, query in SHAPES.items():
         plans = await _plans(db, query)
         assert plans, name
-        for statement, nodes in plans:
+        for _statement, nodes in plans:
             for node in nodes:
                 relation = node.get("Relation Name")
                 if relation == "lrs_statements" and node["Node Type"] == "Seq Scan":
@@ -174,7 +174,6 @@ async def test_every_query_shape_uses_an_index_without_statistics(db: Database) 
                 used = {n.get("Index Name") for _, ns in plans for n in ns}
                 if "ix_lrs_statements_stored_seq" not in used:
                     problems.append(f"{name}: the (stored, seq) index is not used")
-        del statement
     assert not problems, "\n".join(problems)
 
 
