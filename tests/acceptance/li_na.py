@@ -96,7 +96,7 @@ def run_bank(
     settings: Settings,
     tmp_path: Path,
     *,
-    demo_args: tuple[str, ...] = ("demo", "--json"),
+    demo_args: tuple[str, ...] = ("demo", "--json", "--no-story"),
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Bank]:
     """Load the demo, start the server (and on PostgreSQL a separate worker), yield, stop.
