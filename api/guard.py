@@ -126,6 +126,8 @@ def check_headers(scope: Scope, max_headers: int, max_header_bytes: int) -> None
     headers = scope["headers"]
     if len(headers) > max_headers:
         raise Refused(["header"], f"more than {max_headers} request headers", status=431)
+    if sum(1 for name, _ in headers if name == b"content-type") > 1:
+        raise Refused(["header", "Content-Type"], "Content-Type is given more than once")
     total = 0
     for name, value in headers:
         total += len(name) + len(value) + 4

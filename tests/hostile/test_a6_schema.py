@@ -11,7 +11,6 @@ import pytest
 
 from tests.hostile.conftest import Demo
 
-
 _TYPES = {"string": str, "array": list, "object": dict, "integer": int}
 
 
