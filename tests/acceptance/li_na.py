@@ -28,14 +28,16 @@ ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
 
-def cli_env(settings: Settings, tmp_path: Path, *, in_process: bool) -> dict[str, str]:
+def cli_env(
+    settings: Settings, tmp_path: Path, *, in_process: bool, log_level: str = "WARNING"
+) -> dict[str, str]:
     return {
         **os.environ,
         "CREDITBANK_ENV": "test",
         "CREDITBANK_DATABASE_URL": settings.database_url,
         "CREDITBANK_KEY_DIR": str(tmp_path / "keys"),
         "CREDITBANK_AUTO_MIGRATE": "false",
-        "CREDITBANK_LOG_LEVEL": "WARNING",
+        "CREDITBANK_LOG_LEVEL": log_level,
         "CREDITBANK_WORKER__IN_PROCESS": "true" if in_process else "false",
         "CREDITBANK_WORKER__POLL_INTERVAL_SECONDS": "0.1",
     }
@@ -92,10 +94,12 @@ class Bank:
         self.worker = worker
 
 
-def run_bank(settings: Settings, tmp_path: Path) -> Iterator[Bank]:
-    """Load the demo, start the server (and on PostgreSQL a separate worker), yield, stop."""
+def run_bank(settings: Settings, tmp_path: Path, *, log_level: str = "WARNING") -> Iterator[Bank]:
+    """Load the demo, start the server (and on PostgreSQL a separate worker), yield, stop.
+
+    The server logs to ``tmp_path / "server.log"``, the worker to ``"worker.log"``."""
     separate_worker = not settings.is_sqlite
-    env = cli_env(settings, tmp_path, in_process=not separate_worker)
+    env = cli_env(settings, tmp_path, in_process=not separate_worker, log_level=log_level)
     demo_run = cli(["demo", "--json"], env)
     assert demo_run.returncode == 0, demo_run.stderr
     demo = json.loads(demo_run.stdout)
