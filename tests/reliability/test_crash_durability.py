@@ -42,7 +42,7 @@ pytestmark = pytest.mark.server
 
 
 def _demo(env: dict[str, str]) -> dict:
-    result = cli(["demo", "--json"], env)
+    result = cli(["demo", "--json", "--no-story"], env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -36,7 +36,7 @@ NEW_LEARNER = {
 
 @pytest.fixture
 def bank(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Bank]:
-    yield from run_bank(settings, tmp_path, log_level="INFO")
+    yield from run_bank(settings, tmp_path, extra_env={"CREDITBANK_LOG_LEVEL": "INFO"})
 
 
 def _log_lines(tmp_path: Path) -> list[dict]:
