@@ -33,6 +33,7 @@ from tests.reliability.harness import (
     assert_durable,
     kill,
     ledger_verifies,
+    report,
     start_server,
     statement_jobs,
     stored_ids,
@@ -77,6 +78,7 @@ def test_server_sigkilled_mid_ingest_loses_nothing_acknowledged(
         figures = assert_durable(settings.database_url, load)
         ledger_verifies(env)
         assert figures["acked"] >= 100
+        report(f"server-sigkill-{settings.database_url.split('+')[0]}", figures)
         # The restarted server takes new statements.
         after = _load(url, demo)
         _wait_until(lambda: len(after.acked) >= 2)
@@ -133,6 +135,7 @@ def test_worker_sigkilled_mid_job_another_finishes_without_double_credit(
             # Banked exactly 10.0: statements 1-7 credited once, however the jobs ran.
             assert str(figures_now["banked"]) in ("10.0", "10.00", "10")
         assert figures["stored"] >= 40
+        report("worker-sigkill", figures)
     finally:
         for process in (first, second):
             if process is not None:
@@ -179,7 +182,10 @@ def test_postgres_restarted_under_load_503_with_retry_after_never_500(
         statuses = {status for _, status, _ in load.answers}
         assert 500 not in statuses, load.statuses
         assert statuses <= {200, 503}, load.statuses
-        print("restart drill answers:", dict(load.statuses))
+        report(
+            "postgres-restart",
+            {"answers": {str(k): v for k, v in load.statuses.items()}, "acked": len(load.acked)},
+        )
         unavailable = [a for a in load.answers[before_restart:] if a[1] == 503]
         assert all(retry is not None and int(retry) >= 1 for _, _, retry in unavailable)
         assert server.poll() is None
