@@ -13,13 +13,14 @@ API (``settings`` is the deployment's :class:`~creditbank.config.Settings`)::
     from creditbank.kit import signing
 
     keys = signing.key_set(settings, signing.LEDGER_CHECKPOINTS)  # created outside prod
-    kid, signature = keys.sign(data)               # current key of the default algorithm
+    kid, signature = keys.sign(data)               # the newest current key (any algorithm)
     kid, signature = keys.sign(data, algorithm="ES256")
     keys.verify(kid, data, signature)              # False on any mismatch, never raises
     keys.jwks()                                    # {"keys": [...]}: public JWKs with kid
     keys.get(kid).private_key                      # the algorithm's key object (PyJWT takes
                                                    # cryptography's for EdDSA/ES256/RS256)
-    signing.rotate(settings, purpose, algorithm="ES256")  # new current key -> kid
+    signing.rotate(settings, purpose, algorithm="ES256")  # new current key -> kid; it now
+                                                   # signs by default (ES256 tokens, say)
     signing.retire(settings, purpose, kid)         # not the current key: rotate first
     signing.verify_with_jwk(jwk, data, signature)  # for outside auditors' key sets
 
@@ -411,7 +412,8 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class KeySet:
-    """The keys of one purpose: which sign (``current``, one per algorithm), which verify."""
+    """The keys of one purpose: which sign (``current``, one per algorithm, the newest
+    rotation last: it signs when no algorithm is named), which verify."""
 
     purpose: Purpose
     current: dict[str, str]
@@ -421,6 +423,8 @@ class KeySet:
         return self.keys.get(kid)
 
     def current_key(self, algorithm: str | None = None) -> SigningKey:
+        if algorithm is None and self.current:
+            return self.keys[list(self.current.values())[-1]]
         alg = algorithm or self.purpose.default_algorithm
         kid = self.current.get(alg)
         if kid is None:
@@ -431,7 +435,8 @@ class KeySet:
         return self.keys[kid]
 
     def sign(self, data: bytes, *, algorithm: str | None = None) -> tuple[str, bytes]:
-        """``(kid, signature)`` of ``data`` by the current key of ``algorithm``."""
+        """``(kid, signature)`` of ``data`` by the current key of ``algorithm`` (None: the
+        newest current key)."""
         key = self.current_key(algorithm)
         return key.kid, key.algorithm.sign(key.private_key, data)
 
@@ -507,7 +512,7 @@ def _dump(keys: KeySet, ring: Keyring) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "purpose": keys.purpose.name,
-        "current": dict(sorted(keys.current.items())),
+        "current": keys.current,  # in rotation order: the last one signs by default
         "keys": stored,
     }
 
@@ -649,18 +654,20 @@ def key_set(settings: Settings, purpose: Purpose, *, create: bool | None = None)
 
 
 def rotate(settings: Settings, purpose: Purpose, *, algorithm: str | None = None) -> str:
-    """A new current key of ``algorithm`` (the previous one stays active); returns its kid."""
-    alg = algorithm or purpose.default_algorithm
+    """A new current key of ``algorithm`` (default: that of the key signing now), which
+    signs from now on; the previous one stays active. Returns its kid."""
     path = purpose.path(settings).resolve()
     ring = keyring_for(settings)
     with _lock:
         if not path.exists():  # the command line's way to create a set explicitly
             keys = key_set(settings, purpose, create=True)
-            if alg == purpose.default_algorithm:
+            if algorithm in (None, purpose.default_algorithm):
                 return keys.current_key().kid
         keys = key_set(settings, purpose, create=False)
+        alg = algorithm or keys.current_key().alg
         new = _new_key(purpose, alg, keys.keys)
-        current = {**keys.current, alg: new.kid}
+        current = {a: kid for a, kid in keys.current.items() if a != alg}
+        current[alg] = new.kid
         _write(path, KeySet(purpose, current, {**keys.keys, new.kid: new}), ring)
         _cache.pop((path, purpose.name), None)
     return new.kid

@@ -52,8 +52,9 @@ def test_each_algorithm_signs_verifies_and_exports_its_jwk(settings: Settings, a
     assert "p" not in jwk
     assert signing.verify_with_jwk(jwk, DATA, signature)
     assert not signing.verify_with_jwk({**jwk, "alg": "HS256"}, DATA, signature)
-    # The default algorithm's current key is untouched by a rotation of another one.
-    assert keys.current_key().alg == "EdDSA"
+    # The newest rotation signs by default; each algorithm keeps its own current key.
+    assert keys.current_key().kid == kid
+    assert keys.current_key("EdDSA").alg == "EdDSA"
 
 
 def test_private_keys_are_sealed_with_the_keyring(settings: Settings) -> None:
