@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +27,6 @@ from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import Published
-
-ZERO = Decimal("0.00")
 
 
 def _scaled_text(facts: StatementFacts) -> str | None:
@@ -204,6 +201,11 @@ async def list_outcomes(
 ) -> list[Outcome]:
     statuses = [status] if status else None
     return await RulesRepository.from_session(session).outcomes_of(learner_id, statuses=statuses)
+
+
+def is_active(outcome: Outcome) -> bool:
+    """Whether the outcome counts now (not voided, revoked nor expired)."""
+    return outcome.status == OutcomeStatus.ACTIVE.value
 
 
 async def get_outcome(session: AsyncSession, outcome_id: uuid.UUID) -> Outcome:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import NotFound
 from creditbank.identity.models import Institution
 from creditbank.identity.service import identity as identity_service
+from creditbank.kit.credits import ZERO
 from creditbank.kit.time import utc_now
 from creditbank.lrs.service import StatementForProcessing, get_statement_for_processing
 from creditbank.lrs.xapi.ifi import agent_ifi
@@ -31,7 +32,7 @@ from creditbank.rules.ast import InstitutionType
 from creditbank.rules.engine import evaluate_statement
 from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_from_statement
 from creditbank.rules.models import Evaluation, HeldStatement
-from creditbank.rules.outcomes import ZERO, learner_record, store_evaluation
+from creditbank.rules.outcomes import learner_record, store_evaluation
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import NoStandardsInForce
