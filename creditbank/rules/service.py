@@ -37,6 +37,7 @@ class RulesService:
     list_outcomes = staticmethod(outcomes.list_outcomes)
     get_outcome = staticmethod(outcomes.get_outcome)
     is_active = staticmethod(outcomes.is_active)
+    export_learner_data = staticmethod(outcomes.export_learner_data)
     # an outcome's life
     statement_voided = staticmethod(lifecycle.statement_voided)
     expiry_sweep = staticmethod(lifecycle.expiry_sweep)
