@@ -107,7 +107,7 @@ class TestProductionKeys:
 
         settings = Settings(
             env="prod",
-            secret_key="a-production-secret-key-of-enough-length-123",  # type: ignore[arg-type]
+            secret_key="a-production-secret-key-of-enough-length-123",
             key_dir=tmp_path / "keys",
         )
         with pytest.raises(KeyringError, match="keyring"):
