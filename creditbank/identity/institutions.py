@@ -7,7 +7,7 @@ accredited for a period and a scope (the rules engine asks ``is_accredited``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -232,11 +232,35 @@ class InstitutionService:
             raise BadRequest("name the institution", code="institution_required")
         return await self.get_institution(session, actor.institution_key)
 
+    async def home_page_owners(self, session: AsyncSession) -> dict[str, Institution]:
+        """Every registered account homePage (normalised, see ``normalise_home_page``)
+        and the institution that owns it: the LRS refuses statements asserting about
+        another institution's accounts."""
+        owners: dict[str, Institution] = {}
+        for institution in await IdentityRepository.from_session(session).list_institutions():
+            for page in institution.home_pages:
+                owners[normalise_home_page(page)] = institution
+        return owners
+
     async def institution_by_id(
         self, session: AsyncSession, institution_id: uuid.UUID
     ) -> Institution | None:
         """The institution with this id (the rules engine resolves a statement's sender)."""
         return await IdentityRepository.from_session(session).institution_by_id(institution_id)
+
+    async def institutions_by_ids(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Institution]:
+        """Batch :meth:`institution_by_id` (one query)."""
+        return await IdentityRepository.from_session(session).institutions_by_ids(ids)
+
+
+def normalise_home_page(page: str) -> str:
+    """A homePage as ownership compares it: scheme and host lowercased, no trailing ``/``
+    (so ``https://MOOC1.example.cn/`` is still the MOOC platform's)."""
+    parts = urlsplit(page.strip())
+    lowered = parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower())
+    return lowered.geturl().rstrip("/")
 
 
 def require_absolute_iri(value: str, what: str) -> None:

@@ -10,7 +10,7 @@ died mid-job) makes the job claimable again. Never commits: the worker does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,6 +83,35 @@ class JobService:
                 "run_at": run_at or now,
                 "created_at": now,
                 "dedupe_key": dedupe_key,
+            }
+            for payload in payloads
+        ]
+        if rows:
+            await session.execute(insert(Job), rows)
+
+    async def park_many(
+        self,
+        session: AsyncSession,
+        name: str,
+        payloads: Iterable[Mapping[str, Any]],
+        *,
+        reason: str,
+    ) -> None:
+        """Add jobs straight to the dead letters with ``reason``: held for an operator to
+        review (``GET /api/v1/jobs/dead``) and replay."""
+        now = utc_now()
+        rows = [
+            {
+                "name": name,
+                "payload": dict(payload),
+                "status": JobStatus.DEAD.value,
+                "attempts": 0,
+                "max_attempts": 8,
+                "run_at": now,
+                "created_at": now,
+                "finished_at": now,
+                "last_error": _clip(reason),
+                "dedupe_key": None,
             }
             for payload in payloads
         ]
@@ -169,6 +198,10 @@ class JobService:
             locked_by=None,
             locked_until=None,
         )
+
+    async def complete_many(self, session: AsyncSession, job_ids: Sequence[int]) -> None:
+        """Batch :meth:`complete` (one UPDATE), in the transaction of the jobs' writes."""
+        await JobRepository.from_session(session).finish(job_ids, finished_at=utc_now())
 
     async def fail(
         self,
