@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, status
 
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
+from api.params import ApiDateTime
 from creditbank.errors import NotFound
 from creditbank.identity import authz
 from creditbank.ledger.checkpoints import checkpoints as checkpoint_service
@@ -34,7 +34,7 @@ async def balances(
     learner_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    as_of: datetime | None = None,
+    as_of: ApiDateTime | None = None,
 ) -> object:
     """Banked, available, converted and expired credits, by category and level, as of a time."""
     authz.require_learner_access(principal, learner_id)

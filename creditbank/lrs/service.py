@@ -20,6 +20,7 @@ from creditbank.audit.service import audit as audit_service
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.identity.principal import Principal
+from creditbank.identity.service import identity as identity_service
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.attachments import AttachmentPart, referenced_sha2
@@ -489,8 +490,12 @@ class StatementService:
 
         # Everything above ran before the lock or is rare; this part holds it: number
         # the statements, stamp ``stored``, insert, and the caller commits.
-        seq = await repo.last_seq()
+        seq, last_stored = await repo.head()
+        # ``stored`` never decreases along ``seq`` (even if the clock steps back): the
+        # ``since``/``until`` queries rely on it to turn times into a ``seq`` range.
         stored = _millis(utc_now())
+        if last_stored is not None and stored < last_stored:
+            stored = last_stored
         stored_text = isoformat_z(stored)
         statement_rows: list[dict[str, Any]] = []
         key_rows: list[tuple[int, int, bool]] = []
@@ -818,3 +823,31 @@ async def get_statements_for_processing(
         )
         for row in rows
     }
+
+
+# -- the learner's data rights (creditbank.bootstrap registers this with identity) -----
+
+
+async def export_learner_statements(
+    session: AsyncSession, learner_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The statements about the learner's linked agents (as actor or as Agent object).
+
+    Erasure keeps them (docs/data-classification.md, "Erasure").
+    """
+    agents = set(await identity_service.ifis_of(session, learner_id))
+    exported = []
+    for row in await StatementRepository.from_session(session).of_agents(sorted(agents)):
+        target = row.body.get("object")
+        target_key = agent_key(target) if isinstance(target, dict) else None
+        if agent_key(row.body["actor"]) not in agents and target_key not in agents:
+            continue  # a 64-bit key collision: someone else's statement
+        exported.append(
+            {
+                "id": str(row.id),
+                "stored": isoformat_z(row.stored),
+                "voided": row.voided,
+                "statement": row.body,
+            }
+        )
+    return exported
