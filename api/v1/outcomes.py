@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep
 from creditbank.errors import BadRequest, Forbidden, NotFound
-from creditbank.identity.authz import require_learner_access
+from creditbank.identity.authz import Resource, allowed, require_learner_access
 from creditbank.identity.principal import Principal
 from creditbank.ledger.service import ledger as ledger_service
+from creditbank.lrs.service import get_statement_for_processing
 from creditbank.rules.schemas import DryRunRequest, OutcomeRead
 from creditbank.rules.service import rules as rules_service
 
@@ -105,8 +106,18 @@ async def explain_ledger_entry(
 async def explain_statement(
     statement_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> dict[str, Any]:
-    """Why a stored statement was recognised or not (or is held, or waits)."""
+    """Why a stored statement was recognised or not (or is held, or waits).
+
+    The learner, the operator, and the institution that sent the statement (its
+    credential or admin: the bank's decision on its own record) may read it."""
     learner_id, explanation = await rules_service.explain_statement(session, statement_id)
+    stored = await get_statement_for_processing(session, statement_id)
+    if (
+        stored is not None
+        and stored.institution_id is not None
+        and allowed(principal, "statement.decision", Resource(institution_id=stored.institution_id))
+    ):
+        return explanation
     if learner_id is not None:
         require_learner_access(principal, learner_id)
     elif not principal.is_operator:
