@@ -192,6 +192,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.standards.cli",
     "creditbank.identity.cli",
     "creditbank.imports.cli",
+    "creditbank.backup",
 )
 
 
