@@ -194,6 +194,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.transcripts.cli",
     "creditbank.identity.cli",
     "creditbank.imports.cli",
+    "creditbank.backup",
 )
 
 

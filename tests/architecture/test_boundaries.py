@@ -169,7 +169,7 @@ SQL_CONSTRUCTS = {
 }  # fmt: skip
 EXECUTE = {"execute", "exec_driver_sql", "scalars", "scalar", "stream", "stream_scalars"}
 #: The engines and migrations themselves.
-INFRASTRUCTURE = {"creditbank/db.py", "creditbank/migrate.py"}
+INFRASTRUCTURE = {"creditbank/db.py", "creditbank/migrate.py", "creditbank/backup.py"}
 #: Known SQL outside repositories, to move into the context's repository.py.
 SQL_ALLOWED = {
     "creditbank/jobs/service.py",
