@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
-from creditbank.conversions.models import ApplicationStatus
 from creditbank.conversions.service import conversions as conversions_service
 from creditbank.errors import NotFound
 from creditbank.identity import authz
@@ -27,7 +26,6 @@ from creditbank.kit import signing
 from creditbank.kit.crypto import may_generate_keys
 from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
-from creditbank.rules.models import OutcomeStatus
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
 from creditbank.transcripts import vcjwt
@@ -37,6 +35,8 @@ from creditbank.transcripts.repository import TranscriptRepository
 
 JWKS_PATH = "/.well-known/jwks.json"
 KID_PATH = "/.well-known/jwks/"
+# Status values of the rules and conversions contexts (their models are theirs to import).
+_SUPERSEDED, _REVOKED, _APPROVED = "superseded", "revoked", "approved"
 
 
 def issuer_id(settings: Settings) -> str:
@@ -60,11 +60,11 @@ def subject_id(settings: Settings, learner_id: uuid.UUID) -> str:
 
 
 def _counts_at(outcome: Any, as_of: datetime) -> bool:
-    if outcome.recognised_at > as_of or outcome.status == OutcomeStatus.SUPERSEDED.value:
+    if outcome.recognised_at > as_of or outcome.status == _SUPERSEDED:
         return False
     if outcome.revoked_at is not None and outcome.revoked_at <= as_of:
         return False
-    if outcome.status == OutcomeStatus.REVOKED.value and outcome.revoked_at is None:
+    if outcome.status == _REVOKED and outcome.revoked_at is None:
         return False
     return outcome.expires_at is None or outcome.expires_at > as_of
 
@@ -153,7 +153,7 @@ class TranscriptService:
                 source_units=list(a.source_units),
             )
             for a in await conversions_service.of_learner(session, principal, learner_id)
-            if a.status == ApplicationStatus.APPROVED.value
+            if a.status == _APPROVED
             and a.decided_at is not None
             and a.decided_at <= moment
         ]
