@@ -28,7 +28,8 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy creditbank api workers migrations
+	$(BIN)/mypy creditbank api workers migrations tests
+	$(BIN)/lint-imports
 
 # Known vulnerabilities in the installed dependencies (PyPI advisory database / OSV).
 audit: install

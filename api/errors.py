@@ -10,12 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.xapi.common import XAPI_PREFIX
 from creditbank.db import database_error, unavailable_error
 from creditbank.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("creditbank.api")
-
-XAPI_PREFIX = "/xapi"
 
 
 def _is_xapi(request: Request) -> bool:

@@ -42,7 +42,7 @@ class WorkerSettings(BaseModel):
     lease_seconds: int = 60
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
-    batch_size: int = 50
+    batch_size: int = 200
 
 
 class IdentitySettings(BaseModel):

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -57,7 +58,7 @@ def _counts(url: str) -> dict[str, int]:
     }
 
 
-def _fill(env: dict[str, str], tmp_path: Path, demo: dict) -> None:
+def _fill(env: dict[str, str], tmp_path: Path, demo: dict[str, Any]) -> None:
     server, url = start_server(env, tmp_path / "server.log")
     fxvs = demo["institutions"]["fxvs"]
     auth = (fxvs["lrs_key"], fxvs["lrs_secret"])

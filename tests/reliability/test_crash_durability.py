@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,13 +43,14 @@ from tests.reliability.harness import (
 pytestmark = pytest.mark.server
 
 
-def _demo(env: dict[str, str]) -> dict:
+def _demo(env: dict[str, str]) -> dict[str, Any]:
     result = cli(["demo", "--json", "--no-story"], env)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    demo: dict[str, Any] = json.loads(result.stdout)
+    return demo
 
 
-def _load(url: str, demo: dict) -> Load:
+def _load(url: str, demo: dict[str, Any]) -> Load:
     fxvs = demo["institutions"]["fxvs"]
     return Load(url, (fxvs["lrs_key"], fxvs["lrs_secret"]), fxvs["home_page"]).start()
 
@@ -127,7 +129,7 @@ def test_worker_sigkilled_mid_job_another_finishes_without_double_credit(
             lina = login(client, demo["users"]["learner"])
             learner_id = demo["users"]["learner"]["learner_id"]
 
-            def balances() -> dict | None:
+            def balances() -> dict[str, Any] | None:
                 got = client.get(f"/api/v1/ledger/learners/{learner_id}/balances", headers=lina)
                 return got.json() if got.status_code == 200 else None
 

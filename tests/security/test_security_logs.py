@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,7 @@ def bank(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Bank]:
     yield from run_bank(settings, tmp_path, extra_env={"CREDITBANK_LOG_LEVEL": "INFO"})
 
 
-def _log_lines(tmp_path: Path) -> list[dict]:
+def _log_lines(tmp_path: Path) -> list[dict[str, Any]]:
     lines = []
     for name in ("server.log", "worker.log"):
         path = tmp_path / name

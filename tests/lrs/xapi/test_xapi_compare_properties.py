@@ -26,7 +26,7 @@ lang_tags = st.sampled_from(["zh-CN", "en-US", "en", "zh-Hans-CN"])
 @st.composite
 def agents(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
-        ifi = {"mbox": f"mailto:{draw(names)}@{draw(names)}.example.cn"}
+        ifi: dict[str, Any] = {"mbox": f"mailto:{draw(names)}@{draw(names)}.example.cn"}
     else:
         ifi = {"account": {"homePage": f"https://{draw(names)}.example.cn", "name": draw(names)}}
     agent: dict[str, Any] = {"objectType": "Agent", **ifi}
