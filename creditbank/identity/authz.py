@@ -109,6 +109,9 @@ RULES: dict[str, dict[str, Check]] = {
     "learner.erase": {"operator": _always, "learner": _self},
     "learner.data": {"operator": _always, "learner": _self},
     "consent.create": {"learner": _self},
+    # signed transcripts (creditbank.transcripts); verifying one needs no login
+    "transcript.issue": {"operator": _always, "learner": _self},
+    "transcript.read": {"operator": _always, "learner": _self},
     # identity links
     "link.read": {"operator": _always, "learner": _self},
     "link.assert": {
