@@ -43,6 +43,7 @@ class Total:
 
 @dataclass(frozen=True)
 class Dashboard:
+    now: datetime
     since_month: datetime
     since_day: datetime
     recognised: list[Periodic]
@@ -117,6 +118,7 @@ class ReportingService:
         )
         repo = ReportingRepository.from_session(session)
         return Dashboard(
+            now=now,
             since_month=since_month,
             since_day=since_day,
             recognised=await repo.recognised(since_month),

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from api.deps import get_database
 from api.portal.charts import bar_chart
 from api.portal.web import Page, UserPage
-from creditbank.reporting.service import Dashboard, region_name, totals
+from creditbank.reporting.service import Dashboard, Total, region_name, totals
 from creditbank.reporting.service import reporting as reporting_service
 
 router = APIRouter(include_in_schema=False)
@@ -45,8 +45,10 @@ def _charts(page: Page, board: Dashboard) -> list[Chart]:
         title = t(f"chart_{key}")
         charts.append(Chart(key, title, bar_chart(f"chart-{key}", title, bars), headers, rows))
 
+    months = _months(board)
     for key, source in (("recognised", board.recognised), ("converted", board.converted)):
-        by_month = totals(source, "period")
+        found = {m.key: m for m in totals(source, "period")}
+        by_month = [found.get(m) or Total(key=m, credits=Decimal("0.00"), count=0) for m in months]
         add(
             f"{key}_month",
             [t("month"), t("credits_col"), t("count")],
@@ -115,6 +117,16 @@ def _charts(page: Page, board: Dashboard) -> list[Chart]:
         [(c.period[5:], Decimal(c.count)) for c in board.statements_per_day],
     )
     return charts
+
+
+def _months(board: Dashboard) -> list[str]:
+    """Every month of the window, oldest first, so that a month without data shows as 0."""
+    out: list[str] = []
+    year, month = board.since_month.year, board.since_month.month
+    while (year, month) <= (board.now.year, board.now.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
 
 
 def _percent(part: int, whole: int) -> str:
