@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.audit.models import AuditEntry
 from creditbank.audit.repository import AuditRepository
+from creditbank.audit.schemas import AuditFilter
 from creditbank.db import Database
 from creditbank.identity.principal import Principal
 from creditbank.kit.logging import request_id_var
@@ -65,31 +65,11 @@ class AuditService:
         async with database.session_scope() as session:
             await self.record(session, **entry)
 
-    async def query(
-        self,
-        session: AsyncSession,
-        *,
-        action: str | None = None,
-        actor_id: str | None = None,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        outcome: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        before_id: int | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]:
+    async def query(self, session: AsyncSession, filters: AuditFilter) -> list[AuditEntry]:
         """Newest first; page with ``before_id`` = the last id of the previous page."""
+        limit = max(1, min(filters.limit, MAX_LIMIT))
         return await AuditRepository.from_session(session).query(
-            action=action,
-            actor_id=actor_id,
-            object_type=object_type,
-            object_id=object_id,
-            outcome=outcome,
-            since=since,
-            until=until,
-            before_id=before_id,
-            limit=max(1, min(limit, MAX_LIMIT)),
+            filters.model_copy(update={"limit": limit})
         )
 
 

@@ -37,6 +37,7 @@ class RulesService:
     learner_record = staticmethod(outcomes.learner_record)
     list_outcomes = staticmethod(outcomes.list_outcomes)
     get_outcome = staticmethod(outcomes.get_outcome)
+    is_active = staticmethod(outcomes.is_active)
     export_learner_data = staticmethod(outcomes.export_learner_data)
     # an outcome's life
     statement_voided = staticmethod(lifecycle.statement_voided)
