@@ -42,7 +42,7 @@ class WorkerSettings(BaseModel):
     lease_seconds: int = 60
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
-    batch_size: int = 50
+    batch_size: int = 200
 
 
 class IdentitySettings(BaseModel):
@@ -118,6 +118,15 @@ class ConversionSettings(BaseModel):
     webhook_timeout_seconds: float = 10.0
 
 
+class TranscriptSettings(BaseModel):
+    """Signed transcripts (creditbank.transcripts)."""
+
+    #: The JOSE algorithm VC-JWTs are signed with (issuer keys: transcript-issuer).
+    algorithm: Literal["RS256", "ES256", "EdDSA"] = "RS256"
+    #: Transcripts expire this many days after issue (None: no validUntil).
+    valid_days: int | None = Field(default=None, ge=1)
+
+
 class Settings(BaseSettings):
     """All configuration; nested models read ``CREDITBANK_LRS__MAX_LIMIT`` etc."""
 
@@ -156,6 +165,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     ledger: LedgerSettings = LedgerSettings()
     conversions: ConversionSettings = ConversionSettings()
+    transcripts: TranscriptSettings = TranscriptSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

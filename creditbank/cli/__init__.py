@@ -201,6 +201,8 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.bench.runner",
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
+    # before identity: its `keys --kind` choices list the transcript-issuer purpose
+    "creditbank.transcripts.cli",
     "creditbank.identity.cli",
     "creditbank.imports.cli",
     "creditbank.backup",

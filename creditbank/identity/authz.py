@@ -109,6 +109,9 @@ RULES: dict[str, dict[str, Check]] = {
     "learner.erase": {"operator": _always, "learner": _self},
     "learner.data": {"operator": _always, "learner": _self},
     "consent.create": {"learner": _self},
+    # signed transcripts (creditbank.transcripts); verifying one needs no login
+    "transcript.issue": {"operator": _always, "learner": _self},
+    "transcript.read": {"operator": _always, "learner": _self},
     # identity links
     "link.read": {"operator": _always, "learner": _self},
     "link.assert": {
@@ -141,6 +144,7 @@ RULES: dict[str, dict[str, Check]] = {
     # users and operations
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
+    "reporting.read": {"operator": _always},
     "keys.manage": {"operator": _always},
     # conversions (used by the conversions context)
     "application.list": {"operator": _always, "certifier": _always},

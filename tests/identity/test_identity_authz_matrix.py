@@ -130,6 +130,22 @@ ROWS = [
         cells(403, operator=201),
         body=lambda who: {"name": "新学员"},
     ),
+    Row(
+        "issue a transcript",
+        "POST",
+        lambda w: f"/api/v1/learners/{w.lina_id}/transcripts",
+        cells(403, lina=201, operator=201),
+        body=lambda who: {},
+    ),
+    _learner_row("her transcripts", "/transcripts"),
+    Row(
+        "verify a transcript (no login)",
+        "POST",
+        lambda w: "/api/v1/verify",
+        cells(400, anonymous=400),
+        body=lambda who: {"vc_jwt": "not.a.jwt"},
+    ),
+    Row("issuer keys", "GET", lambda w: "/.well-known/jwks.json", cells(200, anonymous=200)),
     Row("list users", "GET", lambda w: "/api/v1/users", cells(403, operator=200)),
     Row("audit log", "GET", lambda w: "/api/v1/audit", cells(403, operator=200)),
 ]
