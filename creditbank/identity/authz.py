@@ -144,6 +144,7 @@ RULES: dict[str, dict[str, Check]] = {
     # users and operations
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
+    "reporting.read": {"operator": _always},
     "keys.manage": {"operator": _always},
     # conversions (used by the conversions context)
     "application.list": {"operator": _always, "certifier": _always},
