@@ -153,9 +153,7 @@ class TranscriptService:
                 source_units=list(a.source_units),
             )
             for a in await conversions_service.of_learner(session, principal, learner_id)
-            if a.status == _APPROVED
-            and a.decided_at is not None
-            and a.decided_at <= moment
+            if a.status == _APPROVED and a.decided_at is not None and a.decided_at <= moment
         ]
         balances = await ledger_service.balances(session, learner_id, as_of=moment)
         transcript_id = uuid.uuid4()
