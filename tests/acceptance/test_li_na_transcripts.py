@@ -11,14 +11,35 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import subprocess
 import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.acceptance.li_na import Bank, cli, li_na_plan, login, post_statement
+from tests.acceptance.li_na import ROOT, Bank, cli, li_na_plan, login, post_statement
+
+INTEROP = ROOT / "tests" / "interop"
+
+
+def _jose(token_file: Path, jwks_file: Path) -> subprocess.CompletedProcess[str]:
+    """npm ``jose`` (not ours) verifying the VC-JWT against a JWK set file."""
+    if shutil.which("node") is None or not (INTEROP / "node_modules" / "jose").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("tests/interop/node_modules is missing: .ci/run installs it (npm ci)")
+        pytest.skip("npm jose not installed (cd tests/interop && npm ci)")
+    return subprocess.run(
+        ["node", str(INTEROP / "verify_jose.mjs"), str(token_file), str(jwks_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -181,6 +202,14 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert refused.returncode == 1
         assert json.loads(refused.stdout)["valid"] is False
 
+        # An independent JOSE library agrees, tampering included.
+        independent = _jose(tmp_path / "t1.jwt", tmp_path / "jwks.json")
+        assert independent.returncode == 0, independent.stdout + independent.stderr
+        assert json.loads(independent.stdout)["valid"] is True
+        independent = _jose(tmp_path / "tampered.jwt", tmp_path / "jwks.json")
+        assert independent.returncode == 1, independent.stdout + independent.stderr
+        assert json.loads(independent.stdout)["valid"] is False
+
         # keys rotate (and retire the old key): T1 still verifies, T2 is signed by the new key.
         old_kid = kid_path.rsplit("/", 1)[-1]
         rotated = cli(["keys", "rotate", "--kind", "transcript-issuer"], bank.env)
@@ -190,7 +219,10 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         report = _verify(client, token)
         assert report["valid"] is True
         assert report["checks"]["issuer_key"]["status"] == "retired"
-        assert len(client.get("/.well-known/jwks.json").json()["keys"]) == 2
+        after = client.get("/.well-known/jwks.json").json()
+        assert len(after["keys"]) == 2
+        (tmp_path / "jwks-after.json").write_text(json.dumps(after))
+        assert _jose(tmp_path / "t1.jwt", tmp_path / "jwks-after.json").returncode == 0
         t2 = client.post(f"/api/v1/learners/{learner_id}/transcripts", json={}, headers=lina).json()
         assert t2["kid"] != t1["kid"]
         assert _verify(client, t2["vc_jwt"])["valid"] is True
