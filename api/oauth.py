@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 
-from api.auth import parse_basic
+from api.auth import TooManyFailures, client_ip, credential_throttle, parse_basic
 from api.deps import SessionDep, SettingsDep
 from api.v1.common import audit_refusals
 from creditbank.errors import BadRequest, Unauthorized
@@ -51,6 +51,14 @@ async def token(
         object_type="lrs_credential",
         ip=request.client.host if request.client else None,
     ):
+        throttle = credential_throttle(request)
+        address = client_ip(request)
+        wait = throttle.retry_after(address, client_id)
+        if wait is not None:
+            raise TooManyFailures(
+                "too many failed client credentials from this address, try later",
+                retry_after_seconds=wait,
+            )
         try:
             answer = await sign_in_service.client_credentials(
                 session,
@@ -60,6 +68,7 @@ async def token(
                 scope=scope,
             )
         except Unauthorized as exc:
+            throttle.failed(address, client_id)
             raise Unauthorized("invalid client credentials", code="invalid_client") from exc
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

@@ -48,11 +48,13 @@ from creditbank.kit.time import isoformat_z, utc_now
 class TooManyAttempts(DomainError):
     status_code = 429
     code = "too_many_attempts"
+    retry_after_seconds = 60
 
 
 class AccountLocked(DomainError):
     status_code = 429
     code = "account_locked"
+    retry_after_seconds = 60
 
 
 @dataclass(frozen=True)
@@ -304,37 +306,39 @@ class SignInService:
                     "too many sign-in attempts, try later / 尝试次数过多，请稍后再试"
                 )
             )
-        user = await repo.user_by_username(username.strip())
-        ok = verify_password(settings, user.password_hash if user else None, password)
-        session.add(LoginAttempt(ip=ip, username=username[:100], success=ok, at=now))
-        if user is not None and user.locked_until is not None and user.locked_until > now:
+        # The lockout is per (address, user name), whether the name exists or not:
+        # the answer never tells which names exist, and nobody can lock an account
+        # for everyone else by failing on purpose from their own address.
+        name = username.strip()[:100]
+        if await repo.failures_since(ip, name, window_start) >= cfg.max_failed_logins:
+            # Still an attempt of this address: it counts toward the address's limit.
+            session.add(LoginAttempt(ip=ip, username=name, success=False, at=now))
             await audit.record(
                 session,
                 actor="anonymous",
                 action="auth.login",
                 object_type="user",
-                object_id=user.id,
                 detail={"reason": "locked"},
                 ip=ip,
                 outcome="denied",
             )
-            return LoginOutcome(error=AccountLocked("account locked, try later / 账户已锁定"))
+            return LoginOutcome(
+                error=AccountLocked(
+                    "too many failed sign-ins for this user name, try later /"
+                    " 该用户名登录失败次数过多，请稍后再试"
+                )
+            )
+        user = await repo.user_by_username(username.strip())
+        ok = verify_password(settings, user.password_hash if user else None, password)
+        session.add(LoginAttempt(ip=ip, username=name, success=ok, at=now))
         if user is None or not ok or not user.active:
-            if user is not None and user.active:
-                user.failed_logins += 1
-                if user.failed_logins >= cfg.max_failed_logins:
-                    user.locked_until = now + timedelta(seconds=cfg.lockout_seconds)
-                    user.failed_logins = 0
             await audit.record(
                 session,
                 actor="anonymous",
                 action="auth.login",
                 object_type="user",
                 object_id=user.id if user else None,
-                detail={
-                    "reason": "bad_credentials",
-                    "locked": bool(user and user.locked_until and user.locked_until > now),
-                },
+                detail={"reason": "bad_credentials"},
                 ip=ip,
                 outcome="denied",
             )
