@@ -21,7 +21,10 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import random
 import time
@@ -37,7 +40,12 @@ __all__ = [
     "CreditBankError",
     "Document",
     "StatementConflict",
+    "sign_webhook",
+    "verify_webhook",
 ]
+
+#: Standard Webhooks: receivers refuse a ``webhook-timestamp`` further than this from now.
+WEBHOOK_TOLERANCE_SECONDS = 300
 
 #: Answers worth another attempt: the request may not have been handled (or was, and a
 #: retry is harmless because statement ids are fixed before the first attempt).
@@ -402,3 +410,48 @@ def _error(response: httpx.Response) -> CreditBankError:
         detail = str(body.get("detail") or body.get("message") or detail)
     kind = StatementConflict if response.status_code == 409 else CreditBankError
     return kind(response.status_code, error, detail)
+
+
+def _webhook_key(secret: str | bytes) -> bytes:
+    """Standard Webhooks secrets are ``whsec_<base64>``; raw bytes are used as they are."""
+    if isinstance(secret, bytes):
+        return secret
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def sign_webhook(secret: str | bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`` (Standard Webhooks)."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_webhook_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_webhook(
+    secret: str | bytes,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
+) -> bool:
+    """Receiver side: True when ``body`` is signed with ``secret`` and recent.
+
+    ``headers`` needs ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
+    (several space-separated ``v1,…`` signatures are allowed, during a key rotation).
+    A timestamp more than ``tolerance`` seconds from ``now`` is refused (replays).
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    try:
+        msg_id = lowered["webhook-id"]
+        timestamp = int(lowered["webhook-timestamp"])
+        signatures = lowered["webhook-signature"].split()
+    except (KeyError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        return False
+    try:
+        expected = sign_webhook(secret, msg_id, timestamp, body)
+    except ValueError:
+        return False
+    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
