@@ -11,6 +11,7 @@ from creditbank.audit.models import AuditEntry
 from creditbank.audit.repository import AuditRepository
 from creditbank.audit.schemas import AuditFilter
 from creditbank.db import Database
+from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.kit.logging import request_id_var
 from creditbank.kit.time import utc_now
@@ -64,6 +65,13 @@ class AuditService:
         """Record in a transaction of its own: for refusals whose own transaction rolls back."""
         async with database.session_scope() as session:
             await self.record(session, **entry)
+
+    async def read(
+        self, session: AsyncSession, principal: Principal, filters: AuditFilter
+    ) -> list[AuditEntry]:
+        """:meth:`query` for the operator (``audit.read``)."""
+        authz.authorize(principal, "audit.read")
+        return await self.query(session, filters)
 
     async def query(self, session: AsyncSession, filters: AuditFilter) -> list[AuditEntry]:
         """Newest first; page with ``before_id`` = the last id of the previous page."""
