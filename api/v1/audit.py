@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
 from creditbank.audit.service import audit as audit_service
-from creditbank.identity import authz
 from creditbank.identity.schemas import AuditRead
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -30,9 +29,9 @@ async def query_audit(
     limit: int = 100,
 ) -> object:
     """Newest first; page with ``before_id`` (the last id of the previous page)."""
-    authz.authorize(principal, "audit.read")
-    return await audit_service.query(
+    return await audit_service.read(
         session,
+        principal,
         action=action,
         actor_id=actor_id,
         object_type=object_type,

@@ -73,7 +73,8 @@ def _in_certifier_scope(p: Principal, r: Resource) -> bool:
 
 
 # role -> condition, per action. "operator" always means: everything in this table.
-# "credential" is an institution's LRS credential or OAuth client (kind == "credential").
+# "credential" is an institution's LRS credential or OAuth client (kind == "credential");
+# "authenticated" is any caller who signed in (user or credential).
 RULES: dict[str, dict[str, Check]] = {
     # institutions
     "institution.list": {
@@ -130,6 +131,18 @@ RULES: dict[str, dict[str, Check]] = {
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
     "keys.manage": {"operator": _always},
+    "jobs.read": {"operator": _always},
+    "jobs.replay": {"operator": _always},
+    # standards (rule sets): anyone signed in reads them, the operator publishes
+    "standards.read": {"authenticated": _always},
+    "standards.publish": {"operator": _always},
+    "standards.reevaluate": {"operator": _always},
+    # ledger and outcomes (a learner's own data otherwise goes through "learner.data")
+    "ledger.adjust": {"operator": _always},
+    # why a statement was (not) recognised: its learner, or the operator when the
+    # statement names no learner of the bank
+    "statement.explain": {"operator": _always, "learner": _self},
+    "rules.dry_run": {"authenticated": _always},
     # conversions (used by the conversions context)
     "application.list": {"operator": _always, "certifier": _always},
     "application.review": {"operator": _always, "certifier": _in_certifier_scope},
@@ -137,10 +150,11 @@ RULES: dict[str, dict[str, Check]] = {
 
 
 def _roles(principal: Principal) -> set[str]:
+    """The roles a rule may name; "authenticated" is everyone but the anonymous caller."""
     if principal.kind == "credential":
-        return {"credential"}
+        return {"credential", "authenticated"}
     if principal.kind == "user":
-        return set(principal.roles)
+        return {*principal.roles, "authenticated"}
     return set()
 
 

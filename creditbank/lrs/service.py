@@ -606,13 +606,7 @@ async def get_statement_for_processing(
     session: AsyncSession, statement_id: uuid.UUID
 ) -> StatementForProcessing | None:
     """A stored statement with its sender and voided flag, for background processing."""
-    from sqlalchemy import select
-
-    from creditbank.lrs.models import Statement
-
-    row = (
-        await session.execute(select(Statement).where(Statement.id == statement_id))
-    ).scalar_one_or_none()
+    row = await StatementRepository.from_session(session).get(statement_id)
     if row is None:
         return None
     return StatementForProcessing(

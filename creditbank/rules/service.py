@@ -25,7 +25,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import BadRequest, NotFound
+from creditbank.identity import authz
 from creditbank.identity.models import Institution
+from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
@@ -39,7 +41,7 @@ from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_fr
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
-from creditbank.standards.service import NoStandardsInForce, Published
+from creditbank.standards.service import NoStandardsInForce, Published, actor_label
 from creditbank.standards.service import standards as standards_service
 
 ZERO = Decimal("0.00")
@@ -1043,6 +1045,125 @@ class RulesService:
             if old is not None and created:
                 old.superseded_by = created[0].id
                 await session.flush()
+
+    # -- a caller's view: authorized here, through identity.authz -----------------------
+
+    async def outcomes_for(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        learner_id: uuid.UUID,
+        *,
+        status: str | None = None,
+    ) -> list[Outcome]:
+        """A learner's outcomes, for her or the operator."""
+        authz.require_learner_access(principal, learner_id)
+        return await self.list_outcomes(session, learner_id, status=status)
+
+    async def read_outcome(
+        self, session: AsyncSession, principal: Principal, outcome_id: uuid.UUID
+    ) -> Outcome:
+        """One outcome, for its learner or the operator."""
+        outcome = await self.get_outcome(session, outcome_id)
+        authz.require_learner_access(principal, outcome.learner_id)
+        return outcome
+
+    async def explain_outcome_for(
+        self, session: AsyncSession, principal: Principal, outcome_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Why this outcome exists, for its learner or the operator."""
+        return await self.explain_outcome(
+            session, await self.read_outcome(session, principal, outcome_id)
+        )
+
+    async def explain_ledger_entry(
+        self, session: AsyncSession, principal: Principal, entry_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """From a ledger entry back to its outcome(s), rule versions and statements."""
+        entry = await ledger_service.entry(session, entry_id)
+        if entry is None:
+            raise NotFound("no such ledger entry / 账目不存在", code="ledger_entry_not_found")
+        authz.require_learner_access(principal, entry.learner_id)
+        outcome_ids = [uuid.UUID(leg["outcome_id"]) for leg in entry.legs if leg.get("outcome_id")]
+        if entry.outcome_id is not None and entry.outcome_id not in outcome_ids:
+            outcome_ids.insert(0, entry.outcome_id)
+        outcomes = []
+        for outcome_id in outcome_ids:
+            try:
+                outcome = await self.get_outcome(session, outcome_id)
+            except NotFound:
+                continue
+            outcomes.append(await self.explain_outcome(session, outcome))
+        return {
+            "entry": {
+                "id": str(entry.id),
+                "learner_id": str(entry.learner_id),
+                "seq": entry.seq,
+                "kind": entry.kind,
+                "amount": f"{entry.amount:.2f}",
+                "unit_code": entry.unit_code,
+                "rule": {"id": entry.rule_id, "version": entry.rule_version},
+                "standards_version": entry.standards_version,
+                "statement_ids": list(entry.statement_ids),
+                "reason": entry.reason,
+                "posted_at": entry.posted_at.isoformat(),
+            },
+            "outcomes": outcomes,
+        }
+
+    async def explain_statement_for(
+        self, session: AsyncSession, principal: Principal, statement_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Why a stored statement was (not) recognised: for its learner, else the operator."""
+        learner_id, explanation = await self.explain_statement(session, statement_id)
+        authz.authorize(principal, "statement.explain", authz.Resource(learner_id=learner_id))
+        return explanation
+
+    async def dry_run_for(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        statement: dict[str, Any],
+        *,
+        institution_key: str | None = None,
+        version: str | None = None,
+        set_id: str | None = None,
+        learner_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        """A dry run for the caller: the sender defaults to the calling institution's
+        credential; against a learner's record only for her or the operator."""
+        authz.authorize(principal, "rules.dry_run")
+        institution_key = institution_key or principal.institution_key
+        if institution_key is None:
+            raise BadRequest("name the sending institution", code="institution_required")
+        if learner_id is not None:
+            authz.require_learner_access(principal, learner_id)
+        return await self.dry_run(
+            session,
+            statement,
+            institution_key=institution_key,
+            version=version,
+            set_id=set_id,
+            learner_id=learner_id,
+        )
+
+    async def reevaluate_version(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        set_id: str,
+        version: str,
+        *,
+        apply: bool,
+    ) -> dict[str, Any]:
+        """What a published version changes for which learners; with ``apply``, change it
+        (the operator)."""
+        authz.authorize(principal, "standards.reevaluate")
+        published = await standards_service.get_version(session, set_id, version)
+        report = await self.reevaluate(
+            session, published, apply=apply, actor=actor_label(principal)
+        )
+        return report.as_json()
 
 
 rules = RulesService()
