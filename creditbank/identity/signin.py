@@ -27,6 +27,7 @@ from creditbank.audit.service import audit
 from creditbank.config import Settings
 from creditbank.errors import BadRequest, Conflict, DomainError, NotFound, Unauthorized
 from creditbank.identity import authz
+from creditbank.identity.credentials import credential_principal, credentials
 from creditbank.identity.models import (
     Institution,
     Learner,
@@ -39,7 +40,6 @@ from creditbank.identity.models import (
 from creditbank.identity.passwords import check_password_rules, hash_password, verify_password
 from creditbank.identity.principal import LRS_SCOPES, Principal, expand_scopes
 from creditbank.identity.repository import IdentityRepository
-from creditbank.identity.service import credential_principal, identity
 from creditbank.identity.tokens import issue_token, verify_token
 from creditbank.kit.time import isoformat_z, utc_now
 
@@ -474,7 +474,7 @@ class SignInService:
         scope: str | None,
     ) -> dict[str, Any]:
         """RFC 6749 §4.4: a bearer token for an institution system (errors raise)."""
-        principal = await identity.authenticate_basic(session, client_id, client_secret)
+        principal = await credentials.authenticate_basic(session, client_id, client_secret)
         granted = principal.scopes
         requested = set(scope.split()) if scope else None
         if requested is not None:

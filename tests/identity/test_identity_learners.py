@@ -434,7 +434,7 @@ class TestOtherContextsHooks:
     ):
         import uuid as uuid_module
 
-        from creditbank.identity import service as identity_module
+        from creditbank.identity import data_rights as data_rights_module
 
         erased: list[uuid_module.UUID] = []
 
@@ -444,8 +444,8 @@ class TestOtherContextsHooks:
         async def erase_section(session: AsyncSession, learner_id: uuid_module.UUID) -> None:
             erased.append(learner_id)
 
-        monkeypatch.setitem(identity_module._EXPORTERS, "outcomes", export_section)
-        monkeypatch.setitem(identity_module._ERASERS, "outcomes", erase_section)
+        monkeypatch.setitem(data_rights_module._EXPORTERS, "outcomes", export_section)
+        monkeypatch.setitem(data_rights_module._ERASERS, "outcomes", erase_section)
         headers = await login(client, "zhang", world.password("zhang"))
         exported = await client.get(f"/api/v1/learners/{world.zhang_id}/export", headers=headers)
         assert exported.json()["outcomes"] == {"learner": world.zhang_id, "outcomes": []}
