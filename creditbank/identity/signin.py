@@ -472,9 +472,27 @@ class SignInService:
         client_id: str,
         client_secret: str,
         scope: str | None,
+        ip: str | None = None,
     ) -> dict[str, Any]:
-        """RFC 6749 §4.4: a bearer token for an institution system (errors raise)."""
-        principal = await credentials.authenticate_basic(session, client_id, client_secret)
+        """RFC 6749 §4.4: a bearer token for an institution system (errors raise; refusals
+        are audited, a bad client as ``invalid_client``)."""
+        async with audit.refusals(
+            session,
+            actor=f"client:{client_id}"[:100],
+            action="oauth.token",
+            object_type="lrs_credential",
+            ip=ip,
+        ):
+            try:
+                principal = await credentials.authenticate_basic(session, client_id, client_secret)
+            except Unauthorized as exc:
+                raise Unauthorized("invalid client credentials", code="invalid_client") from exc
+            return self._client_token(settings, principal, client_id=client_id, scope=scope)
+
+    @staticmethod
+    def _client_token(
+        settings: Settings, principal: Principal, *, client_id: str, scope: str | None
+    ) -> dict[str, Any]:
         granted = principal.scopes
         requested = set(scope.split()) if scope else None
         if requested is not None:
