@@ -101,15 +101,7 @@ async def logout(
 @router.get("/me", response_model=UserMe | CredentialMe)
 async def me(principal: CurrentPrincipal, session: SessionDep) -> object:
     """Who the token belongs to: user, roles, scopes."""
-    if principal.kind == "user" and principal.id is not None:
-        user = await sign_in_service.get_user(session, principal.id)
-        return {"kind": "user", **sign_in_service.describe_user(user)}
-    return {
-        "kind": principal.kind,
-        "id": str(principal.id) if principal.id else None,
-        "institution": principal.institution_key,
-        "scopes": sorted(principal.scopes),
-    }
+    return await sign_in_service.whoami(session, principal)
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)

@@ -234,6 +234,18 @@ class SignInService:
             raise NotFound("no such user", code="user_not_found")
         return user
 
+    async def whoami(self, session: AsyncSession, actor: Principal) -> dict[str, Any]:
+        """Who the caller is: a user with her roles, or a credential with its scopes."""
+        if actor.kind == "user" and actor.id is not None:
+            user = await self.get_user(session, actor.id)
+            return {"kind": "user", **self.describe_user(user)}
+        return {
+            "kind": actor.kind,
+            "id": str(actor.id) if actor.id else None,
+            "institution": actor.institution_key,
+            "scopes": sorted(actor.scopes),
+        }
+
     async def list_users(self, session: AsyncSession, actor: Principal) -> list[User]:
         authz.authorize(actor, "user.manage")
         return await IdentityRepository.from_session(session).list_users()
