@@ -79,9 +79,9 @@ def _include_routers(app: FastAPI) -> None:
 
     for module in (v1_ledger, v1_conversions, v1_inbox):
         app.include_router(module.router)
-    from api.v1 import jobs, outcomes, standards
+    from api.v1 import jobs, outcomes, standards, voiding
 
-    for router in (outcomes, standards, jobs):
+    for router in (outcomes, standards, jobs, voiding):
         app.include_router(router.router)
 
 

@@ -17,12 +17,18 @@ LRS_SCOPES = frozenset(
         "profile",
         "all/read",
         "all",
+        # Not xAPI: documents shared with other institutions' credentials (see README).
+        "documents/cross-institution",
     }
 )
+#: A credential holding it works in the one document space such credentials share;
+#: every other credential sees only its institution's State and profile documents.
+#: Never implied by ``all``: it must be granted by name.
+CROSS_INSTITUTION_DOCUMENTS = "documents/cross-institution"
 
 # A broader scope grants the narrower ones listed with it.
 _IMPLIED: dict[str, frozenset[str]] = {
-    "all": LRS_SCOPES,
+    "all": LRS_SCOPES - {CROSS_INSTITUTION_DOCUMENTS},
     "all/read": frozenset({"statements/read", "statements/read/mine", "all/read"}),
     "statements/read": frozenset({"statements/read", "statements/read/mine"}),
 }

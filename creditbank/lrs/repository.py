@@ -40,6 +40,8 @@ class StoredRow:
     voided: bool
     is_voiding: bool
     object_statement_id: uuid.UUID | None
+    #: The institution whose credential stored it (None: stored without one).
+    institution_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class StatementRepository:
                 Statement.voided,
                 Statement.is_voiding,
                 Statement.object_statement_id,
+                Statement.institution_id,
             ).where(Statement.id.in_(wanted))
         )
         return {
@@ -166,6 +169,7 @@ class StatementRepository:
                 voided=row.voided,
                 is_voiding=row.is_voiding,
                 object_statement_id=row.object_statement_id,
+                institution_id=row.institution_id,
             )
             for row in result
         }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.audit.service import audit as audit_service
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.identity.principal import Principal
@@ -382,6 +383,15 @@ class StatementService:
                     f"statement {item.target} is a voiding statement and cannot be voided",
                     code="cannot_void_voiding_statement",
                 )
+            if target_row is not None and target_row.institution_id != principal.institution_id:
+                # One institution may never retract another's records; the operator
+                # voids on an institution's behalf (``void_on_behalf``, audited).
+                raise Forbidden(
+                    f"statement {item.target} was stored by another institution; only that"
+                    " institution (or an operator, POST /api/v1/statements/{id}/void) may"
+                    " void it / 该语句由其他机构存储，本机构无权作废",
+                    code="void_not_owner",
+                )
             if target_in_batch is not None:
                 target_in_batch.voided = True
             elif target_row is not None:
@@ -497,6 +507,79 @@ class StatementService:
         result = keys.entries()
         resolved[item.id] = result
         return result
+
+    async def void_on_behalf(
+        self,
+        session: AsyncSession,
+        operator: Principal,
+        statement_id: uuid.UUID,
+        *,
+        reason: str,
+        settings: LrsSettings,
+        ip: str | None = None,
+    ) -> dict[str, str]:
+        """The operator voids a statement for the institution that stored it (audited).
+
+        The voiding statement is stored as that institution's (its ``institution_id``),
+        with an ``authority`` naming both: a Group of the institution's authority and
+        the operator, as xAPI describes an assertion made through an intermediary.
+        """
+        if not operator.is_operator:
+            raise Forbidden("operators only / 仅限管理员", code="forbidden")
+        repo = StatementRepository.from_session(session)
+        target = (await repo.rows_by_id([statement_id])).get(statement_id)
+        if target is None:
+            raise NotFound(f"no statement {statement_id}", code="statement_not_found")
+        if target.is_voiding:
+            raise BadRequest(
+                f"statement {statement_id} is a voiding statement and cannot be voided",
+                code="cannot_void_voiding_statement",
+            )
+        if target.voided:
+            raise Conflict(f"statement {statement_id} is voided already", code="already_voided")
+        stored_by = target.body.get("authority") or {}
+        home_page = (stored_by.get("account") or {}).get("homePage") or "urn:creditbank"
+        operator_agent = {
+            "objectType": "Agent",
+            "name": "creditbank operator / 学分银行管理员",
+            "account": {"homePage": home_page, "name": f"operator:{operator.label or operator.id}"},
+        }
+        members = [m for m in (stored_by.get("member") or [stored_by]) if m.get("account")]
+        on_behalf = Principal(
+            kind="credential",
+            institution_id=target.institution_id,
+            scopes=frozenset({SCOPE_WRITE}),
+            label=f"operator:{operator.label}",
+            authority={"objectType": "Group", "member": [*members[:1], operator_agent]},
+        )
+        voiding_id = uuid.uuid4()
+        statement = {
+            "id": str(voiding_id),
+            "actor": operator_agent,
+            "verb": {"id": VOIDED_VERB, "display": {"en-US": "voided", "zh-CN": "作废"}},
+            "object": {"objectType": "StatementRef", "id": str(statement_id)},
+        }
+        await self.store_statements(
+            session, on_behalf, [statement], version="1.0.3", settings=settings, single=True
+        )
+        await audit_service.record(
+            session,
+            actor=operator,
+            action="lrs.void_on_behalf",
+            object_type="statement",
+            object_id=statement_id,
+            detail={
+                "voiding_statement_id": str(voiding_id),
+                "institution_id": str(target.institution_id),
+                "reason": reason,
+            },
+            ip=ip,
+        )
+        return {
+            "statement_id": str(statement_id),
+            "voiding_statement_id": str(voiding_id),
+            "institution_id": str(target.institution_id),
+        }
 
     # -- reads --------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.errors import PreconditionFailed as PreconditionFailedError
-from creditbank.identity.principal import Principal
+from creditbank.identity.principal import CROSS_INSTITUTION_DOCUMENTS, Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.identity.service import register_eraser, register_exporter
 from creditbank.kit.time import isoformat_z, utc_now
@@ -102,16 +102,42 @@ class DocumentAddress:
     activity_id: str | None = None
     agent_ifi: str | None = None
     registration: uuid.UUID | None = None
+    #: Whose documents: an institution's id, or ``""`` for the space shared by the
+    #: credentials holding ``documents/cross-institution`` (see ``namespace_of``).
+    namespace: str = ""
+
+    def _prefix(self) -> tuple[str, ...]:
+        # The shared space keeps the keys documents had before namespaces existed.
+        return (f"ns:{self.namespace}",) if self.namespace else ()
 
     @property
     def scope_key(self) -> str:
-        return _digest(self.kind.value, self.activity_id or "", self.agent_ifi or "")
+        return _digest(
+            *self._prefix(), self.kind.value, self.activity_id or "", self.agent_ifi or ""
+        )
 
     def doc_key(self, doc_id: str) -> str:
         registration = str(self.registration) if self.registration is not None else ""
         return _digest(
-            self.kind.value, self.activity_id or "", self.agent_ifi or "", registration, doc_id
+            *self._prefix(),
+            self.kind.value,
+            self.activity_id or "",
+            self.agent_ifi or "",
+            registration,
+            doc_id,
         )
+
+
+def namespace_of(principal: Principal) -> str:
+    """The document space of a caller: its institution's, unless its credential holds
+    the cross-institution scope (then the one space such credentials share, as the
+    xAPI spec has documents per LRS). Another institution's documents are never
+    visible: a read is a 404, a write creates the caller's own document."""
+    if principal.has_scope(CROSS_INSTITUTION_DOCUMENTS):
+        return ""
+    if principal.institution_id is not None:
+        return str(principal.institution_id)
+    return f"principal:{principal.kind}:{principal.id}"
 
 
 def parse_etag_list(header: str) -> frozenset[str]:
@@ -218,6 +244,7 @@ class DocumentService:
         self, session: AsyncSession, principal: Principal, address: DocumentAddress, doc_id: str
     ) -> StoredDocument:
         self._require_read(principal, address.kind)
+        address = replace(address, namespace=namespace_of(principal))
         document = await DocumentRepository.from_session(session).get(address.doc_key(doc_id))
         if document is None:
             raise NotFound("no such document", code="document_not_found")
@@ -233,6 +260,7 @@ class DocumentService:
     ) -> DocumentIds:
         """The ids in this scope (State: one registration when given, else all)."""
         self._require_read(principal, address.kind)
+        address = replace(address, namespace=namespace_of(principal))
         ids, latest = await DocumentRepository.from_session(session).list_ids(
             address.scope_key, registration=address.registration, since=since
         )
@@ -262,6 +290,7 @@ class DocumentService:
     ) -> StoredDocument:
         """Store or replace the document."""
         self._require_write(principal, address.kind)
+        address = replace(address, namespace=namespace_of(principal))
         self._check_body(content, settings)
         content_type = content_type or DEFAULT_CONTENT_TYPE
         if media_type(content_type) == JSON_MEDIA:
@@ -317,6 +346,7 @@ class DocumentService:
         """Create the document, or merge a JSON object into the stored JSON object."""
         del version  # the merge rules are the same in 1.0.3 and 2.0
         self._require_write(principal, address.kind)
+        address = replace(address, namespace=namespace_of(principal))
         self._check_body(content, settings)
         content_type = content_type or DEFAULT_CONTENT_TYPE
         posted: dict[str, Any] | None = None
@@ -373,6 +403,7 @@ class DocumentService:
     ) -> None:
         """Delete one document (deleting a missing one without If-Match is a no-op)."""
         self._require_write(principal, address.kind)
+        address = replace(address, namespace=namespace_of(principal))
         repo = DocumentRepository.from_session(session)
         key = address.doc_key(doc_id)
         for _ in range(MAX_ATTEMPTS):
@@ -391,6 +422,7 @@ class DocumentService:
     ) -> int:
         """Delete every document of the scope (State without ``stateId``)."""
         self._require_write(principal, address.kind)
+        address = replace(address, namespace=namespace_of(principal))
         return await DocumentRepository.from_session(session).delete_scope(
             address.scope_key, registration=address.registration
         )

@@ -90,10 +90,11 @@ class TestStoreAndGet:
         upper = state_params(registration=registration.upper())
         assert (await lrs.get(STATE, upper)).json() == {"r": 1}
 
-    async def test_any_credential_of_the_lrs_sees_the_document(self, lrs, mooc):
+    async def test_another_institution_does_not_see_the_document(self, lrs, mooc):
+        # Documents are per institution (issue 13, A2; tests/hostile/test_a2_documents.py).
         await lrs.put(STATE, state_params(), json={"a": 1})
         got = await mooc.get(STATE, state_params())
-        assert got.status_code == 200
+        assert got.status_code == 404
 
 
 class TestBadRequests:
