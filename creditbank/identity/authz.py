@@ -143,6 +143,8 @@ RULES: dict[str, dict[str, Check]] = {
     # statement names no learner of the bank
     "statement.explain": {"operator": _always, "learner": _self},
     "rules.dry_run": {"authenticated": _always},
+    # the LRS: voiding a statement for the institution that stored it
+    "statement.void_on_behalf": {"operator": _always},
     # conversions (used by the conversions context)
     "application.list": {"operator": _always, "certifier": _always},
     "application.review": {"operator": _always, "certifier": _in_certifier_scope},

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.audit.service import audit as audit_service
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
@@ -518,14 +519,37 @@ class StatementService:
         settings: LrsSettings,
         ip: str | None = None,
     ) -> dict[str, str]:
+        """The operator voids a statement for the institution that stored it (audited,
+        refusals too)."""
+        async with audit_service.refusals(
+            session,
+            actor=operator,
+            action="lrs.void_on_behalf",
+            object_type="statement",
+            object_id=statement_id,
+            ip=ip,
+        ):
+            authz.authorize(operator, "statement.void_on_behalf")
+            return await self._void_on_behalf(
+                session, operator, statement_id, reason=reason, settings=settings, ip=ip
+            )
+
+    async def _void_on_behalf(
+        self,
+        session: AsyncSession,
+        operator: Principal,
+        statement_id: uuid.UUID,
+        *,
+        reason: str,
+        settings: LrsSettings,
+        ip: str | None = None,
+    ) -> dict[str, str]:
         """The operator voids a statement for the institution that stored it (audited).
 
         The voiding statement is stored as that institution's (its ``institution_id``),
         with an ``authority`` naming both: a Group of the institution's authority and
         the operator, as xAPI describes an assertion made through an intermediary.
         """
-        if not operator.is_operator:
-            raise Forbidden("operators only / 仅限管理员", code="forbidden")
         repo = StatementRepository.from_session(session)
         target = (await repo.rows_by_id([statement_id])).get(statement_id)
         if target is None:

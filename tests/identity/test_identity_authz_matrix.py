@@ -495,6 +495,13 @@ GROUPS: dict[str, list[Row]] = {
     ],
     "xapi": [
         Row(
+            "void for an institution (checked first)",
+            "POST",
+            lambda w: f"/api/v1/statements/{NO_SUCH}/void",
+            cells(403, operator=404),
+            body=lambda who: {"reason": "matrix"},
+        ),
+        Row(
             "store statements",
             "POST",
             lambda w: "/xapi/statements",
