@@ -53,6 +53,7 @@ from creditbank.conversions.models import (
 from creditbank.conversions.repository import ConversionRepository
 from creditbank.errors import Forbidden, NotFound
 from creditbank.identity import authz
+from creditbank.identity.authz import Resource
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
@@ -524,15 +525,15 @@ class ConversionService:
 
     @staticmethod
     def _require_applicant(principal: Principal, application: ConversionApplication) -> None:
-        if principal.is_operator or (
-            principal.learner_id is not None and principal.learner_id == application.learner_id
+        if authz.allowed(
+            principal, "application.act_as_applicant", Resource(learner_id=application.learner_id)
         ):
             return
         raise NotApplicant("only the applicant may do this / 仅申请人可操作")
 
     @staticmethod
     def _require_reviewer(principal: Principal, application: ConversionApplication) -> uuid.UUID:
-        if principal.kind != "user" or principal.id is None:
+        if principal.id is None or not authz.allowed(principal, "application.decide"):
             raise Forbidden("only a certifier may decide / 仅认证员可审核", code="forbidden")
         if (
             principal.learner_id is not None and principal.learner_id == application.learner_id

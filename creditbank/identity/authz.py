@@ -54,6 +54,10 @@ def _self(p: Principal, r: Resource) -> bool:
     return p.learner_id is not None and p.learner_id == r.learner_id
 
 
+def _user(p: Principal, _r: Resource) -> bool:
+    return p.kind == "user"
+
+
 def _admin_of_institution(p: Principal, r: Resource) -> bool:
     return r.institution_id is not None and r.institution_id in p.admin_of
 
@@ -148,6 +152,11 @@ RULES: dict[str, dict[str, Check]] = {
     # conversions (used by the conversions context)
     "application.list": {"operator": _always, "certifier": _always},
     "application.review": {"operator": _always, "certifier": _in_certifier_scope},
+    # withdraw or appeal: the applicant herself (any signed-in owner of the learner
+    # account, whatever her roles) or the operator
+    "application.act_as_applicant": {"operator": _always, "authenticated": _self},
+    # deciding is a person's act (a user; her certifier scope is checked on review)
+    "application.decide": {"authenticated": _user},
 }
 
 
