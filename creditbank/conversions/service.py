@@ -51,6 +51,7 @@ from creditbank.conversions.models import (
     ReviewStage,
 )
 from creditbank.conversions.repository import ConversionRepository
+from creditbank.conversions.schemas import ApplicationDetail, ApplicationRead, ReviewRead
 from creditbank.errors import Forbidden, NotFound
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
@@ -487,6 +488,19 @@ class ConversionService:
     ) -> list[ConversionReview]:
         await self.get(session, principal, application_id)
         return await ConversionRepository.from_session(session).reviews(application_id)
+
+    async def detail(
+        self, session: AsyncSession, principal: Principal, application_id: uuid.UUID
+    ) -> ApplicationDetail:
+        """One application with its reviews, for whoever may see it (:meth:`get`)."""
+        application = await self.get(session, principal, application_id)
+        reviews = await ConversionRepository.from_session(session).reviews(application_id)
+        return ApplicationDetail.model_validate(
+            {
+                **ApplicationRead.model_validate(application).model_dump(),
+                "reviews": [ReviewRead.model_validate(r) for r in reviews],
+            }
+        )
 
     async def of_learner(
         self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID
