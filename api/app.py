@@ -17,6 +17,7 @@ from api.xapi import documents as xapi_documents
 from api.xapi import statements as xapi_statements
 from api.xapi.alternate import AlternateRequestMiddleware
 from api.xapi.cors import XapiCorsMiddleware
+from creditbank.bootstrap import register_data_rights
 from creditbank.config import Settings, get_settings
 from creditbank.db import Database
 from creditbank.kit.logging import configure_logging
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from creditbank.identity.tokens import ensure_keys
 
     ensure_keys(settings)
+    register_data_rights()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +85,9 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in (outcomes, standards, jobs, voiding):
         app.include_router(router.router)
+    from api.v1 import imports as v1_imports
+
+    app.include_router(v1_imports.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

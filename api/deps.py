@@ -1,4 +1,12 @@
-"""Annotated dependencies: sessions (one write transaction per request) and the caller."""
+"""Annotated dependencies: sessions (one write transaction per request) and the caller.
+
+The write session is a ``scope="function"`` dependency: FastAPI runs its exit (the
+commit) when the endpoint has returned and before the response is sent, so a 2xx
+always means "committed", and a failed commit becomes an error answer (see
+``api.errors``: 409 for a constraint, 503 with ``Retry-After`` for a lost or busy
+database). A default-scope yield dependency would commit after the response went
+out, and a client reading at once could miss its own write.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +31,8 @@ def get_app_settings(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's write session: committed if the endpoint returned, else rolled back."""
+    """The request's write session: committed when the endpoint has returned (before the
+    answer is sent), rolled back if it raised."""
     async with get_database(request).session_scope() as session:
         yield session
 
@@ -35,5 +44,5 @@ async def get_read_session(request: Request) -> AsyncIterator[ReadSession]:
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(get_read_session)]

@@ -7,9 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from creditbank.errors import DomainError
+from creditbank.db import database_error
+from creditbank.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("creditbank.api")
 
@@ -20,8 +22,14 @@ def _is_xapi(request: Request) -> bool:
     return request.url.path.startswith(XAPI_PREFIX)
 
 
-def error_response(request: Request, status_code: int, code: str, detail: object) -> Response:
-    headers = {}
+def error_response(
+    request: Request,
+    status_code: int,
+    code: str,
+    detail: object,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = dict(headers or {})
     if status_code == 401 and not _is_xapi(request):
         headers["WWW-Authenticate"] = 'Bearer realm="creditbank"'
     elif status_code == 401:
@@ -39,7 +47,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return error_response(request, exc.status_code, exc.code, exc.detail)
+        headers = {}
+        if isinstance(exc, ServiceUnavailable):
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+        return error_response(request, exc.status_code, exc.code, exc.detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -59,3 +70,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error_response(request, 500, "internal_error", "internal error")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # Mostly a failed commit (the request session commits before the answer is sent,
+        # see api.deps): never a 2xx for something not stored.
+        mapped = database_error(exc)
+        if mapped is None:
+            raise exc  # to the 500 handler, as any unexpected error
+        log.warning(
+            "database error answered %s",
+            mapped.status_code,
+            extra={"path": request.url.path, "error": type(exc.orig).__name__},
+        )
+        return await _domain(request, mapped)

@@ -130,6 +130,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
     "creditbank.identity.cli",
+    "creditbank.imports.cli",
 )
 
 
@@ -140,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"creditbank: {exc}", file=sys.stderr)
         return 2
+    from creditbank.bootstrap import register_data_rights
+
+    register_data_rights()
     code: int = args.run(args, settings)
     return code
 

@@ -21,6 +21,7 @@ from typing import Any, NewType
 import orjson
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from creditbank.config import Settings
+from creditbank.errors import Conflict, DomainError, ServiceUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,6 +47,21 @@ class Base(DeclarativeBase):
     """Base of every ORM model; constraint names are deterministic on both dialects."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def database_error(exc: DBAPIError) -> DomainError | None:
+    """The answer for a database failure nobody handled (at commit, typically).
+
+    A broken constraint is a conflict (409); a lost connection, a busy or locked
+    database is "try again" (503). Anything else stays an internal error (``None``).
+    """
+    if isinstance(exc, IntegrityError):
+        return Conflict("the change conflicts with stored data / 与已有数据冲突", code="conflict")
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        return ServiceUnavailable(
+            "the database is unavailable, please retry / 数据库暂不可用，请稍后重试"
+        )
+    return None
 
 
 #: A session that must only read; mypy keeps writes off it by type.

@@ -58,3 +58,11 @@ class ValidationFailed(DomainError):
 
     status_code = 422
     code = "validation_failed"
+
+
+class ServiceUnavailable(DomainError):
+    """The database is unreachable or busy; the client should retry after a pause."""
+
+    status_code = 503
+    code = "service_unavailable"
+    retry_after_seconds = 1

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
+from creditbank.bootstrap import register_data_rights
 from creditbank.config import Settings
 from creditbank.db import Base, Database, import_all_models
 from creditbank.migrate import upgrade
@@ -95,6 +96,12 @@ def database(
         yield TestDatabase("postgresql", url)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_rights_registered() -> None:
+    """What every entry point does at start-up; tests also call services without one."""
+    register_data_rights()
 
 
 @pytest.fixture

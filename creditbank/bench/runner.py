@@ -224,3 +224,6 @@ def register(subparsers: Any) -> None:
     from creditbank.bench.rules import register_rules
 
     register_rules(sub)
+    from creditbank.imports.bench import register_import_bench
+
+    register_import_bench(sub)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.conversions.models import (
@@ -124,6 +124,20 @@ class ConversionRepository:
 
     async def message(self, message_id: uuid.UUID) -> InboxMessage | None:
         return await self.session.get(InboxMessage, message_id)
+
+    async def all_messages(self, learner_id: uuid.UUID) -> list[InboxMessage]:
+        result = await self.session.execute(
+            select(InboxMessage)
+            .where(InboxMessage.learner_id == learner_id)
+            .order_by(InboxMessage.created_at, InboxMessage.id)
+        )
+        return list(result.scalars())
+
+    async def delete_messages(self, learner_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            delete(InboxMessage).where(InboxMessage.learner_id == learner_id)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def mark_all_read(self, learner_id: uuid.UUID, at: object) -> int:
         result = await self.session.execute(

@@ -51,7 +51,12 @@ from creditbank.conversions.models import (
     ReviewStage,
 )
 from creditbank.conversions.repository import ConversionRepository
-from creditbank.conversions.schemas import ApplicationDetail, ApplicationRead, ReviewRead
+from creditbank.conversions.schemas import (
+    ApplicationDetail,
+    ApplicationRead,
+    MessageRead,
+    ReviewRead,
+)
 from creditbank.errors import Forbidden, NotFound
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
@@ -526,6 +531,54 @@ class ConversionService:
         return [a for a in applications if a.learner_id != principal.learner_id]
 
     # -- internals ------------------------------------------------------------------------
+
+    # -- the learner's data rights -------------------------------------------------------
+
+    async def export_learner_data(
+        self, session: AsyncSession, learner_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Her section of the learner export: applications with their decisions, her inbox.
+
+        Reviews are exported without the reviewer's identity (another person's data).
+        """
+        repo = ConversionRepository.from_session(session)
+        applications = []
+        for application in await repo.of_learner(learner_id):
+            exported = ApplicationRead.model_validate(application).model_dump(mode="json")
+            exported["reviews"] = [
+                {
+                    "stage": review.stage,
+                    "decision": review.decision,
+                    "reason": review.reason,
+                    "created_at": isoformat_z(review.created_at),
+                }
+                for review in await repo.reviews(application.id)
+            ]
+            applications.append(exported)
+        messages = [
+            MessageRead.model_validate(message).model_dump(mode="json")
+            for message in await repo.all_messages(learner_id)
+        ]
+        return {"applications": applications, "inbox": messages}
+
+    async def erase_learner_data(self, session: AsyncSession, learner_id: uuid.UUID) -> None:
+        """Delete her inbox, clear what she wrote, withdraw what is still open.
+
+        Decided applications stay (the ledger's conversion entries refer to them, and a
+        certifier's decision is accountable), keyed by the learner id only; so do the
+        consumptions, which keep an outcome from being converted twice.
+        """
+        repo = ConversionRepository.from_session(session)
+        await repo.delete_messages(learner_id)
+        now = utc_now()
+        for application in await repo.of_learner(learner_id):
+            if application.status in OPEN_STATUSES:
+                application.status = ApplicationStatus.WITHDRAWN.value
+                application.open_key = None
+            application.note = None
+            application.appeal_reason = None
+            application.updated_at = now
+        await session.flush()
 
     async def _get(
         self, session: AsyncSession, application_id: uuid.UUID, *, for_update: bool = False

@@ -131,6 +131,12 @@ RULES: dict[str, dict[str, Check]] = {
         "learner": _self,
         "institution_admin": _admin_of_institution,
     },
+    # CSV/xlsx imports of an institution's records (creditbank.imports)
+    "import.manage": {
+        "operator": _always,
+        "institution_admin": _admin_of_institution,
+        "credential": _credential_of_institution,
+    },
     # users and operations
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},

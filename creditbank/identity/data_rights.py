@@ -1,12 +1,15 @@
 """Data subject rights: a learner's export of everything held about her, and erasure.
 
-Other contexts contribute their part with ``register_exporter`` / ``register_eraser``.
+Other contexts contribute their part through ``register_exporter`` /
+``register_eraser``, called at start-up by ``creditbank.bootstrap.register_data_rights``
+(never as an import side effect). Export and erasure refuse to run before that: an
+erasure that silently skipped the other contexts would leave her data behind.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +43,24 @@ _ERASERS: dict[str, Eraser] = {}
 def register_eraser(name: str, eraser: Eraser) -> None:
     """Run ``eraser`` in the erasure transaction (free text, messages...; never the ledger)."""
     _ERASERS[name] = eraser
+
+
+def exporters() -> dict[str, Exporter]:
+    """The registered export sections (name -> exporter)."""
+    return dict(_EXPORTERS)
+
+
+def erasers() -> dict[str, Eraser]:
+    """The registered erasers (name -> eraser)."""
+    return dict(_ERASERS)
+
+
+def _require_registered(hooks: Mapping[str, object]) -> None:
+    if not hooks:
+        raise RuntimeError(
+            "data-rights hooks are not registered: the entry point must call "
+            "creditbank.bootstrap.register_data_rights()"
+        )
 
 
 class DataRightsService:
@@ -76,6 +97,7 @@ class DataRightsService:
     ) -> dict[str, Any]:
 
         authz.authorize(actor, "learner.export", Resource(learner_id=learner.id))
+        _require_registered(_EXPORTERS)
         repo = IdentityRepository.from_session(session)
         user = await repo.user_of_learner(learner.id)
         sections: dict[str, Any] = {}
@@ -167,6 +189,7 @@ class DataRightsService:
     ) -> Learner:
 
         authz.authorize(actor, "learner.erase", Resource(learner_id=learner.id))
+        _require_registered(_ERASERS)
         if learner.erased_at is not None:
             return learner
         repo = IdentityRepository.from_session(session)

@@ -57,6 +57,7 @@ from creditbank.ledger.schemas import (
     BalancesRead,
     BucketRead,
     ChainProblemRead,
+    EntryRead,
     ExemptionRead,
     VerifyRead,
 )
@@ -665,6 +666,36 @@ class LedgerService:
         )
 
     # -- verification --------------------------------------------------------------------
+
+    # -- the learner's data rights ---------------------------------------------------------
+
+    async def export_learner_data(
+        self, session: AsyncSession, learner_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Her section of the learner export: every entry (with its hashes) and position.
+
+        Erasure keeps the ledger: it is append-only and hash-chained, and names only the
+        learner id (docs/data-classification.md, "Erasure").
+        """
+        repo = LedgerRepository.from_session(session)
+        entries = [
+            EntryRead.model_validate(entry).model_dump(mode="json")
+            for entry in await repo.entries(learner_id)
+        ]
+        positions = [
+            {
+                "outcome_id": str(position.outcome_id),
+                "unit_code": position.unit_code,
+                "category": position.category,
+                "level": position.level,
+                **{
+                    name: money(getattr(position, name))
+                    for name in ("deposited", "available", "converted", "expired", "reversed")
+                },
+            }
+            for position in await repo.positions(learner_id)
+        ]
+        return {"entries": entries, "positions": positions}
 
     async def verify(
         self, session: AsyncSession, *, learner_id: uuid.UUID | None = None

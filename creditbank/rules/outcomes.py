@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
+from creditbank.kit.time import isoformat_z
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.accumulation import CapUsage, LearnerRecord
 from creditbank.rules.ast import UnitCategory
@@ -28,6 +30,7 @@ from creditbank.rules.engine import RecognitionDecision
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
+from creditbank.rules.schemas import OutcomeRead
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import Published
 
@@ -237,3 +240,40 @@ async def read_outcome(
     outcome = await get_outcome(session, outcome_id)
     authz.require_learner_access(principal, outcome.learner_id)
     return outcome
+
+
+async def export_learner_data(session: AsyncSession, learner_id: uuid.UUID) -> dict[str, Any]:
+    """Her section of the learner export: every outcome with its trace, every evaluation.
+
+    Erasure keeps them: they name only the learner id, and the ledger's deposits and
+    conversions refer to them (docs/data-classification.md, "Erasure").
+    """
+    repo = RulesRepository.from_session(session)
+    return {
+        "outcomes": [
+            {
+                **OutcomeRead.model_validate(outcome).model_dump(mode="json"),
+                "trace": outcome.trace,
+            }
+            for outcome in await repo.outcomes_of(learner_id)
+        ],
+        "evaluations": [
+            {
+                "id": str(evaluation.id),
+                "statement_id": str(evaluation.statement_id),
+                "kind": evaluation.kind,
+                "institution_key": evaluation.institution_key,
+                "standards_id": evaluation.standards_id,
+                "standards_version": evaluation.standards_version,
+                "recognised": evaluation.recognised,
+                "unit_code": evaluation.unit_code,
+                "credited": f"{evaluation.credited:.2f}",
+                "reason_zh": evaluation.reason_zh,
+                "reason_en": evaluation.reason_en,
+                "outcome_id": str(evaluation.outcome_id) if evaluation.outcome_id else None,
+                "detail": evaluation.detail,
+                "evaluated_at": isoformat_z(evaluation.evaluated_at),
+            }
+            for evaluation in await repo.evaluations_of_learner(learner_id)
+        ],
+    }

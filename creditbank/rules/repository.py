@@ -111,6 +111,14 @@ class RulesRepository:
         )
         return list(result.scalars())
 
+    async def evaluations_of_learner(self, learner_id: uuid.UUID) -> list[Evaluation]:
+        result = await self.session.execute(
+            select(Evaluation)
+            .where(Evaluation.learner_id == learner_id)
+            .order_by(Evaluation.evaluated_at, Evaluation.id)
+        )
+        return list(result.scalars())
+
     async def evaluation(self, evaluation_id: uuid.UUID) -> Evaluation | None:
         return await self.session.get(Evaluation, evaluation_id)
 

@@ -37,8 +37,8 @@ class Row:
     body: Callable[[str], Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    #: A form body (``application/x-www-form-urlencoded``) instead of JSON.
-    form: dict[str, str] | None = None
+    #: A multipart body (name -> (filename, content)) instead of JSON.
+    files: dict[str, tuple[str, bytes]] | None = None
 
 
 def cells(default: int, anonymous: int = 401, **overrides: int) -> dict[str, int]:
@@ -453,6 +453,33 @@ GROUPS: dict[str, list[Row]] = {
             cells(404),
         ),
     ],
+    "imports": [
+        Row(
+            "preview an import (an unreadable mapping)",
+            "POST",
+            lambda w: "/api/v1/institutions/fxvs/imports",
+            cells(403, fxvs_admin=400, fxvs_lrs=400, operator=400),
+            files={"file": ("a.csv", b"name\n"), "mapping": ("m.yaml", b"columns: [")},
+        ),
+        Row(
+            "an institution's imports",
+            "GET",
+            lambda w: "/api/v1/institutions/fxvs/imports",
+            cells(403, fxvs_admin=200, fxvs_lrs=200, operator=200),
+        ),
+        Row(
+            "one import (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/imports/{NO_SUCH}",
+            cells(403, fxvs_admin=404, fxvs_lrs=404, operator=404),
+        ),
+        Row(
+            "commit an import (checked first)",
+            "POST",
+            lambda w: f"/api/v1/institutions/fxvs/imports/{NO_SUCH}/commit",
+            cells(403, fxvs_admin=404, fxvs_lrs=404, operator=404),
+        ),
+    ],
     "standards and jobs": [
         Row("standards versions", "GET", lambda w: "/api/v1/standards", cells(200)),
         Row("standards in force", "GET", lambda w: "/api/v1/standards/in-force", cells(200)),
@@ -586,6 +613,7 @@ async def _mismatches(
             row.method,
             row.path(world),
             json=row.body(who) if row.body else None,
+            files=row.files,
             params=row.params,
             headers={**row.headers, **creds[who].get("headers", {})},
             auth=creds[who].get("auth"),

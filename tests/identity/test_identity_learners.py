@@ -444,11 +444,11 @@ class TestOtherContextsHooks:
         async def erase_section(session: AsyncSession, learner_id: uuid_module.UUID) -> None:
             erased.append(learner_id)
 
-        monkeypatch.setitem(data_rights_module._EXPORTERS, "outcomes", export_section)
-        monkeypatch.setitem(data_rights_module._ERASERS, "outcomes", erase_section)
+        monkeypatch.setitem(data_rights_module._EXPORTERS, "other_context", export_section)
+        monkeypatch.setitem(data_rights_module._ERASERS, "other_context", erase_section)
         headers = await login(client, "zhang", world.password("zhang"))
         exported = await client.get(f"/api/v1/learners/{world.zhang_id}/export", headers=headers)
-        assert exported.json()["outcomes"] == {"learner": world.zhang_id, "outcomes": []}
+        assert exported.json()["other_context"] == {"learner": world.zhang_id, "outcomes": []}
         erasure = await client.post(f"/api/v1/learners/{world.zhang_id}/erasure", headers=headers)
         assert erasure.status_code == 200
         assert [str(e) for e in erased] == [world.zhang_id]

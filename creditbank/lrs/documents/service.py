@@ -37,7 +37,6 @@ from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, Payload
 from creditbank.errors import PreconditionFailed as PreconditionFailedError
 from creditbank.identity.principal import CROSS_INSTITUTION_DOCUMENTS, Principal
 from creditbank.identity.service import identity as identity_service
-from creditbank.identity.service import register_eraser, register_exporter
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.documents.models import Document, DocumentKind
 from creditbank.lrs.documents.repository import DocumentRepository
@@ -505,7 +504,7 @@ class _CreatedConcurrently(Exception):
 documents = DocumentService()
 
 
-# -- the learner's data rights (identity calls these in its export / erasure) -----------
+# -- the learner's data rights (creditbank.bootstrap registers these with identity) -----
 
 
 def _exported_content(document: Document) -> dict[str, str]:
@@ -546,7 +545,3 @@ async def erase_learner_documents(session: AsyncSession, learner_id: uuid.UUID) 
     """
     ifis = await identity_service.ifis_of(session, learner_id)
     await DocumentRepository.from_session(session).delete_of_agents(ifis)
-
-
-register_exporter("lrs_documents", export_learner_documents)
-register_eraser("lrs_documents", erase_learner_documents)

@@ -1,0 +1,41 @@
+"""Start-up wiring every entry point calls (the app factory, the worker, the CLI).
+
+Nothing here runs at import: an entry point calls :func:`register_data_rights` once
+(calling it again is harmless), so which contexts take part in a learner's export
+and erasure is read here, in one place, instead of depending on which modules
+happen to have been imported.
+"""
+
+from __future__ import annotations
+
+from creditbank.conversions.service import conversions as conversions_service
+from creditbank.identity.data_rights import register_eraser, register_exporter
+from creditbank.ledger.service import ledger as ledger_service
+from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
+from creditbank.rules.service import rules as rules_service
+
+#: Learner data a context keeps when she is erased, and why (docs/data-classification.md).
+KEPT_ON_ERASURE: dict[str, str] = {
+    "ledger": (
+        "append-only and hash-chained (checkpoints sign its heads); names only the learner "
+        "id, which erasure leaves without a person behind it"
+    ),
+    "rules": (
+        "outcomes and evaluations are what the ledger's deposits and conversions rest on; "
+        "they name only the learner id"
+    ),
+}
+
+
+def register_data_rights() -> None:
+    """Each context holding learner data adds its part to her export and erasure.
+
+    Section names are the keys of the export (``GET /api/v1/learners/{id}/export``);
+    erasers run in the erasure transaction before identity deletes her links.
+    """
+    register_exporter("lrs_documents", export_learner_documents)
+    register_eraser("lrs_documents", erase_learner_documents)
+    register_exporter("outcomes", rules_service.export_learner_data)
+    register_exporter("ledger", ledger_service.export_learner_data)
+    register_exporter("conversions", conversions_service.export_learner_data)
+    register_eraser("conversions", conversions_service.erase_learner_data)

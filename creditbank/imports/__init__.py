@@ -1,0 +1,1 @@
+"""CSV/xlsx onboarding: column mapping, preview, idempotent import through the LRS service."""
