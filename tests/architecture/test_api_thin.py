@@ -83,6 +83,56 @@ if not principal.is_operator or "operator" not in principal.roles:
     assert len(_decisions(ast.parse(decided))) == 4
 
 
+#: Service calls a router may make without the caller: resolving path names to objects
+#: (the operation that follows authorizes), signing in, public reads, LRS plumbing.
+CALLER_FREE = {
+    "get_institution",
+    "get_learner",
+    "get_user",
+    "describe_user",
+    "authenticate_basic",
+    "principal_from_token",
+    "login",
+    "refresh",
+    "logout",
+    "client_credentials",
+    "checkpoint_service.recent",  # signed checkpoints are public
+    "checkpoint_service.get",
+    "consistent_through",
+    "attachment_parts",
+}
+
+
+def _caller_free_calls(tree: ast.AST) -> list[str]:
+    """``x_service.method(...)`` calls that do not pass ``principal`` (so the service
+    cannot check who asks) and are not in :data:`CALLER_FREE`."""
+    found = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id.endswith("_service")
+        ):
+            continue
+        passed = {a.id for a in node.args if isinstance(a, ast.Name)} | {
+            k.value.id for k in node.keywords if isinstance(k.value, ast.Name)
+        }
+        qualified = f"{node.func.value.id}.{node.func.attr}"
+        free = node.func.attr in CALLER_FREE or qualified in CALLER_FREE
+        if "principal" not in passed and not free:
+            found.append(f"line {node.lineno}: {qualified}")
+    return found
+
+
+@pytest.mark.parametrize("path", _python_files(API), ids=lambda p: str(p.relative_to(ROOT)))
+def test_api_calls_services_for_the_caller(path: Path):
+    """A router (or a portal page) cannot reach a context's data past its check: it calls
+    the operations that take the principal, never the trusted ones other contexts use."""
+    found = _caller_free_calls(ast.parse(path.read_text(encoding="utf-8")))
+    assert not found, f"{path.relative_to(ROOT)} calls a service without the caller: {found}"
+
+
 def _routes(routes: list[Any]) -> list[APIRoute]:
     out: list[APIRoute] = []
     for route in routes:
@@ -116,3 +166,13 @@ def test_every_json_endpoint_has_a_typed_response_model(settings: Settings):
             if route.response_model is None or not _typed(route.response_model):
                 untyped.append(f"{name} -> {route.response_model}")
     assert not untyped, f"endpoints without a typed response_model: {untyped}"
+
+
+def test_the_check_recognises_a_call_past_the_check():
+    calls = """
+ledger_service.balances(session, learner_id)
+rules_service.get_outcome(session, outcome_id)
+ledger_service.account(session, principal, learner_id)
+checkpoint_service.get(session, None)
+"""
+    assert len(_caller_free_calls(ast.parse(calls))) == 2
