@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import health
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.security_headers import SecurityHeadersMiddleware, default_rules
 from api.xapi import about as xapi_about
 from api.xapi import activities as xapi_activities
 from api.xapi import agents as xapi_agents
@@ -59,6 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(XapiCorsMiddleware)
+    # Outermost, so every answer gets them (the body limit's 413s and CORS preflights
+    # too). A sub-app (the portal) adds its prefix: app.state.security_headers.add_prefix.
+    app.state.security_headers = default_rules(settings)
+    app.add_middleware(SecurityHeadersMiddleware, rules=app.state.security_headers)
     return app
 
 

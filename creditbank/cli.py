@@ -76,6 +76,16 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             f"  {key:6} {item['name']:<12} {item['type']:<10} "
             f"{item['lrs_key']} / {item['lrs_secret']}"
         )
+    print(
+        "  (scopes: statements/write, statements/read/mine, state, profile, define: each "
+        "reads back only its own institution's statements)"
+    )
+    conformance = data.get("conformance")
+    if conformance:
+        print(
+            f"\n  {conformance['lrs_key']} / {conformance['lrs_secret']}\n"
+            f"    {conformance['label']}"
+        )
     users = data.get("users", {})
     if users:
         print("\nDemo users (POST /api/v1/auth/login):\n")

@@ -28,6 +28,9 @@ class LrsSettings(BaseModel):
     default_version: Literal["1.0.3", "2.0.0"] = "2.0.0"
     # Serve 2.0 statements to 1.0.3 readers without the 2.0-only properties.
     strict_version: bool = False
+    # A statement whose mbox/openid actor is a learner linked through another
+    # institution: "refuse" (403) or "hold" (stored, recognition parked for the operator).
+    foreign_ifi: Literal["refuse", "hold"] = "refuse"
 
 
 class WorkerSettings(BaseModel):

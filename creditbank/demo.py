@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.config import Settings
 from creditbank.identity.models import Institution, LrsCredential
 from creditbank.identity.repository import IdentityRepository
-from creditbank.identity.service import hash_secret
+from creditbank.identity.service import DEFAULT_LRS_SCOPES, hash_secret
 from creditbank.identity.service import identity as identity_service
 from creditbank.identity.signin import RoleSpec
 from creditbank.identity.signin import sign_in as sign_in_service
@@ -83,7 +83,18 @@ DEMO_INSTITUTIONS = (
 
 DEMO_ACCREDITED_FROM = datetime(2015, 1, 1, tzinfo=UTC)
 
-DEMO_SCOPES = ("statements/write", "statements/read", "state", "profile", "define")
+#: What an institution's system gets, as for any credential created through the API:
+#: it reads back only the statements its institution stored (least privilege).
+DEMO_SCOPES = DEFAULT_LRS_SCOPES
+#: The separate credential for the ADL LRS conformance suite, which reads statements of
+#: every sender (scope ``all``): for that test run only, never for an institution's system.
+CONFORMANCE_KEY = "conformance-suite"
+CONFORMANCE_INSTITUTION = "fxvs"
+CONFORMANCE_SCOPES = ("all",)
+CONFORMANCE_LABEL = (
+    "ADL LRS conformance suite only (scope all: reads every institution's statements); "
+    "not for an institution's system"
+)
 
 
 def demo_secret(settings: Settings, key: str) -> str:
@@ -143,8 +154,37 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
     users = await _load_demo_users(session, settings, institutions)
     return {
         "institutions": out,
+        "conformance": await _load_conformance_credential(session, settings),
         "users": users,
         "standards": await _publish_demo_standards(session),
+    }
+
+
+async def _load_conformance_credential(session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    """The clearly labelled credential the conformance suite runs with (scope ``all``)."""
+    repo = IdentityRepository.from_session(session)
+    institution = await repo.institution_by_key(CONFORMANCE_INSTITUTION)
+    assert institution is not None  # noqa: S101 - created by load_demo just before
+    secret = demo_secret(settings, CONFORMANCE_KEY)
+    credential = await repo.credential_by_key(CONFORMANCE_KEY)
+    if credential is None:
+        session.add(
+            LrsCredential(
+                institution_id=institution.id,
+                key=CONFORMANCE_KEY,
+                secret_hash=hash_secret(secret),
+                scopes=list(CONFORMANCE_SCOPES),
+                label=CONFORMANCE_LABEL,
+                xapi_version=None,
+            )
+        )
+        await session.flush()
+    return {
+        "institution": CONFORMANCE_INSTITUTION,
+        "lrs_key": CONFORMANCE_KEY,
+        "lrs_secret": secret,
+        "scopes": list(CONFORMANCE_SCOPES),
+        "label": CONFORMANCE_LABEL,
     }
 
 

@@ -45,7 +45,10 @@ def _client(args: argparse.Namespace) -> httpx.AsyncClient:
 
 
 async def run_ingest(args: argparse.Namespace) -> str:
-    batches = [orjson.dumps(b) for b in make_batches(args.statements, args.batch, args.seed)]
+    batches = [
+        orjson.dumps(b)
+        for b in make_batches(args.statements, args.batch, args.seed, args.home_page)
+    ]
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in batches:
         queue.put_nowait(body)
@@ -216,6 +219,12 @@ def register(subparsers: Any) -> None:
     _connection_flags(ingest)
     ingest.add_argument("--statements", type=int, default=20000)
     ingest.add_argument("--batch", type=int, default=100)
+    ingest.add_argument(
+        "--home-page",
+        default=INSTITUTIONS[0][0],
+        help="the actors' account homePage: the credential's institution's own "
+        f"(default {INSTITUTIONS[0][0]}, the demo fxvs)",
+    )
     ingest.set_defaults(run=_cmd_ingest)
     query = sub.add_parser("query", help="GET queries by agent, verb, activity, ...")
     _connection_flags(query)

@@ -51,7 +51,11 @@ def registration(index: int) -> str:
     return str(uuid.UUID(int=0x5EED0000_0000_4000_8000_000000000000 + index))
 
 
-def make_statement(rng: random.Random, base: datetime) -> dict[str, Any]:
+def make_statement(
+    rng: random.Random, base: datetime, actor_home_page: str | None = None
+) -> dict[str, Any]:
+    """One statement; the actor's account is on ``actor_home_page`` when given (an
+    institution may send statements only about its own accounts)."""
     home_page, school = INSTITUTIONS[rng.randrange(len(INSTITUTIONS))]
     name = f"2023{rng.randrange(LEARNERS):05d}"
     verb_id, zh, en = VERBS[rng.randrange(len(VERBS))]
@@ -63,7 +67,7 @@ def make_statement(rng: random.Random, base: datetime) -> dict[str, Any]:
         "actor": {
             "objectType": "Agent",
             "name": f"学员{name[-4:]}",
-            "account": {"homePage": home_page, "name": name},
+            "account": {"homePage": actor_home_page or home_page, "name": name},
         },
         "verb": {"id": verb_id, "display": {"zh-CN": zh, "en-US": en}},
         "object": {
@@ -95,8 +99,10 @@ def make_statement(rng: random.Random, base: datetime) -> dict[str, Any]:
     }
 
 
-def make_batches(count: int, batch: int, seed: int = 7) -> list[list[dict[str, Any]]]:
+def make_batches(
+    count: int, batch: int, seed: int = 7, actor_home_page: str | None = None
+) -> list[list[dict[str, Any]]]:
     rng = random.Random(seed)
     base = datetime.now(UTC)
-    statements = [make_statement(rng, base) for _ in range(count)]
+    statements = [make_statement(rng, base, actor_home_page) for _ in range(count)]
     return [statements[i : i + batch] for i in range(0, count, batch)]

@@ -240,11 +240,29 @@ class InstitutionService:
             raise BadRequest("name the institution", code="institution_required")
         return await self.get_institution(session, actor.institution_key)
 
+    async def home_page_owners(self, session: AsyncSession) -> dict[str, Institution]:
+        """Every registered account homePage (normalised, see ``normalise_home_page``)
+        and the institution that owns it: the LRS refuses statements asserting about
+        another institution's accounts."""
+        owners: dict[str, Institution] = {}
+        for institution in await IdentityRepository.from_session(session).list_institutions():
+            for page in institution.home_pages:
+                owners[normalise_home_page(page)] = institution
+        return owners
+
     async def institution_by_id(
         self, session: AsyncSession, institution_id: uuid.UUID
     ) -> Institution | None:
         """The institution with this id (the rules engine resolves a statement's sender)."""
         return await IdentityRepository.from_session(session).institution_by_id(institution_id)
+
+
+def normalise_home_page(page: str) -> str:
+    """A homePage as ownership compares it: scheme and host lowercased, no trailing ``/``
+    (so ``https://MOOC1.example.cn/`` is still the MOOC platform's)."""
+    parts = urlsplit(page.strip())
+    lowered = parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower())
+    return lowered.geturl().rstrip("/")
 
 
 def require_absolute_iri(value: str, what: str) -> None:

@@ -53,6 +53,14 @@ class LinkService:
         link = await repo.link_by_ifi(ifi)
         return None if link is None else await repo.learner_by_id(link.learner_id)
 
+    async def linked_through(
+        self, session: AsyncSession, ifis: list[str]
+    ) -> dict[str, uuid.UUID | None]:
+        """For each of ``ifis`` linked to a learner: the institution it was linked
+        through (``None``: linked by the operator or in bulk without one)."""
+        links = await IdentityRepository.from_session(session).links_by_ifis(ifis)
+        return {link.ifi: link.institution_id for link in links}
+
     async def ifis_of(self, session: AsyncSession, learner_id: uuid.UUID) -> list[str]:
         """Every canonical IFI key linked to the learner."""
         links = await IdentityRepository.from_session(session).links_of(learner_id)

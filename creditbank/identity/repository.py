@@ -102,6 +102,12 @@ class IdentityRepository:
         result = await self.session.execute(select(IdentityLink).where(IdentityLink.ifi == ifi))
         return result.scalar_one_or_none()
 
+    async def links_by_ifis(self, ifis: list[str]) -> list[IdentityLink]:
+        if not ifis:
+            return []
+        result = await self.session.execute(select(IdentityLink).where(IdentityLink.ifi.in_(ifis)))
+        return list(result.scalars())
+
     async def link_by_id(self, link_id: uuid.UUID) -> IdentityLink | None:
         return await self.session.get(IdentityLink, link_id)
 

@@ -31,7 +31,7 @@ from creditbank.identity.data_rights import (
     register_eraser,
     register_exporter,
 )
-from creditbank.identity.institutions import InstitutionService
+from creditbank.identity.institutions import InstitutionService, normalise_home_page
 from creditbank.identity.learners import (
     CTX_EMAIL,
     CTX_NAME,
@@ -57,6 +57,7 @@ __all__ = [
     "credential_principal",
     "hash_secret",
     "identity",
+    "normalise_home_page",
     "register_eraser",
     "register_exporter",
 ]

@@ -90,6 +90,35 @@ class JobService:
         if rows:
             await JobRepository.from_session(session).insert_many(rows)
 
+    async def park_many(
+        self,
+        session: AsyncSession,
+        name: str,
+        payloads: Iterable[Mapping[str, Any]],
+        *,
+        reason: str,
+    ) -> None:
+        """Add jobs straight to the dead letters with ``reason``: held for an operator to
+        review (``GET /api/v1/jobs/dead``) and replay."""
+        now = utc_now()
+        rows = [
+            {
+                "name": name,
+                "payload": dict(payload),
+                "status": JobStatus.DEAD.value,
+                "attempts": 0,
+                "max_attempts": 8,
+                "run_at": now,
+                "created_at": now,
+                "finished_at": now,
+                "last_error": _clip(reason),
+                "dedupe_key": None,
+            }
+            for payload in payloads
+        ]
+        if rows:
+            await session.execute(insert(Job), rows)
+
     async def enqueue_unique(
         self,
         session: AsyncSession,

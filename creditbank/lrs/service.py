@@ -25,6 +25,7 @@ from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.attachments import AttachmentPart, referenced_sha2
 from creditbank.lrs.keys import Key, KeySet, agent_key, key_hash, statement_keys
+from creditbank.lrs.ownership import check_ownership
 from creditbank.lrs.query import Cursor, StatementQuery, encode_more
 from creditbank.lrs.repository import AttachmentRepository, StatementRepository, StoredRow
 from creditbank.lrs.signatures import SignatureInvalid, is_signature, verify_statement_signature
@@ -99,6 +100,8 @@ class _Prepared:
     #: ``(key_hash, related)`` of the statement's own keys.
     own_hashes: list[tuple[int, bool]] = field(default_factory=list)
     voided: bool = False
+    #: Why its recognition job is parked for the operator (``lrs.foreign_ifi = hold``).
+    held: str | None = None
 
 
 def _state(row: StoredRow | None, item: _Prepared) -> str:
@@ -189,6 +192,14 @@ class StatementService:
         prepared = self._prepare(principal, statements, version, attachments, single)
         self._check_no_surplus_parts(prepared, attachments)
         unique = self._dedupe_batch(prepared)
+        held = await check_ownership(
+            session,
+            principal,
+            [("$" if single else f"$[{i}]", p.body) for i, p in enumerate(prepared)],
+            policy=settings.foreign_ifi,
+        )
+        for index, reason in held.items():
+            prepared[index].held = reason
         repo = StatementRepository.from_session(session)
         await repo.lock_for_append()
         new = await self._drop_stored(repo, unique)
@@ -507,8 +518,13 @@ class StatementService:
         await repo.insert_keys(key_rows)
         await repo.mark_voided(void_in_db)
         await jobs_service.enqueue_many(
-            session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch]
+            session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch if p.held is None]
         )
+        for item in batch:
+            if item.held is not None:
+                await jobs_service.park_many(
+                    session, JOB_STORED, [{"statement_id": str(item.id)}], reason=item.held
+                )
         if voided_jobs:
             await jobs_service.enqueue_many(session, JOB_VOIDED, voided_jobs)
 

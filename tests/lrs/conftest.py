@@ -93,13 +93,27 @@ class Lrs:
 async def demo(session: AsyncSession, settings: Settings) -> dict[str, dict[str, Any]]:
     data = await load_demo(session, settings)
     await session.commit()
-    institutions: dict[str, dict[str, Any]] = data["institutions"]
+    institutions: dict[str, dict[str, Any]] = dict(data["institutions"])
+    # The read-everything credential of the conformance suite, under its own name.
+    institutions["conformance"] = data["conformance"]
     return institutions
 
 
 @pytest.fixture
 def fxvs(client: httpx.AsyncClient, demo: dict[str, dict[str, Any]]) -> Lrs:
     return Lrs(client, demo["fxvs"])
+
+
+@pytest.fixture
+def shady(client: httpx.AsyncClient, demo: dict[str, dict[str, Any]]) -> Lrs:
+    """The unaccredited training centre of the li-na scenario."""
+    return Lrs(client, demo["shady"])
+
+
+@pytest.fixture
+def everyone(client: httpx.AsyncClient, demo: dict[str, dict[str, Any]]) -> Lrs:
+    """The conformance suite's credential (scope ``all``): reads every institution's."""
+    return Lrs(client, {**demo["conformance"], "home_page": demo["fxvs"]["home_page"]})
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ class TestVoiding:
 
 
 class TestFilters:
-    async def test_agent_verb_activity_registration(self, fxvs, mooc1):
+    async def test_agent_verb_activity_registration(self, fxvs, mooc1, everyone):
         registration = str(uuid.uuid4())
         a = (await fxvs.post(fxvs.statement(learner="n1"))).json()[0]
         b = (
@@ -123,16 +123,16 @@ class TestFilters:
         ).json()[0]
         c = (await mooc1.post(mooc1.statement(learner="n1"))).json()[0]
 
-        assert await fxvs.stored_ids({"agent": agent_param(fxvs, "n1")}) == [b, a]
-        assert await fxvs.stored_ids({"agent": agent_param(mooc1, "n1")}) == [c]
-        assert await fxvs.stored_ids({"verb": COMPLETED}) == [b]
-        assert await fxvs.stored_ids({"verb": PASSED}) == [c, a]
+        assert await everyone.stored_ids({"agent": agent_param(fxvs, "n1")}) == [b, a]
+        assert await everyone.stored_ids({"agent": agent_param(mooc1, "n1")}) == [c]
+        assert await everyone.stored_ids({"verb": COMPLETED}) == [b]
+        assert await everyone.stored_ids({"verb": PASSED}) == [c, a]
         course2 = f"{fxvs.home_page}/xapi/activities/course-2"
-        assert await fxvs.stored_ids({"activity": course2}) == [b]
-        assert await fxvs.stored_ids({"registration": registration}) == [b]
+        assert await everyone.stored_ids({"activity": course2}) == [b]
+        assert await everyone.stored_ids({"registration": registration}) == [b]
         both = {"agent": agent_param(fxvs, "n1"), "verb": PASSED}
-        assert await fxvs.stored_ids(both) == [a]
-        assert await fxvs.stored_ids({"ascending": "true"}) == [a, b, c]
+        assert await everyone.stored_ids(both) == [a]
+        assert await everyone.stored_ids({"ascending": "true"}) == [a, b, c]
 
     async def test_agent_is_matched_by_ifi_and_object_type(self, fxvs):
         mbox = {"objectType": "Agent", "mbox": "mailto:lina@example.cn"}
@@ -222,7 +222,7 @@ class TestFilters:
 
 class TestScopes:
     async def test_read_mine_sees_only_its_institutions_statements(
-        self, client, session, demo, fxvs, mooc1
+        self, client, session, demo, fxvs, mooc1, everyone
     ):
         from creditbank.identity.service import identity
 
@@ -241,8 +241,10 @@ class TestScopes:
             "/xapi/statements", params={"statementId": theirs}, headers=headers, auth=auth
         )
         assert response.status_code == 404
-        # statements/read (the demo credential) sees both.
-        assert set(await fxvs.stored_ids()) == {mine, theirs}
+        # The demo credential has the default scopes (statements/read/mine) too; only
+        # the conformance suite's (scope all) sees both.
+        assert await fxvs.stored_ids() == [mine]
+        assert set(await everyone.stored_ids()) == {mine, theirs}
 
 
 class TestAbout:
