@@ -117,7 +117,7 @@ class JobService:
             for payload in payloads
         ]
         if rows:
-            await session.execute(insert(Job), rows)
+            await JobRepository.from_session(session).insert_many(rows)
 
     async def enqueue_unique(
         self,
