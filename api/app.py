@@ -56,6 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     _include_routers(app)
+    # The portal last: it answers every path the API routes above do not.
+    from api.portal import mount_portal
+
+    mount_portal(app, settings)
     app.add_middleware(AlternateRequestMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

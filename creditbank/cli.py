@@ -61,13 +61,25 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         database = Database.from_settings(settings)
         try:
             async with database.session_scope() as session:
-                return await load_demo(session, settings)
+                if args.alliance:
+                    from creditbank.demo_alliance import load_alliance_demo
+
+                    return await load_alliance_demo(session, settings)
+                data = await load_demo(session, settings)
+            if args.story:
+                from creditbank.demo import tell_the_story
+
+                # The worker's own job bodies, run to completion in this process.
+                runner = importlib.import_module("workers.runner")
+                worker = runner.Worker(database, settings)
+                data["story"] = await tell_the_story(database, settings, data, worker.drain)
+            return data
         finally:
             await database.dispose()
 
     data = asyncio.run(run())
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False))
+    if args.json or args.alliance:
+        print(json.dumps(data, ensure_ascii=False, indent=None if args.json else 2))
         return 0
     base = f"http://{settings.host}:{settings.port}"
     print("Demo institutions (李娜 scenario) and their LRS credentials:\n")
@@ -94,6 +106,18 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"  {role:9} {users[role]['username']:<11} {users[role]['password']}")
         if "learner" in users:
             print(f"  李娜's bank id: {users['learner']['bank_id']}")
+    if "story" in data and users:
+        print(f"\nThe portal: open {base}/ in a browser (简体中文; English at the top right).\n")
+        learner, certifier = users["learner"], users["certifier"]
+        print(
+            f"  1. Sign in as {learner['username']} / {learner['password']} (李娜): "
+            "我的学分 shows banked 10.0, available 4.0;\n"
+            "     学分账目 → 说明 explains each entry (rule, outcome, statements)."
+        )
+        print(
+            f"  2. Sign in as {certifier['username']} / {certifier['password']} (王老师): "
+            "审核队列 has 李娜's C2 waiting; open it, approve or reject with a reason."
+        )
     fxvs = data["institutions"]["fxvs"]
     print("\nTry it:\n")
     print(
@@ -127,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load the li-na demo institutions and credentials")
     demo.add_argument("--json", action="store_true", help="print only JSON for scripts")
+    demo.add_argument(
+        "--no-story",
+        dest="story",
+        action="store_false",
+        help="only institutions, users and standards: do not replay 李娜's statements",
+    )
+    demo.add_argument(
+        "--alliance",
+        action="store_true",
+        help="load the university alliance story instead (standards/hubei-alliance)",
+    )
     demo.set_defaults(run=_cmd_demo)
 
     for module_name in EXTENSIONS:

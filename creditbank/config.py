@@ -76,6 +76,8 @@ class SecuritySettings(BaseModel):
     # None: Secure cookies in production only.
     cookie_secure: bool | None = None
     cookie_samesite: Literal["lax", "strict"] = "strict"
+    # The portal's sign-in ends after this long without a request (idle expiry).
+    portal_idle_seconds: int = Field(default=30 * 60, ge=60)
 
 
 class RulesSettings(BaseModel):

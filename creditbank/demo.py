@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
+from creditbank.db import Database
 from creditbank.identity.models import Institution, LrsCredential
 from creditbank.identity.repository import IdentityRepository
 from creditbank.identity.service import DEFAULT_LRS_SCOPES, hash_secret
@@ -311,3 +314,172 @@ async def _load_demo_users(
         )
     out["operator"] = {"username": "operator", "password": demo_password(settings, "operator")}
     return out
+
+
+# -- the story: statements 1-7 through the LRS, recognition, conversions C1 and C2 ---------
+
+#: Fixed ids, so a second ``demo`` finds its statements stored (an equivalent duplicate
+#: is a no-op) and changes nothing.
+STORY_NAMESPACE = uuid.UUID("6a3c1f4e-2b7d-4c55-9e0a-5d8f1b2c3a41")
+PASSED = "http://adlnet.gov/expapi/verbs/passed"
+COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
+
+
+def story_statements() -> list[tuple[str, dict[str, Any]]]:
+    """Statements 1-7 of the scenario, each with the key of the institution sending it."""
+
+    def account(key: str) -> dict[str, Any]:
+        home = next(d.home_page for d in DEMO_INSTITUTIONS if d.key == key)
+        name = LI_NA_ACCOUNTS.get(key, "LN-0001")
+        return {"objectType": "Agent", "account": {"homePage": home, "name": name}}
+
+    plan: list[tuple[str, str, str, dict[str, Any], str]] = [
+        (
+            "fxvs",
+            PASSED,
+            "https://fxvs.example.edu.cn/xapi/activities/cert-elec-4-assessment",
+            {"score": {"scaled": 0.82}},
+            "2025-06-20T09:00:00Z",
+        ),
+        (
+            "mooc1",
+            COMPLETED,
+            "https://mooc1.example.cn/courses/python",
+            {"success": True, "score": {"scaled": 0.91}},
+            "2025-03-15T10:00:00Z",
+        ),
+        (
+            "mooc1",
+            COMPLETED,
+            "https://mooc1.example.cn/courses/data-structures",
+            {"success": True, "score": {"scaled": 0.55}},
+            "2025-04-10T10:00:00Z",
+        ),
+        (
+            "fxcc",
+            ATTENDED,
+            "https://fxcc.example.edu.cn/courses/first-aid-16h",
+            {"duration": "PT16H"},
+            "2025-05-08T14:00:00Z",
+        ),
+        (
+            "syu3a",
+            COMPLETED,
+            "https://syu3a.example.edu.cn/courses/calligraphy",
+            {"duration": "PT20H"},
+            "2025-07-01T15:00:00Z",
+        ),
+        (
+            "shady",
+            COMPLETED,
+            "https://shady.example.com/courses/data-structures",
+            {"success": True, "completion": True},
+            "2025-08-01T08:00:00Z",
+        ),
+        (
+            "mooc1",
+            COMPLETED,
+            "https://mooc1.example.cn/courses/python",
+            {"success": True, "score": {"scaled": 0.95}},
+            "2025-09-12T10:00:00Z",
+        ),
+    ]
+    out = []
+    for number, (key, verb, activity, result, timestamp) in enumerate(plan, start=1):
+        out.append(
+            (
+                key,
+                {
+                    "id": str(uuid.uuid5(STORY_NAMESPACE, f"statement-{number}")),
+                    "actor": account(key),
+                    "verb": {"id": verb, "display": {"zh-CN": verb.rsplit("/", 1)[-1]}},
+                    "object": {"objectType": "Activity", "id": activity},
+                    "result": result,
+                    "timestamp": timestamp,
+                },
+            )
+        )
+    return out
+
+
+async def replay_statements(
+    database: Database, settings: Settings, data: dict[str, Any]
+) -> list[str]:
+    """Send statements 1-7 through the LRS service, each with its institution's credential."""
+    from creditbank.lrs.service import statements as lrs_service
+
+    ids = []
+    for key, body in story_statements():
+        item = data["institutions"][key]
+        async with database.session_scope() as session:
+            principal = await identity_service.authenticate_basic(
+                session, item["lrs_key"], item["lrs_secret"]
+            )
+            await lrs_service.store_statements(
+                session, principal, [body], version="1.0.3", settings=settings.lrs
+            )
+        ids.append(body["id"])
+    return ids
+
+
+async def story_conversions(database: Database, settings: Settings) -> dict[str, Any]:
+    """李娜 applies for C1 and C2; 王老师 approves C1; C2 waits in the queue (idempotent)."""
+    from creditbank.conversions.service import conversions as conversion_service
+    from creditbank.identity.signin import user_principal
+
+    out: dict[str, Any] = {}
+    for rule_id in ("C1", "C2"):
+        async with database.session_scope() as session:
+            repo = IdentityRepository.from_session(session)
+            lina = await repo.user_by_username("lina")
+            if lina is None or lina.learner_id is None:
+                return out
+            principal = user_principal(lina)
+            existing = [
+                a
+                for a in await conversion_service.of_learner(session, principal, lina.learner_id)
+                if a.rule_id == rule_id and a.status not in ("withdrawn", "rejected")
+            ]
+            if existing:
+                application = existing[0]
+            else:
+                application = await conversion_service.apply(
+                    session,
+                    principal,
+                    settings,
+                    learner_id=lina.learner_id,
+                    rule_id=rule_id,
+                    note="演示申请 demo application",
+                )
+            if rule_id == "C1" and application.status == "pending":
+                certifier = await repo.user_by_username("wanglaoshi")
+                if certifier is not None:
+                    from creditbank.conversions.schemas import DecisionCreate
+
+                    reason = "电工证书（中级）对应电工基础 / the certificate matches the unit"
+                    application = await conversion_service.review(
+                        session,
+                        user_principal(certifier),
+                        settings,
+                        application.id,
+                        decision=DecisionCreate(decision="approve", reason=reason).decision,
+                        reason=reason,
+                    )
+            out[rule_id] = {"id": str(application.id), "status": application.status}
+    return out
+
+
+async def tell_the_story(
+    database: Database,
+    settings: Settings,
+    data: dict[str, Any],
+    drain: Callable[[], Awaitable[int]],
+) -> dict[str, Any]:
+    """Replay the scenario through the real pipeline; ``drain`` runs the queued jobs to
+    completion (the CLI passes the worker's, so recognition runs in-process)."""
+    statements = await replay_statements(database, settings, data)
+    await drain()
+    applications = await story_conversions(database, settings)
+    await drain()
+    return {"statements": statements, "applications": applications}

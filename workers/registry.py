@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import cast
 
-from creditbank.jobs.context import TaskHandler
+from creditbank.jobs.context import BatchTaskHandler, TaskHandler
 
 #: name -> "module:function". Contexts add their lines here.
 JOBS: dict[str, str] = {
@@ -23,6 +23,13 @@ JOBS: dict[str, str] = {
     "jobs.purge_done": "creditbank.jobs.tasks:purge_done",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
+}
+
+#: name -> "module:function" of a batch body (optional): claimed jobs of that name run
+#: together in one transaction, falling back to the plain body one by one on error.
+BATCH_JOBS: dict[str, str] = {
+    "lrs.statement_stored": "creditbank.rules.tasks:statements_stored",
+    "rules.reprocess_statement": "creditbank.rules.tasks:statements_stored",
 }
 
 
@@ -37,12 +44,37 @@ class Registry:
         self,
         entries: Mapping[str, str] | None = None,
         handlers: Mapping[str, TaskHandler] | None = None,
+        batch_entries: Mapping[str, str] | None = None,
     ) -> None:
         self._entries = dict(JOBS if entries is None else entries)
         self._handlers: dict[str, TaskHandler] = dict(handlers or {})
+        # Tests that bring their own entries or handlers get no batch bodies unless asked.
+        default_batches = BATCH_JOBS if entries is None and handlers is None else {}
+        self._batch_entries = dict(default_batches if batch_entries is None else batch_entries)
+        self._batch_handlers: dict[str, BatchTaskHandler] = {}
+        # Names whose plain body was given explicitly: their batch body is not used.
+        self._overridden: set[str] = set(handlers or {})
 
     def register(self, name: str, handler: TaskHandler) -> None:
         self._handlers[name] = handler
+        self._overridden.add(name)
+
+    def resolve_batch(self, name: str) -> BatchTaskHandler | None:
+        """The batch body of ``name``, or None (run its jobs one by one)."""
+        handler = self._batch_handlers.get(name)
+        if handler is not None or name in self._overridden:
+            return handler
+        target = self._batch_entries.get(name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            handler = cast(BatchTaskHandler, getattr(module, attribute))
+        except (ImportError, AttributeError):
+            return None
+        self._batch_handlers[name] = handler
+        return handler
 
     def resolve(self, name: str) -> TaskHandler:
         handler = self._handlers.get(name)

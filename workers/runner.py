@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
 from creditbank.db import Database, sqlite_write_gate
-from creditbank.jobs.context import PermanentJobError, TaskContext
+from creditbank.jobs.context import BatchTaskHandler, PermanentJobError, TaskContext
 from creditbank.jobs.service import ClaimedJob
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import utc_now
@@ -93,17 +93,94 @@ class Worker:
             )
 
     async def run_once(self) -> int:
-        """Claim one batch and run it; returns how many jobs were run."""
+        """Claim one batch and run it; returns how many jobs were run.
+
+        Consecutive jobs of a name with a batch body run together, in one
+        transaction with their completion; the others (and a batch that fails) one
+        by one, each in its own.
+        """
         await self.maybe_tick()
         claimed = await self.claim()
         ran = 0
-        for index, job in enumerate(claimed):
+        index = 0
+        while index < len(claimed):
             if self.stopping.is_set():
                 await self._release(claimed[index:])
                 break
-            await self.run_job(job)
-            ran += 1
+            job = claimed[index]
+            handler = self.registry.resolve_batch(job.name)
+            end = index + 1
+            while handler is not None and end < len(claimed) and claimed[end].name == job.name:
+                end += 1
+            if handler is None or end - index == 1:
+                await self.run_job(job)
+            else:
+                await self.run_batch(handler, claimed[index:end])
+            ran += end - index
+            index = end
         return ran
+
+    async def run_batch(
+        self, handler: BatchTaskHandler, group: Sequence[ClaimedJob], *, may_defer: bool = True
+    ) -> None:
+        """Run jobs of one name with their batch body in one transaction; on any error,
+        run them one by one instead (so each failure is recorded against its own job).
+
+        Jobs the body deferred (another worker holds their lock) run right after, in
+        a second transaction that waits for the locks.
+        """
+        timeout = max(
+            min((job.locked_until - utc_now()).total_seconds() for job in group) * LEASE_MARGIN,
+            0.001,
+        )
+        started = time.perf_counter()
+        try:
+            async with self._scope() as session:
+                ctx = TaskContext(
+                    session=session,
+                    settings=self.settings,
+                    job_id=group[0].id,
+                    job_name=group[0].name,
+                    attempt=max(job.attempts for job in group),
+                    now=utc_now(),
+                    may_defer=may_defer,
+                )
+                deferred = set(
+                    await asyncio.wait_for(handler(ctx, [job.payload for job in group]), timeout)
+                )
+                done = [job for index, job in enumerate(group) if index not in deferred]
+                await jobs_service.complete_many(session, [job.id for job in done])
+        except asyncio.CancelledError:
+            await self._release(group)
+            raise
+        except Exception as exc:
+            log.info(
+                "batch failed, running its jobs one by one",
+                extra={
+                    "job": group[0].name,
+                    "jobs": len(group),
+                    "error": "".join(traceback.format_exception_only(exc)).strip()[:300],
+                },
+            )
+            for index, job in enumerate(group):
+                if self.stopping.is_set():
+                    await self._release(group[index:])
+                    return
+                await self.run_job(job)
+            return
+        self.processed += len(done)
+        log.debug(
+            "batch done",
+            extra={
+                "job": group[0].name,
+                "jobs": len(done),
+                "deferred": len(deferred),
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        if deferred:
+            later = [job for index, job in enumerate(group) if index in deferred]
+            await self.run_batch(handler, later, may_defer=False)
 
     async def drain(self) -> int:
         """Run due jobs until none is left; returns how many ran."""

@@ -7,7 +7,7 @@ accredited for a period and a scope (the rules engine asks ``is_accredited``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -255,6 +255,12 @@ class InstitutionService:
     ) -> Institution | None:
         """The institution with this id (the rules engine resolves a statement's sender)."""
         return await IdentityRepository.from_session(session).institution_by_id(institution_id)
+
+    async def institutions_by_ids(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Institution]:
+        """Batch :meth:`institution_by_id` (one query)."""
+        return await IdentityRepository.from_session(session).institutions_by_ids(ids)
 
 
 def normalise_home_page(page: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +52,12 @@ class LinkService:
         repo = IdentityRepository.from_session(session)
         link = await repo.link_by_ifi(ifi)
         return None if link is None else await repo.learner_by_id(link.learner_id)
+
+    async def learner_ids_for_ifis(
+        self, session: AsyncSession, ifis: Sequence[str]
+    ) -> dict[str, uuid.UUID]:
+        """Batch :meth:`learner_for_ifi`: ifi -> learner id, for the linked ones (one query)."""
+        return await IdentityRepository.from_session(session).learner_ids_for_ifis(ifis)
 
     async def linked_through(
         self, session: AsyncSession, ifis: list[str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
@@ -97,6 +98,25 @@ class IdentityRepository:
     async def all_learners(self) -> list[Learner]:
         result = await self.session.execute(select(Learner).order_by(Learner.id))
         return list(result.scalars())
+
+    async def learner_ids_for_ifis(self, ifis: Sequence[str]) -> dict[str, uuid.UUID]:
+        """ifi -> learner id for the linked ones among ``ifis`` (one query)."""
+        if not ifis:
+            return {}
+        result = await self.session.execute(
+            select(IdentityLink.ifi, IdentityLink.learner_id)
+            .join(Learner, Learner.id == IdentityLink.learner_id)
+            .where(IdentityLink.ifi.in_(list(ifis)))
+        )
+        return {str(ifi): learner_id for ifi, learner_id in result.all()}
+
+    async def institutions_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Institution]:
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(Institution).where(Institution.id.in_(list(ids)))
+        )
+        return {row.id: row for row in result.scalars()}
 
     async def link_by_ifi(self, ifi: str) -> IdentityLink | None:
         result = await self.session.execute(select(IdentityLink).where(IdentityLink.ifi == ifi))

@@ -536,6 +536,36 @@ class SignInService:
 
     # -- bearer tokens -> principal -------------------------------------------------------
 
+    async def principal_from_refresh(
+        self, session: AsyncSession, *, refresh_token: str
+    ) -> Principal | None:
+        """The principal of a live sign-in (a refresh token neither revoked nor expired,
+        its user active), without rotating it: the portal's session cookie carries it, so
+        signing out (revoking the family) ends the portal session at once."""
+        repo = IdentityRepository.from_session(session)
+        stored = await repo.refresh_by_hash(_hash_token(refresh_token))
+        if stored is None or stored.revoked_at is not None or stored.expires_at <= utc_now():
+            return None
+        user = await repo.user_by_id(stored.user_id)
+        if user is None or not user.active:
+            return None
+        return user_principal(user)
+
+    @staticmethod
+    def portal_areas(principal: Principal) -> frozenset[str]:
+        """The portal's areas to offer in the menu (each page is still authorized by its
+        service): learner, certifier, institution, operator."""
+        areas: set[str] = set()
+        if principal.learner_id is not None:
+            areas.add("learner")
+        if authz.allowed(principal, "application.list"):
+            areas.add("certifier")
+        if principal.admin_of:
+            areas.add("institution")
+        if principal.is_operator:
+            areas.add("operator")
+        return frozenset(areas)
+
     async def principal_from_token(
         self, session: AsyncSession, *, settings: Settings, token: str
     ) -> Principal:

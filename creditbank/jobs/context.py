@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,10 +22,19 @@ class TaskContext:
     job_name: str
     attempt: int
     now: datetime
+    #: Batch bodies only: work another worker holds a lock on may be deferred.
+    may_defer: bool = False
 
 
 #: A job body: ``async def body(ctx, payload) -> None``; idempotent.
 TaskHandler = Callable[[TaskContext, dict[str, Any]], Awaitable[None]]
+
+#: A batch body: ``async def body(ctx, payloads) -> deferred`` runs many jobs of one name
+#: in one transaction (``ctx.job_id`` is the first one's); any error makes the worker run
+#: them one by one with the plain body instead, so a batch body needs no error handling.
+#: It returns the positions of the payloads it deferred (``ctx.may_defer``: another
+#: worker holds their lock); the worker runs those in the next transaction, waiting.
+BatchTaskHandler = Callable[[TaskContext, list[dict[str, Any]]], Awaitable[Sequence[int]]]
 
 
 class PermanentJobError(Exception):

@@ -81,6 +81,22 @@ class JobRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def finish(self, ids: Sequence[int], *, finished_at: datetime) -> None:
+        """Mark jobs done (one UPDATE)."""
+        if not ids:
+            return
+        await self.session.execute(
+            update(Job)
+            .where(Job.id.in_(list(ids)))
+            .values(
+                status=JobStatus.DONE.value,
+                finished_at=finished_at,
+                locked_by=None,
+                locked_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
     async def set_state(self, job_id: int, **values: Any) -> int:
         result = await self.session.execute(
             update(Job)

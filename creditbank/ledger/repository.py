@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +53,54 @@ class LedgerRepository:
         result = await self.session.execute(query.execution_options(populate_existing=True))
         return result.scalar_one()
 
+    async def lock_heads(self, learner_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, LedgerHead]:
+        """Batch :meth:`lock_head`: the heads of many learners, created if missing and
+        row-locked in learner order (so two batches never deadlock on each other)."""
+        wanted = sorted(set(learner_ids))
+        if not wanted:
+            return {}
+        now = utc_now()
+        rows = [
+            {"learner_id": learner, "seq": 0, "hash": GENESIS_HASH, "updated_at": now}
+            for learner in wanted
+        ]
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        await self.session.execute(insert(LedgerHead).values(rows).on_conflict_do_nothing())
+        query = (
+            select(LedgerHead)
+            .where(LedgerHead.learner_id.in_(wanted))
+            .order_by(LedgerHead.learner_id)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        result = await self.session.execute(query.execution_options(populate_existing=True))
+        return {head.learner_id: head for head in result.scalars()}
+
+    async def entries_at_heads(self, heads: Sequence[LedgerHead]) -> dict[uuid.UUID, LedgerEntry]:
+        """The last entry of each of these (locked) heads, in one query."""
+        wanted = [head.learner_id for head in heads if head.seq > 0]
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(LedgerEntry)
+            .join(
+                LedgerHead,
+                (LedgerHead.learner_id == LedgerEntry.learner_id)
+                & (LedgerHead.seq == LedgerEntry.seq),
+            )
+            .where(LedgerHead.learner_id.in_(wanted))
+        )
+        return {entry.learner_id: entry for entry in result.scalars()}
+
+    async def insert_rows(
+        self, entries: Sequence[dict[str, Any]], positions: Sequence[dict[str, Any]]
+    ) -> None:
+        """Multi-row INSERTs of new entries and positions (the batch posting path)."""
+        if entries:
+            await self.session.execute(insert(LedgerEntry), list(entries))
+        if positions:
+            await self.session.execute(insert(LedgerPosition), list(positions))
+
     async def head(self, learner_id: uuid.UUID) -> LedgerHead | None:
         result = await self.session.execute(
             select(LedgerHead).where(LedgerHead.learner_id == learner_id)
@@ -77,6 +126,14 @@ class LedgerRepository:
             select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
         )
         return result.scalar_one_or_none()
+
+    async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, LedgerEntry]:
+        if not keys:
+            return {}
+        result = await self.session.execute(
+            select(LedgerEntry).where(LedgerEntry.idempotency_key.in_(list(keys)))
+        )
+        return {entry.idempotency_key: entry for entry in result.scalars()}
 
     async def get(self, entry_id: uuid.UUID) -> LedgerEntry | None:
         return await self.session.get(LedgerEntry, entry_id)
@@ -136,6 +193,17 @@ class LedgerRepository:
             .execution_options(populate_existing=True)
         )
         return result.scalar_one_or_none()
+
+    async def positions_of_outcomes(self, outcome_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these outcomes have a position already."""
+        if not outcome_ids:
+            return set()
+        result = await self.session.execute(
+            select(LedgerPosition.outcome_id).where(
+                LedgerPosition.outcome_id.in_(list(outcome_ids))
+            )
+        )
+        return set(result.scalars())
 
     async def positions(
         self, learner_id: uuid.UUID, outcome_ids: Sequence[uuid.UUID] | None = None

@@ -202,6 +202,29 @@ def _buckets(axis: dict[str, dict[str, str]]) -> dict[str, Bucket]:
     return out
 
 
+@dataclass(frozen=True)
+class Deposit:
+    """One deposit of :meth:`LedgerService.deposit_many` (the fields of ``deposit``)."""
+
+    learner_id: uuid.UUID
+    outcome_id: uuid.UUID
+    amount: Decimal
+    category: str
+    level: int | None
+    unit_code: str
+    rule_id: str
+    rule_version: str
+    standards_version: str
+    statement_ids: list[str]
+    actor: str
+    idempotency_key: str
+
+
+def _entry_row(entry: LedgerEntry) -> dict[str, Any]:
+    """An entry's column values, for a multi-row INSERT."""
+    return {column.key: getattr(entry, column.key) for column in LedgerEntry.__table__.columns}
+
+
 class LedgerService:
     """Postings and figures of every learner's credit account."""
 
@@ -267,6 +290,132 @@ class LedgerService:
             actor=actor,
             idempotency_key=idempotency_key,
         )
+
+    async def deposit_many(
+        self, session: AsyncSession, deposits: Sequence[Deposit]
+    ) -> list[LedgerEntry]:
+        """Batch :meth:`deposit` (the rules worker's path): same checks, same chains.
+
+        The learners' heads are locked in learner order, each learner's deposits are
+        chained in the order given, and entries and positions are written with
+        multi-row INSERTs. An idempotency key seen before returns the entry first
+        posted (never posts twice). Returns the entries in the order of ``deposits``.
+        """
+        if not deposits:
+            return []
+        amounts = [_credits(d.amount) for d in deposits]
+        for deposit, amount in zip(deposits, amounts, strict=True):
+            if amount <= 0:
+                raise NonPositiveAmount(f"a deposit must be more than zero credits, not {amount}")
+            if not deposit.idempotency_key:
+                raise LedgerConflict("an idempotency key is required")
+        repo = LedgerRepository.from_session(session)
+        heads = await repo.lock_heads([d.learner_id for d in deposits])
+        existing = await repo.by_idempotency_keys([d.idempotency_key for d in deposits])
+        for deposit in deposits:
+            found = existing.get(deposit.idempotency_key)
+            if found is not None and (
+                found.learner_id != deposit.learner_id or found.kind != EntryKind.DEPOSIT.value
+            ):
+                raise IdempotencyKeyReused(
+                    f"idempotency key {deposit.idempotency_key!r} was used for another "
+                    f"posting ({found.kind})"
+                )
+        fresh = [d for d in deposits if d.idempotency_key not in existing]
+        taken = await repo.positions_of_outcomes([d.outcome_id for d in fresh])
+        if taken or len({d.outcome_id for d in fresh}) != len(fresh):
+            raise OutcomeAlreadyDeposited(
+                f"outcomes already in the ledger: {sorted(str(o) for o in taken) or 'repeated'}"
+            )
+        last = await repo.entries_at_heads(list(heads.values()))
+        state: dict[uuid.UUID, tuple[dict[str, Decimal], dict[str, Any], datetime | None]] = {}
+        for learner_id, head in heads.items():
+            prev = last.get(learner_id)
+            if head.seq and prev is None:
+                raise LedgerConflict(f"the chain head of learner {learner_id} has no entry")
+            totals = {
+                "available": prev.available if prev else ZERO,
+                "converted": prev.converted if prev else ZERO,
+                "expired": prev.expired if prev else ZERO,
+            }
+            state[learner_id] = (
+                totals,
+                prev.breakdown if prev else _empty_breakdown(),
+                prev.posted_at if prev else None,
+            )
+        now = utc_now()
+        entries: list[LedgerEntry] = []
+        position_rows: list[dict[str, Any]] = []
+        by_key: dict[str, LedgerEntry] = {}
+        for deposit, amount in zip(deposits, amounts, strict=True):
+            if deposit.idempotency_key in existing:
+                continue
+            head = heads[deposit.learner_id]
+            totals, breakdown, last_posted = state[deposit.learner_id]
+            leg = Leg(
+                deposit.outcome_id,
+                deposit.unit_code,
+                deposit.category,
+                deposit.level,
+                amount,
+                d_available=amount,
+            )
+            posted_at = max(now, last_posted) if last_posted else now
+            available = totals["available"] + amount
+            breakdown = _apply_breakdown(breakdown, [leg])
+            entry = LedgerEntry(
+                id=uuid.uuid4(),
+                learner_id=deposit.learner_id,
+                seq=head.seq + 1,
+                kind=EntryKind.DEPOSIT.value,
+                amount=amount,
+                delta_available=amount,
+                delta_converted=ZERO,
+                delta_expired=ZERO,
+                banked=available + totals["converted"],
+                available=available,
+                converted=totals["converted"],
+                expired=totals["expired"],
+                breakdown=breakdown,
+                legs=[leg.as_json()],
+                outcome_id=deposit.outcome_id,
+                unit_code=deposit.unit_code,
+                rule_id=deposit.rule_id,
+                rule_version=deposit.rule_version,
+                standards_version=deposit.standards_version,
+                statement_ids=list(deposit.statement_ids),
+                conversion_id=None,
+                target=None,
+                actor=deposit.actor,
+                reason=None,
+                idempotency_key=deposit.idempotency_key,
+                posted_at=posted_at,
+                prev_hash=head.hash,
+            )
+            entry.hash = entry_hash(entry, head.hash)
+            entries.append(entry)
+            by_key[deposit.idempotency_key] = entry
+            position_rows.append(
+                {
+                    "outcome_id": deposit.outcome_id,
+                    "learner_id": deposit.learner_id,
+                    "unit_code": deposit.unit_code,
+                    "category": deposit.category,
+                    "level": deposit.level,
+                    "deposited": amount,
+                    "available": amount,
+                    "converted": ZERO,
+                    "expired": ZERO,
+                    "reversed": ZERO,
+                    "updated_at": posted_at,
+                }
+            )
+            totals = {**totals, "available": available}
+            state[deposit.learner_id] = (totals, breakdown, posted_at)
+            head.seq, head.hash, head.updated_at = entry.seq, entry.hash, posted_at
+        await repo.insert_rows([_entry_row(e) for e in entries], position_rows)
+        await session.flush()
+        return [by_key.get(d.idempotency_key) or existing[d.idempotency_key] for d in deposits]
 
     async def expire_outcome(
         self,

@@ -174,6 +174,14 @@ class StatementRepository:
             for row in result
         }
 
+    async def for_processing(self, ids: Iterable[uuid.UUID]) -> list[Statement]:
+        """Stored statements by id (the rules worker's batch read), in one query."""
+        wanted = list(set(ids))
+        if not wanted:
+            return []
+        result = await self.session.execute(select(Statement).where(Statement.id.in_(wanted)))
+        return list(result.scalars())
+
     async def insert_statements(self, rows: Sequence[dict[str, Any]]) -> None:
         """One INSERT for the batch: ``unnest`` of column arrays on PostgreSQL (one
         statement, one round trip), an executemany in one call on SQLite."""

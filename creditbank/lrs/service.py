@@ -818,3 +818,22 @@ async def get_statement_for_processing(
         stored=row.stored,
         timestamp=row.timestamp,
     )
+
+
+async def get_statements_for_processing(
+    session: AsyncSession, statement_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, StatementForProcessing]:
+    """Batch :func:`get_statement_for_processing`: id -> statement, the missing left out."""
+    rows = await StatementRepository.from_session(session).for_processing(statement_ids)
+    return {
+        row.id: StatementForProcessing(
+            id=row.id,
+            body=row.body,
+            institution_id=row.institution_id,
+            voided=row.voided,
+            is_voiding=row.is_voiding,
+            stored=row.stored,
+            timestamp=row.timestamp,
+        )
+        for row in rows
+    }

@@ -198,7 +198,11 @@ def check_conversion(
                 _msg(f"单元 {target.unit} 已免修", f"unit {target.unit} is already exempted")
             )
     else:
-        credits = target.credits
+        # A fixed number, or (alliance credit scales) the used outcomes' credits × ratio.
+        credits = target.credits_for(sum((o.credits for o in chosen), ZERO))
+        if credits <= 0 and satisfied:
+            satisfied = False
+            reasons.append(_msg("折算后学分为 0", "the credit ratio gives 0 credits"))
 
     programme = standards.conversion.programme(rule.programme)
     if programme is not None and programme.max_conversion_credits is not None:

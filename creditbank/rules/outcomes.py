@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,11 +23,11 @@ from creditbank.errors import NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.kit.time import isoformat_z
+from creditbank.ledger.service import Deposit
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.accumulation import CapUsage, LearnerRecord
 from creditbank.rules.ast import UnitCategory
 from creditbank.rules.engine import Evaluation as EngineEvaluation
-from creditbank.rules.engine import RecognitionDecision
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
@@ -51,7 +52,7 @@ async def learner_record(
     return record_from(outcomes, standards)
 
 
-def record_from(outcomes: Iterable[Outcome], standards: StandardsSet) -> LearnerRecord:
+def record_from(outcomes: Iterable[Outcome | Counted], standards: StandardsSet) -> LearnerRecord:
     units: set[str] = set()
     usage: list[CapUsage] = []
     policy = standards.accumulation
@@ -69,6 +70,133 @@ def record_from(outcomes: Iterable[Outcome], standards: StandardsSet) -> Learner
     return LearnerRecord(credited_units=frozenset(units), cap_usage=tuple(usage))
 
 
+@dataclass(frozen=True)
+class ToStore:
+    """One evaluation to log, with the decisions to store as outcomes and deposit."""
+
+    statement_id: uuid.UUID
+    learner_id: uuid.UUID
+    result: EngineEvaluation
+    kind: str
+    notes: Sequence[dict[str, str]] = ()
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a learner's record needs of an outcome (see :func:`record_from`)."""
+
+    status: str
+    unit_code: str
+    category: str
+    credits: Decimal
+    statement_timestamp: datetime
+
+
+@dataclass
+class Rows:
+    """The evaluation-log row and outcome rows of one evaluation, as column values."""
+
+    evaluation: dict[str, Any]
+    outcomes: list[dict[str, Any]]
+
+    @property
+    def evaluation_id(self) -> uuid.UUID:
+        return cast(uuid.UUID, self.evaluation["id"])
+
+    @property
+    def outcome_ids(self) -> tuple[uuid.UUID, ...]:
+        return tuple(cast(uuid.UUID, row["id"]) for row in self.outcomes)
+
+    def counted(self) -> list[Counted]:
+        return [
+            Counted(
+                row["status"],
+                row["unit_code"],
+                row["category"],
+                row["credits"],
+                row["statement_timestamp"],
+            )
+            for row in self.outcomes
+        ]
+
+
+def build_rows(item: ToStore, now: datetime) -> Rows:
+    """The evaluation-log row and the outcomes of one evaluation (nothing written)."""
+    result = item.result
+    ref = result.standards
+    reason_zh, reason_en = result.reason.zh, result.reason.en
+    if item.notes and not result.recognised:
+        reason_zh += "（" + "；".join(n["zh"] for n in item.notes) + "）"
+        reason_en += " (" + "; ".join(n["en"] for n in item.notes) + ")"
+    detail = result.model_dump(mode="json")
+    detail["notes"] = list(item.notes)
+    evaluation_id = uuid.uuid4()
+    outcomes: list[dict[str, Any]] = []
+    for decision, dumped in zip(result.decisions, detail["decisions"], strict=True):
+        if decision.credited <= 0:
+            continue
+        # The outcome's trace: the parts of the logged detail that concern it.
+        rule_trace = next(
+            (t for t in detail["trace"]["rules"] if t["rule_id"] == decision.rule_id), None
+        )
+        outcomes.append(
+            {
+                "id": uuid.uuid4(),
+                "learner_id": item.learner_id,
+                "unit_code": decision.unit_code,
+                "unit_title_zh": decision.unit_title.zh,
+                "unit_title_en": decision.unit_title.en,
+                "category": decision.category.value,
+                "level": decision.level,
+                "credits": decision.credited,
+                "unit_credits": decision.credits,
+                "score_scaled": _scaled_text(result.facts),
+                "status": OutcomeStatus.ACTIVE.value,
+                "statement_id": item.statement_id,
+                "statement_ids": [str(item.statement_id)],
+                "institution_key": decision.institution_key,
+                "rule_id": decision.rule_id,
+                "rule_version": decision.rule_version,
+                "standards_id": decision.standards.id,
+                "standards_version": decision.standards.version,
+                "standards_hash": decision.standards.hash,
+                "evaluation_id": evaluation_id,
+                "trace": {
+                    "reason": detail["reason"],
+                    "gates": detail["trace"]["gates"],
+                    "rule": rule_trace,
+                    "accumulation": dumped["accumulation"],
+                },
+                "requires_review": decision.requires_review,
+                "recognised_at": now,
+                "statement_timestamp": decision.achieved_at,
+                "expires_at": decision.accumulation.expires_at,
+                "revoked_at": None,
+                "revoked_reason": None,
+                "superseded_by": None,
+            }
+        )
+    evaluation = {
+        "id": evaluation_id,
+        "statement_id": item.statement_id,
+        "learner_id": item.learner_id,
+        "institution_key": result.facts.institution_key,
+        "kind": item.kind,
+        "standards_id": ref.id,
+        "standards_version": ref.version,
+        "standards_hash": ref.hash,
+        "recognised": result.recognised,
+        "unit_code": result.unit_code,
+        "credited": result.credited,
+        "reason_zh": reason_zh,
+        "reason_en": reason_en,
+        "outcome_id": outcomes[0]["id"] if outcomes else None,
+        "detail": detail,
+        "evaluated_at": now,
+    }
+    return Rows(evaluation, outcomes)
+
+
 async def store_evaluation(
     session: AsyncSession,
     statement_id: uuid.UUID,
@@ -82,90 +210,48 @@ async def store_evaluation(
     now: datetime,
 ) -> tuple[Evaluation, list[Outcome]]:
     """Log the evaluation; store and deposit each decision that credits something."""
-    repo = RulesRepository.from_session(session)
-    ref = result.standards
-    reason_zh, reason_en = result.reason.zh, result.reason.en
-    if notes and not result.recognised:
-        reason_zh += "（" + "；".join(n["zh"] for n in notes) + "）"
-        reason_en += " (" + "; ".join(n["en"] for n in notes) + ")"
-    detail = result.model_dump(mode="json")
-    detail["notes"] = list(notes)
-    evaluation = Evaluation(
-        id=uuid.uuid4(),
-        statement_id=statement_id,
-        learner_id=learner_id,
-        institution_key=result.facts.institution_key,
-        kind=kind,
-        standards_id=ref.id,
-        standards_version=ref.version,
-        standards_hash=ref.hash,
-        recognised=result.recognised,
-        unit_code=result.unit_code,
-        credited=result.credited,
-        reason_zh=reason_zh,
-        reason_en=reason_en,
-        detail=detail,
-        evaluated_at=now,
-    )
-    outcomes = [
-        new_outcome(decision, result, evaluation, learner_id, statement_id, now)
-        for decision in result.decisions
-        if decision.credited > 0
-    ]
-    if outcomes:
-        evaluation.outcome_id = outcomes[0].id
-    await repo.add(evaluation, *outcomes)
+    rows = build_rows(ToStore(statement_id, learner_id, result, kind, notes), now)
+    evaluation = Evaluation(**rows.evaluation)
+    outcomes = [Outcome(**row) for row in rows.outcomes]
+    await RulesRepository.from_session(session).add(evaluation, *outcomes)
     for outcome in outcomes:
         await deposit(session, outcome, actor=actor)
     return evaluation, outcomes
 
 
-def new_outcome(
-    decision: RecognitionDecision,
-    result: EngineEvaluation,
-    evaluation: Evaluation,
-    learner_id: uuid.UUID,
-    statement_id: uuid.UUID,
-    now: datetime,
-) -> Outcome:
-    rule_trace = next((t for t in result.trace.rules if t.rule_id == decision.rule_id), None)
-    return Outcome(
-        id=uuid.uuid4(),
-        learner_id=learner_id,
-        unit_code=decision.unit_code,
-        unit_title_zh=decision.unit_title.zh,
-        unit_title_en=decision.unit_title.en,
-        category=decision.category.value,
-        level=decision.level,
-        credits=decision.credited,
-        unit_credits=decision.credits,
-        score_scaled=_scaled_text(result.facts),
-        status=OutcomeStatus.ACTIVE.value,
-        statement_id=statement_id,
-        statement_ids=[str(statement_id)],
-        institution_key=decision.institution_key,
-        rule_id=decision.rule_id,
-        rule_version=decision.rule_version,
-        standards_id=decision.standards.id,
-        standards_version=decision.standards.version,
-        standards_hash=decision.standards.hash,
-        evaluation_id=evaluation.id,
-        trace={
-            "reason": result.reason.model_dump(mode="json"),
-            "gates": [g.model_dump(mode="json") for g in result.trace.gates],
-            "rule": rule_trace.model_dump(mode="json") if rule_trace else None,
-            "accumulation": decision.accumulation.model_dump(mode="json"),
-        },
-        requires_review=decision.requires_review,
-        recognised_at=now,
-        statement_timestamp=decision.achieved_at,
-        expires_at=decision.accumulation.expires_at,
+async def store_rows(session: AsyncSession, stored: Sequence[Rows], *, actor: str) -> None:
+    """Batch :func:`store_evaluation` of rows from :func:`build_rows`: multi-row INSERTs
+    of the log rows and outcomes, then one batch of ledger deposits (each learner's
+    chain in the order given). The caller holds the learners' locks.
+    """
+    outcomes = [row for rows in stored for row in rows.outcomes]
+    await RulesRepository.from_session(session).insert_rows(
+        [rows.evaluation for rows in stored], outcomes
+    )
+    await ledger_service.deposit_many(
+        session,
+        [
+            Deposit(
+                learner_id=row["learner_id"],
+                outcome_id=row["id"],
+                amount=row["credits"],
+                category=row["category"],
+                level=row["level"],
+                unit_code=row["unit_code"],
+                rule_id=row["rule_id"],
+                rule_version=str(row["rule_version"]),
+                standards_version=row["standards_version"],
+                statement_ids=list(row["statement_ids"]),
+                actor=actor,
+                idempotency_key=f"deposit:{row['id']}",
+            )
+            for row in outcomes
+        ],
     )
 
 
-async def deposit(session: AsyncSession, outcome: Outcome, *, actor: str) -> None:
-    await ledger_service.deposit(
-        session,
+def _deposit_of(outcome: Outcome, *, actor: str) -> Deposit:
+    return Deposit(
         learner_id=outcome.learner_id,
         outcome_id=outcome.id,
         amount=outcome.credits,
@@ -179,6 +265,11 @@ async def deposit(session: AsyncSession, outcome: Outcome, *, actor: str) -> Non
         actor=actor,
         idempotency_key=f"deposit:{outcome.id}",
     )
+
+
+async def deposit(session: AsyncSession, outcome: Outcome, *, actor: str) -> None:
+    """Credit one stored outcome (idempotency key ``deposit:<outcome id>``)."""
+    await ledger_service.deposit_many(session, [_deposit_of(outcome, actor=actor)])
 
 
 async def revoke(

@@ -6,8 +6,9 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
@@ -39,7 +40,59 @@ class RulesRepository:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(kind, value)}
             )
 
+    async def lock_many(self, kind: str, values: Sequence[str]) -> None:
+        """Batch :meth:`lock`: every key in one round trip, taken in key order (so two
+        batches over overlapping learners wait for each other, never deadlock)."""
+        if not values or self.session.get_bind().dialect.name != "postgresql":
+            return
+        keys = sorted({lock_key(kind, value) for value in values})
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+            {"keys": keys},
+        )
+
+    async def try_lock_many(self, kind: str, values: Sequence[str]) -> set[str]:
+        """Take what is free of these locks without waiting; returns the values taken
+        (all of them on SQLite, whose writers are serialised anyway)."""
+        wanted = sorted(set(values))
+        if not wanted or self.session.get_bind().dialect.name != "postgresql":
+            return set(wanted)
+        keys = {lock_key(kind, value): value for value in wanted}
+        result = await self.session.execute(
+            text(
+                "SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k "
+                "WHERE pg_try_advisory_xact_lock(k)"
+            ),
+            {"keys": sorted(keys)},
+        )
+        return {keys[int(k)] for k in result.scalars()}
+
     # -- outcomes -----------------------------------------------------------------------
+
+    async def insert_rows(
+        self, evaluations: Sequence[dict[str, Any]], outcomes: Sequence[dict[str, Any]]
+    ) -> None:
+        """Multi-row INSERTs of evaluation-log rows and outcomes (the batch path)."""
+        if evaluations:
+            await self.session.execute(insert(Evaluation), list(evaluations))
+        if outcomes:
+            await self.session.execute(insert(Outcome), list(outcomes))
+
+    async def outcomes_of_learners(
+        self, learner_ids: Sequence[uuid.UUID], *, statuses: Sequence[str]
+    ) -> dict[uuid.UUID, list[Outcome]]:
+        """Batch :meth:`outcomes_of` (same order per learner), in one query."""
+        out: dict[uuid.UUID, list[Outcome]] = {learner: [] for learner in learner_ids}
+        if not learner_ids:
+            return out
+        result = await self.session.execute(
+            select(Outcome)
+            .where(Outcome.learner_id.in_(list(learner_ids)), Outcome.status.in_(list(statuses)))
+            .order_by(Outcome.recognised_at, Outcome.id)
+        )
+        for outcome in result.scalars():
+            out[outcome.learner_id].append(outcome)
+        return out
 
     async def add(self, *rows: Outcome | Evaluation | HeldStatement) -> None:
         self.session.add_all(rows)
@@ -129,6 +182,22 @@ class RulesRepository:
             .limit(1)
         )
         return result.first() is not None
+
+    async def evaluated(
+        self, statement_ids: Sequence[uuid.UUID], kinds: Sequence[str]
+    ) -> set[uuid.UUID]:
+        """Batch :meth:`has_evaluation`: which of these statements have one of ``kinds``."""
+        if not statement_ids:
+            return set()
+        result = await self.session.execute(
+            select(Evaluation.statement_id)
+            .where(
+                Evaluation.statement_id.in_(list(statement_ids)),
+                Evaluation.kind.in_(list(kinds)),
+            )
+            .distinct()
+        )
+        return set(result.scalars())
 
     async def statements_of_learner(self, learner_id: uuid.UUID) -> list[uuid.UUID]:
         """Statements evaluated for a learner (first evaluation order)."""

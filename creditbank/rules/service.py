@@ -31,6 +31,7 @@ class RulesService:
 
     # recognition
     process_statement = staticmethod(recognition.process_statement)
+    process_statements = staticmethod(recognition.process_statements)
     release_held = staticmethod(recognition.release_held)
     # outcomes and the learner's record
     learner_record = staticmethod(outcomes.learner_record)

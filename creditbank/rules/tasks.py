@@ -32,6 +32,24 @@ async def statement_stored(ctx: TaskContext, payload: dict[str, Any]) -> None:
         raise PermanentJobError(str(exc)) from exc
 
 
+async def statements_stored(ctx: TaskContext, payloads: list[dict[str, Any]]) -> list[int]:
+    """Batch body of ``lrs.statement_stored`` / ``rules.reprocess_statement``: many
+    statements in one transaction (the worker falls back to one by one on any error).
+
+    Returns the positions of the payloads deferred because another worker holds
+    their learner (only when ``ctx.may_defer``); the worker runs those next.
+    """
+    results = await rules_service.process_statements(
+        ctx.session,
+        [_uuid(payload, "statement_id") for payload in payloads],
+        actor=ctx.settings.rules.actor,
+        standards_set=ctx.settings.rules.standards_set,
+        now=ctx.now,
+        defer_busy=ctx.may_defer,
+    )
+    return [index for index, result in enumerate(results) if result.status == "deferred"]
+
+
 async def reprocess_statement(ctx: TaskContext, payload: dict[str, Any]) -> None:
     """``rules.reprocess_statement`` {statement_id}: as ``statement_stored`` (operator use)."""
     await statement_stored(ctx, payload)

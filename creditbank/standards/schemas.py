@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -22,8 +22,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -400,16 +402,54 @@ class Exemption(_Model):
 
 
 class ProgrammeCredits(_Model):
-    """Credits toward the programme (计入专业学分) without exempting a named unit."""
+    """Credits toward the programme (计入专业学分) without exempting a named unit.
+
+    Either a fixed number of ``credits``, or a ``ratio`` (学分折算比例) applied to the
+    catalog credits of the outcomes used, for institutions whose credit scales differ:
+    ``ratio: "0.75"`` makes a 2.0-credit course count 1.50. The product is rounded
+    down to a whole hundredth, so a conversion never grants more than the ratio says.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"oneOf": [{"required": ["credits"]}, {"required": ["ratio"]}]},
+    )
 
     kind: Literal["programme_credits"] = "programme_credits"
-    credits: Credits
+    credits: Credits | None = Field(default=None, description="a fixed number of credits")
+    ratio: DecimalText | None = Field(
+        default=None,
+        description="credits = the used outcomes' credits × ratio, rounded down to 0.01",
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> ProgrammeCredits:
-        if self.credits <= 0:
+        if (self.credits is None) == (self.ratio is None):
+            raise ValueError("give either credits or ratio, not both or neither")
+        if self.credits is not None and self.credits <= 0:
             raise ValueError("credits must be greater than zero")
+        if self.ratio is not None:
+            if not Decimal(0) < self.ratio <= Decimal(10):
+                raise ValueError("ratio lies above 0 and at most 10")
+            if self.ratio != self.ratio.quantize(Decimal("0.0001")):
+                raise ValueError("ratio has at most four decimal places")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_form(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the form not used, so sets written before ``ratio`` existed keep
+        their content hash."""
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k not in {"credits", "ratio"}}
+
+    def credits_for(self, source_credits: Decimal) -> Decimal:
+        """What this target grants when the outcomes used carry ``source_credits``."""
+        if self.credits is not None:
+            return self.credits
+        assert self.ratio is not None  # noqa: S101 - the validator guarantees one of them
+        return (source_credits * self.ratio).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
 ConversionTarget = Annotated[Exemption | ProgrammeCredits, Field(discriminator="kind")]

@@ -92,11 +92,20 @@ class Bank:
         self.worker = worker
 
 
-def run_bank(settings: Settings, tmp_path: Path) -> Iterator[Bank]:
-    """Load the demo, start the server (and on PostgreSQL a separate worker), yield, stop."""
+def run_bank(
+    settings: Settings,
+    tmp_path: Path,
+    *,
+    demo_args: tuple[str, ...] = ("demo", "--json", "--no-story"),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Bank]:
+    """Load the demo, start the server (and on PostgreSQL a separate worker), yield, stop.
+
+    ``demo_args``/``extra_env``: another story's demo (``demo --alliance --json`` with
+    ``CREDITBANK_RULES__STANDARDS_SET=hubei-alliance``)."""
     separate_worker = not settings.is_sqlite
-    env = cli_env(settings, tmp_path, in_process=not separate_worker)
-    demo_run = cli(["demo", "--json"], env)
+    env = {**cli_env(settings, tmp_path, in_process=not separate_worker), **(extra_env or {})}
+    demo_run = cli(list(demo_args), env)
     assert demo_run.returncode == 0, demo_run.stderr
     demo = json.loads(demo_run.stdout)
     port = free_port()
