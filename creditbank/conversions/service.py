@@ -71,6 +71,7 @@ from creditbank.rules.conversion import (
     check_conversion,
     conversion_options,
 )
+from creditbank.rules.schemas import OutcomeRead
 from creditbank.rules.service import rules as rules_service
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import standards as standards_service
@@ -506,6 +507,22 @@ class ConversionService:
                 "reviews": [ReviewRead.model_validate(r) for r in reviews],
             }
         )
+
+    async def evidence(
+        self, session: AsyncSession, principal: Principal, application_id: uuid.UUID
+    ) -> list[tuple[OutcomeRead, dict[str, Any]]]:
+        """The outcomes an application would use, each with its explanation: a certifier
+        reaches a learner's evidence through the application she may review (:meth:`get`)."""
+        application = await self.get(session, principal, application_id)
+        found: list[tuple[OutcomeRead, dict[str, Any]]] = []
+        for outcome_id in application.outcome_ids:
+            try:
+                outcome = await rules_service.get_outcome(session, uuid.UUID(outcome_id))
+            except NotFound:
+                continue
+            explained = await rules_service.explain_outcome(session, outcome)
+            found.append((OutcomeRead.model_validate(outcome), explained))
+        return found
 
     async def of_learner(
         self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID

@@ -777,6 +777,14 @@ class LedgerService:
             target_credits=target,
         )
 
+    async def exemptions_for(
+        self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        """:meth:`exemptions` (each target unit as converted, titles included), for her
+        or the operator."""
+        authz.require_learner_access(principal, learner_id)
+        return await self.exemptions(session, learner_id)
+
     async def read_entries(
         self,
         session: AsyncSession,

@@ -89,9 +89,11 @@ CALLER_FREE = {
     "get_institution",
     "get_learner",
     "get_user",
+    "find_institution",
     "describe_user",
     "authenticate_basic",
     "principal_from_token",
+    "principal_from_refresh",
     "login",
     "refresh",
     "logout",
@@ -101,6 +103,15 @@ CALLER_FREE = {
     "consistent_through",
     "attachment_parts",
 }
+
+
+def _tail(node: ast.expr) -> str | None:
+    """``principal`` for ``principal`` and for ``page.principal``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def _caller_free_calls(tree: ast.AST) -> list[str]:
@@ -115,9 +126,7 @@ def _caller_free_calls(tree: ast.AST) -> list[str]:
             and node.func.value.id.endswith("_service")
         ):
             continue
-        passed = {a.id for a in node.args if isinstance(a, ast.Name)} | {
-            k.value.id for k in node.keywords if isinstance(k.value, ast.Name)
-        }
+        passed = {_tail(a) for a in node.args} | {_tail(k.value) for k in node.keywords}
         qualified = f"{node.func.value.id}.{node.func.attr}"
         free = node.func.attr in CALLER_FREE or qualified in CALLER_FREE
         if "principal" not in passed and not free:
