@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import health
 from api.errors import install_error_handlers
+from api.guard import EdgeGuardMiddleware
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.security_headers import SecurityHeadersMiddleware, default_rules
 from api.xapi import about as xapi_about
@@ -60,6 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.portal import mount_portal
 
     mount_portal(app, settings)
+    # Innermost: sees alternate-syntax requests once they are ordinary ones.
+    app.add_middleware(
+        EdgeGuardMiddleware,
+        max_headers=settings.max_headers,
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.lrs.max_depth,
+        default_xapi_version=settings.lrs.default_version,
+    )
     app.add_middleware(AlternateRequestMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

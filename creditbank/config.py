@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Request headers: more of them, or more bytes of them, get 431.
+    max_headers: int = Field(default=100, ge=10)
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     # Where generated keys (signing, encryption) live in development.
     key_dir: Path = Path("./var/keys")

@@ -47,6 +47,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "outcomes_title": ("学习成果", "Learning outcomes"),
     "unit": ("课程单元", "Unit"),
     "institution": ("来源机构", "Institution"),
+    "target_institution": ("目标机构", "Target institution"),
+    "approvals_needed": ("需批准人数", "Approvals needed"),
     "date": ("日期", "Date"),
     "score": ("成绩", "Score"),
     "rule": ("认定规则", "Rule"),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
+from api.params import ApiDateTime
 from creditbank.audit.service import audit as audit_service
 from creditbank.identity.schemas import AuditRead
 
@@ -23,8 +22,8 @@ async def query_audit(
     object_type: str | None = None,
     object_id: str | None = None,
     outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: ApiDateTime | None = None,
+    until: ApiDateTime | None = None,
     before_id: int | None = None,
     limit: int = 100,
 ) -> object:

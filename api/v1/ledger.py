@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Query, status
 
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
+from api.params import ApiDateTime
 from creditbank.ledger.checkpoints import checkpoints as checkpoint_service
 from creditbank.ledger.keys import load_keys
 from creditbank.ledger.schemas import (
@@ -31,7 +31,7 @@ async def balances(
     learner_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    as_of: datetime | None = None,
+    as_of: ApiDateTime | None = None,
 ) -> object:
     """Banked, available, converted and expired credits, by category and level, as of a time."""
     return await ledger_service.account(session, principal, learner_id, as_of=as_of)

@@ -41,6 +41,7 @@ from creditbank.identity.passwords import check_password_rules, hash_password, v
 from creditbank.identity.principal import LRS_SCOPES, Principal, expand_scopes
 from creditbank.identity.repository import IdentityRepository
 from creditbank.identity.tokens import issue_token, verify_token
+from creditbank.kit.strict import invisible_char
 from creditbank.kit.time import isoformat_z, utc_now
 
 
@@ -145,6 +146,14 @@ class SignInService:
         username = username.strip()
         if not (3 <= len(username) <= 100) or any(c.isspace() for c in username):
             raise BadRequest("username: 3-100 characters, no spaces", code="invalid_username")
+        hidden = invisible_char(username)
+        if hidden is not None:
+            # "operator\u202e..." must not pass for "operator" on anyone's screen.
+            raise BadRequest(
+                f"username: no control, bidi or zero-width characters ({hidden}) /"
+                " 用户名不得包含控制字符或方向控制字符",
+                code="invalid_username",
+            )
         check_password_rules(
             password, min_length=settings.identity.password_min_length, username=username
         )

@@ -74,14 +74,23 @@ class EntryRead(BaseModel):
     hash: str
 
 
+#: No single correction moves more credits than this (a whole degree is ~160).
+MAX_ADJUSTMENT = 10_000
+
+
 class AdjustmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(description="signed credits, e.g. '1.5' or '-0.5'; never zero")
+    amount: Decimal = Field(
+        description="signed credits, e.g. '1.5' or '-0.5'; never zero",
+        ge=Decimal(-MAX_ADJUSTMENT),
+        le=Decimal(MAX_ADJUSTMENT),
+        allow_inf_nan=False,
+    )
     reason: str = Field(min_length=1, max_length=2000)
     idempotency_key: str = Field(min_length=1, max_length=200)
     category: str | None = Field(default=None, max_length=64)
-    level: int | None = None
+    level: int | None = Field(default=None, ge=0, le=99)
     outcome_id: uuid.UUID | None = None
 
 

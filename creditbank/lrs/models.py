@@ -44,7 +44,7 @@ class Statement(Base):
     __tablename__ = "lrs_statements"
     __table_args__ = (
         Index("ix_lrs_statements_institution_seq", "institution_id", "seq"),
-        Index("ix_lrs_statements_stored", "stored"),
+        Index("ix_lrs_statements_stored_seq", "stored", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)

@@ -7,10 +7,22 @@ from typing import Any
 import orjson
 
 from creditbank.errors import BadRequest
+from creditbank.kit.strict import StrictInputError
+from creditbank.kit.strict import loads as strict_loads
 
 
-def parse_json(body: bytes, *, max_depth: int) -> Any:
-    """Parse strict UTF-8 JSON; malformed, invalid UTF-8 or too deep → ``BadRequest``."""
+def parse_json(body: bytes, *, max_depth: int, strict: bool = True) -> Any:
+    """Parse UTF-8 JSON; malformed, invalid UTF-8 or too deep → ``BadRequest``.
+
+    ``strict`` (statements): also refuse what ``creditbank.kit.strict`` refuses — NUL
+    and lone surrogates, duplicate keys, numbers out of range — naming the path.
+    Documents are opaque bytes to the LRS and are parsed leniently.
+    """
+    if strict:
+        try:
+            return strict_loads(body, max_depth=max_depth)
+        except StrictInputError as exc:
+            raise BadRequest(str(exc), code=exc.code) from None
     if not body.strip():
         raise BadRequest("the request body is empty", code="malformed_json")
     try:

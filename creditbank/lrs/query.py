@@ -19,6 +19,7 @@ import orjson
 
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest
+from creditbank.kit.strict import INT64_MAX
 from creditbank.lrs.keys import agent_key
 from creditbank.lrs.xapi.errors import XAPIValidationError
 from creditbank.lrs.xapi.validate import parse_timestamp, validate_agent, validate_iri
@@ -202,7 +203,7 @@ def _parse_params(params: dict[str, str], settings: LrsSettings) -> StatementQue
     limit = settings.default_limit
     if "limit" in params:
         raw = params["limit"]
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise BadRequest("limit must be a non-negative integer", code="invalid_parameter")
         limit = int(raw)
     if limit == 0 or limit > settings.max_limit:
@@ -224,7 +225,10 @@ def decode_more(token: str, settings: LrsSettings) -> StatementQuery:
         padded = token + "=" * (-len(token) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         params = data["q"]
-        cursor = Cursor(position=int(data["p"]), bound=int(data["b"]))
+        position, bound = data["p"], data["b"]
+        if not all(type(n) is int and 0 <= n <= INT64_MAX for n in (position, bound)):
+            raise ValueError("position")
+        cursor = Cursor(position=position, bound=bound)
         if not isinstance(params, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in params.items()
         ):

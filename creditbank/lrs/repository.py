@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Table, and_, event, exists, func, insert, select, text, true, update
@@ -274,10 +274,63 @@ class StatementRepository:
         row = result.first()
         return (0, None) if row is None else (int(row.seq), row.stored)
 
+    async def seq_range(
+        self, since: datetime | None, until: datetime | None
+    ) -> tuple[int, int] | None:
+        """``(after, upto)``: statements stored in ``(since, until]`` have ``after < seq
+        <= upto``; None when none can match. ``stored`` never decreases along ``seq``,
+        so each bound is one ``ORDER BY stored, seq LIMIT 1`` on the (stored, seq)
+        index, a plan no statistics can spoil."""
+        after, upto = 0, 2**62
+        if since is not None:
+            first = await self.session.execute(
+                select(Statement.seq)
+                .where(Statement.stored > since)
+                .order_by(Statement.stored, Statement.seq)
+                .limit(1)
+            )
+            value = first.scalar_one_or_none()
+            if value is None:
+                return None
+            after = int(value) - 1
+        if until is not None:
+            last = await self.session.execute(
+                select(Statement.seq)
+                .where(Statement.stored <= until)
+                .order_by(Statement.stored.desc(), Statement.seq.desc())
+                .limit(1)
+            )
+            value = last.scalar_one_or_none()
+            if value is None:
+                return None
+            upto = int(value)
+        return after, upto
+
     async def query(
         self, query: StatementQuery, *, institution_id: uuid.UUID | None, bound: int
     ) -> Page:
         """A page of statements matching ``query``, newest first unless ascending."""
+        seq_range: tuple[int, int] | None = None
+        if query.since is not None or query.until is not None:
+            seq_range = await self.seq_range(query.since, query.until)
+            if seq_range is None:
+                return Page(rows=[], more=False)
+        stmt = self.page_query(
+            query, institution_id=institution_id, bound=bound, seq_range=seq_range
+        )
+        rows = [(row[0], row[1], row[2]) for row in await self.session.execute(stmt)]
+        more = len(rows) > query.limit
+        return Page(rows=rows[: query.limit], more=more)
+
+    def page_query(
+        self,
+        query: StatementQuery,
+        *,
+        institution_id: uuid.UUID | None,
+        bound: int,
+        seq_range: tuple[int, int] | None = None,
+    ) -> Select[Any]:
+        """The SELECT of one page (built here so tests can EXPLAIN each shape)."""
         filters: list[tuple[int, bool]] = []
         if query.agent is not None:
             filters.append((key_hash(KeyKind.AGENT, query.agent), query.related_agents))
@@ -288,47 +341,70 @@ class StatementRepository:
         if query.registration is not None:
             filters.append((key_hash(KeyKind.REGISTRATION, query.registration), False))
 
+        # Conditions on the statement row itself.
+        on_row: list[Any] = [Statement.voided.is_(False)]
+        if institution_id is not None:
+            on_row.append(Statement.institution_id == institution_id)
+        if query.since is not None:
+            on_row.append(Statement.stored > query.since)
+        if query.until is not None:
+            on_row.append(Statement.stored <= query.until)
+
         seq_column: Any = Statement.seq
         stmt: Select[Any]
         if filters:
-            # Drive the query from the key table's (key_hash, seq) primary key.
+            # Drive the query from the key table's (key_hash, seq) primary key, newest
+            # first, and probe each candidate's row by seq: a LATERAL subquery with
+            # LIMIT 1 cannot be flattened, so the planner can only run it as one
+            # primary-key probe per key row, never as a hash join over a sequential
+            # scan of the statements (which it picks when its statistics are stale).
             first_hash, related = filters[0]
             driver = KEYS.alias("k0")
             seq_column = driver.c.statement_seq
-            stmt = (
-                select(Statement.seq, Statement.body, Statement.stored)
-                .select_from(driver)
-                .join(STATEMENTS, Statement.seq == driver.c.statement_seq)
-                .where(driver.c.key_hash == first_hash)
-            )
+            if self.dialect == "postgresql":
+                row = (
+                    select(Statement.seq, Statement.body, Statement.stored)
+                    .where(Statement.seq == driver.c.statement_seq, *on_row)
+                    .limit(1)
+                    .lateral("s")
+                )
+                stmt = cast(
+                    "Select[Any]",
+                    select(row.c.seq, row.c.body, row.c.stored)
+                    .select_from(driver)
+                    .join(row, true()),
+                )
+            else:  # SQLite has no LATERAL; its planner follows the driver anyway
+                stmt = (
+                    select(Statement.seq, Statement.body, Statement.stored)
+                    .select_from(driver)
+                    .join(STATEMENTS, Statement.seq == driver.c.statement_seq)
+                    .where(*on_row)
+                )
+            stmt = stmt.where(driver.c.key_hash == first_hash)
             if not related:
                 stmt = stmt.where(driver.c.related.is_(False))
             for index, (other_hash, related) in enumerate(filters[1:], start=1):
                 other = KEYS.alias(f"k{index}")
                 condition = and_(
                     other.c.key_hash == other_hash,
-                    other.c.statement_seq == Statement.seq,
+                    other.c.statement_seq == driver.c.statement_seq,
                     true() if related else other.c.related.is_(False),
                 )
                 stmt = stmt.where(exists().where(condition))
         else:
-            stmt = select(Statement.seq, Statement.body, Statement.stored)
+            stmt = select(Statement.seq, Statement.body, Statement.stored).where(*on_row)
 
-        stmt = stmt.where(Statement.voided.is_(False), seq_column <= bound)
-        if institution_id is not None:
-            stmt = stmt.where(Statement.institution_id == institution_id)
-        if query.since is not None:
-            stmt = stmt.where(Statement.stored > query.since)
-        if query.until is not None:
-            stmt = stmt.where(Statement.stored <= query.until)
+        stmt = stmt.where(seq_column <= bound)
+        if seq_range is not None:
+            # since/until as a seq range (see :meth:`seq_range`); the time filters
+            # stay, so the answer is exact whatever the range.
+            stmt = stmt.where(seq_column > seq_range[0], seq_column <= seq_range[1])
         if query.cursor is not None:
             position = query.cursor.position
             stmt = stmt.where(seq_column > position if query.ascending else seq_column < position)
         stmt = stmt.order_by(seq_column.asc() if query.ascending else seq_column.desc())
-        stmt = stmt.limit(query.limit + 1)
-        rows = [(row[0], row[1], row[2]) for row in await self.session.execute(stmt)]
-        more = len(rows) > query.limit
-        return Page(rows=rows[: query.limit], more=more)
+        return stmt.limit(query.limit + 1)
 
     async def get(self, statement_id: uuid.UUID) -> Statement | None:
         """One stored statement row by id (voided or not)."""

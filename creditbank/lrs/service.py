@@ -491,8 +491,12 @@ class StatementService:
 
         # Everything above ran before the lock or is rare; this part holds it: number
         # the statements, stamp ``stored``, insert, and the caller commits.
-        seq = await repo.last_seq()
+        seq, last_stored = await repo.head()
+        # ``stored`` never decreases along ``seq`` (even if the clock steps back): the
+        # ``since``/``until`` queries rely on it to turn times into a ``seq`` range.
         stored = _millis(utc_now())
+        if last_stored is not None and stored < last_stored:
+            stored = last_stored
         stored_text = isoformat_z(stored)
         statement_rows: list[dict[str, Any]] = []
         key_rows: list[tuple[int, int, bool]] = []

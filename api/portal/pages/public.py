@@ -28,12 +28,12 @@ async def home(page: AnyPage) -> Response:
 
 
 @router.get("/login")
-async def login_form(page: AnyPage, next: str = "/", expired: int = 0) -> Response:
+async def login_form(page: AnyPage, next: str = "", expired: int = 0) -> Response:
     if page.signed_in:
         return page.redirect(cookies.safe_next(next, home_of(page.areas)))
     return page.render(
         "login.html",
-        next=cookies.safe_next(next),
+        next=cookies.safe_next(next, ""),
         notice="session_expired" if expired else None,
         errors={},
         username="",
@@ -70,12 +70,12 @@ async def login(request: Request, page: AnyPage, form: CheckedForm) -> Response:
                     session, refresh_token=page.refresh_token
                 )
             areas = sign_in_service.portal_areas(principal) if principal else frozenset()
-            return page.redirect(target or home_of(areas))
+            return page.redirect(target if target not in ("", "/") else home_of(areas))
         errors["password"] = str(outcome.error.detail) if outcome.error else page.t("error_generic")
     return page.render(
         "login.html",
         status_code=400 if errors else 200,
-        next=target or "/",
+        next=target,
         notice=None,
         errors=errors,
         username=username,

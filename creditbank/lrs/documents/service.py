@@ -293,7 +293,7 @@ class DocumentService:
         self._check_body(content, settings)
         content_type = content_type or DEFAULT_CONTENT_TYPE
         if media_type(content_type) == JSON_MEDIA:
-            parse_json(content, max_depth=settings.max_depth)
+            parse_json(content, max_depth=settings.max_depth, strict=False)
         repo = DocumentRepository.from_session(session)
         key = address.doc_key(doc_id)
         needs_header = self._put_needs_header(address.kind, version)
@@ -350,7 +350,7 @@ class DocumentService:
         content_type = content_type or DEFAULT_CONTENT_TYPE
         posted: dict[str, Any] | None = None
         if media_type(content_type) == JSON_MEDIA:
-            value = parse_json(content, max_depth=settings.max_depth)
+            value = parse_json(content, max_depth=settings.max_depth, strict=False)
             if not isinstance(value, dict):
                 raise DocumentNotMergeable("a JSON document POSTed must be a JSON object")
             posted = value

@@ -361,7 +361,23 @@ def parse_duration(value: str) -> float:
 
 
 def _timestamp_from_match(match: re.Match[str], value: str) -> datetime:
-    """The instant of a matched timestamp (not yet converted to UTC)."""
+    """The instant of a matched timestamp (not yet converted to UTC).
+
+    It must exist in UTC too: ``9999-12-31T23:59:59-23:00`` is in the year 10000 and
+    ``0001-01-01T00:00:00+23:00`` in the year 0, which no datetime (or database)
+    holds, so both are refused rather than failing later.
+    """
+    try:
+        moment = _moment_from_match(match, value)
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise _fail(
+            "$", f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999"
+        ) from None
+    return moment
+
+
+def _moment_from_match(match: re.Match[str], value: str) -> datetime:
     g = match.group
     if g("tzs") == "-" and g("tzh") == "00" and g("tzm") in (None, "00"):
         raise _fail("$", f"{value!r} has the offset -00:00, which means an unknown time zone")

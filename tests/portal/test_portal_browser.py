@@ -1,0 +1,169 @@
+"""The li-na story walked in a real browser (Debian's Chromium through Playwright)
+against a real ``creditbank serve`` on each database, in both languages, with
+screenshots of the key pages and an axe-core accessibility check."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.acceptance.li_na import cli
+
+sync_api = pytest.importorskip("playwright.sync_api")
+axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
+
+CHROMIUM = os.environ.get("CREDITBANK_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
+        reason="Debian's chromium is not installed (.ci/run installs it)",
+    ),
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            headless=True,
+            args=ARGS,
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _shot(page: Any, name: str, dialect: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{dialect}-{name}.png"), full_page=True)
+
+
+def _no_serious_violations(page: Any, where: str) -> None:
+    results = axe_module.Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+    assert not serious, f"{where}: {serious}"
+
+
+def _sign_in(page: Any, url: str, user: dict[str, str]) -> None:
+    page.goto(f"{url}/login")
+    page.get_by_label("用户名").fill(user["username"])
+    page.get_by_label("密码").fill(user["password"])
+    page.get_by_role("button", name="登录").click()
+
+
+def _figure(page: Any, name: str) -> str:
+    text: str = page.locator(f'[data-figure="{name}"]').inner_text()
+    return text.strip()
+
+
+def test_li_na_story_in_a_browser(live_server, browser, settings):
+    dialect = "sqlite" if settings.is_sqlite else "postgresql"
+    demo_run = cli(["demo", "--json"], live_server.env)
+    assert demo_run.returncode == 0, demo_run.stderr
+    demo = json.loads(demo_run.stdout)
+    url = live_server.url
+    learner, certifier = demo["users"]["learner"], demo["users"]["certifier"]
+
+    # -- a newcomer: home page, sign-in page, a missing page --------------------------------
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(url + "/")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "学分银行" in page.title()
+    _no_serious_violations(page, "home")
+    page.goto(url + "/login")
+    _no_serious_violations(page, "login")
+    _shot(page, "login-zh", dialect)
+    missing = page.goto(url + "/no-such-page")
+    assert missing is not None
+    assert missing.status == 404
+    assert page.get_by_text("页面不存在").is_visible()
+    page.get_by_role("link", name="返回首页").click()
+    assert page.url.rstrip("/") == url
+
+    # -- 李娜: her credits, her ledger explained, in Chinese then English -------------------
+    _sign_in(page, url, learner)
+    page.wait_for_url(f"{url}/me")
+    assert _figure(page, "banked") == "10.0"
+    assert _figure(page, "available") == "4.0"
+    assert page.locator("svg.chart").count() == 1
+    _no_serious_violations(page, "balance")
+    _shot(page, "balance-zh", dialect)
+    page.get_by_role("link", name="学习成果").click()
+    assert page.get_by_text("CERT-ELEC-4").is_visible()
+    _no_serious_violations(page, "outcomes")
+    page.get_by_role("link", name="学分账目").click()
+    _no_serious_violations(page, "ledger")
+    page.locator('a[href^="/me/ledger/"]').first.click()
+    assert page.get_by_text("R1 v1").first.is_visible()
+    _shot(page, "entry-zh", dialect)
+    page.get_by_role("link", name="学分转换").click()
+    assert page.locator('[data-application="C2"]').is_visible()
+    _no_serious_violations(page, "conversions")
+    page.get_by_role("link", name="English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", name="Credit conversion").is_visible()
+    page.get_by_role("link", name="My credits").click()
+    assert page.locator("dt", has_text="Banked").is_visible()
+    _shot(page, "balance-en", dialect)
+    page.set_viewport_size({"width": 390, "height": 844})
+    _shot(page, "balance-en-phone", dialect)
+    page.get_by_role("button", name="Sign out").click()
+    context.close()
+
+    # -- 王老师: the queue, C2's evidence, a reason is required, approval --------------------
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    _sign_in(page, url, certifier)
+    page.wait_for_url(f"{url}/certify")
+    assert page.locator('[data-application="C2"]').is_visible()
+    _no_serious_violations(page, "queue")
+    _shot(page, "queue-zh", dialect)
+    page.locator('[data-application="C2"] a').click()
+    assert page.get_by_text("MOOC-PY-1").first.is_visible()
+    assert page.get_by_text("0.91").first.is_visible()
+    _no_serious_violations(page, "application")
+    page.get_by_label("批准").check()
+    page.get_by_role("button", name="提交决定").click()
+    assert page.locator("#reason-error").is_visible()
+    page.get_by_label("理由").fill("Python 成绩 0.91，符合 C2")
+    page.get_by_role("button", name="提交决定").click()
+    assert page.locator('[data-status="approved"]').is_visible()
+    _shot(page, "application-approved-zh", dialect)
+    context.close()
+
+    # The server of this test runs no worker: post the conversion with one worker pass.
+    worker = cli(["worker", "--once"], live_server.env)
+    assert worker.returncode == 0, worker.stderr
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    _sign_in(page, url, learner)
+    page.wait_for_url(f"{url}/me")
+    assert _figure(page, "banked") == "10.0"
+    assert _figure(page, "available") == "2.0"
+    _shot(page, "balance-after-c2-phone-zh", dialect)
+    context.close()
