@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import health
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, publish_validation_schema
 from api.guard import EdgeGuardMiddleware
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.security_headers import SecurityHeadersMiddleware, default_rules
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    publish_validation_schema(app)
     app.include_router(health.router)
     _include_routers(app)
     # The portal last: it answers every path the API routes above do not.

@@ -54,8 +54,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        # Each item as the published ValidationError schema has it (loc, msg, type).
         errors = [
-            {"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc.errors()
+            {
+                "loc": list(err.get("loc", ())),
+                "msg": err.get("msg", ""),
+                "type": err.get("type", "value_error"),
+            }
+            for err in exc.errors()
         ]
         # xAPI demands 400 for every bad request; the bank's API uses 422 for payloads.
         status = 400 if _is_xapi(request) else 422
@@ -64,7 +70,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, exc.detail)
+        # Keep the exception's headers: a 405 names the methods that are allowed.
+        return error_response(request, exc.status_code, code, exc.detail, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -84,3 +91,35 @@ def install_error_handlers(app: FastAPI) -> None:
             extra={"path": request.url.path, "error": type(exc.orig).__name__},
         )
         return await _domain(request, mapped)
+
+
+#: What a 422 of the bank's API looks like, as the OpenAPI document publishes it.
+VALIDATION_ERROR_SCHEMA: dict[str, object] = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "title": "Error", "examples": ["validation_failed"]},
+        "detail": {
+            "type": "array",
+            "title": "Detail",
+            "items": {"$ref": "#/components/schemas/ValidationError"},
+        },
+    },
+}
+
+
+def publish_validation_schema(app: FastAPI) -> None:
+    """Make the published 422 schema the body ``_validation`` (and the edge guard) send."""
+    build = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in components:
+                components["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

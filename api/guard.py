@@ -17,7 +17,9 @@ after they are turned into ordinary ones). It refuses, naming the offending fiel
 
 Answers: ``400`` ``{"error", "detail"}`` under ``/xapi`` (with the version header)
 and ``/oauth``; elsewhere ``422`` in the shape of FastAPI's validation errors,
-``{"error": "validation_failed", "detail": [{"loc": [...], "msg": ...}]}``.
+``{"error": "validation_failed", "detail": [{"loc": [...], "msg": ..., "type": ...}]}``
+(the schema the OpenAPI document publishes). Methods other than GET, HEAD, POST,
+PUT, PATCH, DELETE and OPTIONS (TRACE, CONNECT, ...): 405 with ``Allow``.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ def check_headers(scope: Scope, max_headers: int, max_header_bytes: int) -> None
     headers = scope["headers"]
     if len(headers) > max_headers:
         raise Refused(["header"], f"more than {max_headers} request headers", status=431)
+    if sum(1 for name, _ in headers if name == b"content-type") > 1:
+        raise Refused(["header", "Content-Type"], "Content-Type is given more than once")
     total = 0
     for name, value in headers:
         total += len(name) + len(value) + 4
@@ -189,6 +193,9 @@ class EdgeGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] not in METHODS:
+            await _method_not_allowed(scope, send)
+            return
         try:
             check_headers(scope, self.max_headers, self.max_header_bytes)
             check_path(scope)
@@ -226,7 +233,7 @@ class EdgeGuardMiddleware:
             status = 422
             payload = {
                 "error": "validation_failed",
-                "detail": [{"loc": exc.loc, "msg": exc.message}],
+                "detail": [{"loc": exc.loc, "msg": exc.message, "type": "value_error"}],
             }
         if path.startswith("/xapi"):
             headers.append((b"x-experience-api-version", self._xapi_version(scope).encode()))
@@ -244,6 +251,29 @@ class EdgeGuardMiddleware:
                 if _SUPPORTED_XAPI.match(text):
                     return "2.0.0" if text.startswith("2.") else "1.0.3"
         return self.default_xapi_version
+
+
+#: The methods any resource of ours answers; TRACE, CONNECT and the rest never.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_ALLOW = ", ".join(sorted(METHODS)).encode()
+
+
+async def _method_not_allowed(scope: Scope, send: Send) -> None:
+    body = orjson.dumps(
+        {"error": "method_not_allowed", "detail": f"method {scope['method']} is not supported"}
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 405,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"allow", _ALLOW),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _media_type(scope: Scope) -> str:

@@ -12,13 +12,19 @@ from creditbank.conversions.service import conversions as conversions_service
 from creditbank.identity.data_rights import register_eraser, register_exporter
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
+from creditbank.lrs.service import export_learner_statements
 from creditbank.rules.service import rules as rules_service
 
-#: Learner data a context keeps when she is erased, and why (docs/data-classification.md).
+#: Learner data a context keeps when she is erased (beyond what its eraser leaves), and why
+#: (docs/data-classification.md, "Erasure").
 KEPT_ON_ERASURE: dict[str, str] = {
     "ledger": (
         "append-only and hash-chained (checkpoints sign its heads); names only the learner "
         "id, which erasure leaves without a person behind it"
+    ),
+    "lrs": (
+        "statements are the institutions' learning records that outcomes cite and xAPI "
+        "keeps immutable; without her links their agents no longer lead to her account"
     ),
     "rules": (
         "outcomes and evaluations are what the ledger's deposits and conversions rest on; "
@@ -35,6 +41,7 @@ def register_data_rights() -> None:
     """
     register_exporter("lrs_documents", export_learner_documents)
     register_eraser("lrs_documents", erase_learner_documents)
+    register_exporter("lrs_statements", export_learner_statements)
     register_exporter("outcomes", rules_service.export_learner_data)
     register_exporter("ledger", ledger_service.export_learner_data)
     register_exporter("conversions", conversions_service.export_learner_data)

@@ -101,9 +101,9 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     users = data.get("users", {})
     if users:
         print("\nDemo users (POST /api/v1/auth/login):\n")
-        for role in ("learner", "certifier", "operator"):
+        for role in ("learner", "certifier", "operator", "institution_admin"):
             if role in users:
-                print(f"  {role:9} {users[role]['username']:<11} {users[role]['password']}")
+                print(f"  {role:17} {users[role]['username']:<11} {users[role]['password']}")
         if "learner" in users:
             print(f"  李娜's bank id: {users['learner']['bank_id']}")
     if "story" in data and users:
@@ -118,6 +118,12 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             f"  2. Sign in as {certifier['username']} / {certifier['password']} (王老师): "
             "审核队列 has 李娜's C2 waiting; open it, approve or reject with a reason."
         )
+        for role, what in (
+            ("institution_admin", "机构管理: fxvs's LRS credentials (the secret shown once)"),
+            ("operator", "机构与认证: institutions and their accreditation"),
+        ):
+            if role in users:
+                print(f"  -  {users[role]['username']} / {users[role]['password']}: {what}")
     fxvs = data["institutions"]["fxvs"]
     print("\nTry it:\n")
     print(

@@ -313,6 +313,23 @@ async def _load_demo_users(
             roles=[RoleSpec("operator")],
         )
     out["operator"] = {"username": "operator", "password": demo_password(settings, "operator")}
+
+    # The vocational school's administrator: its LRS credentials in the portal.
+    if await repo.user_by_username("fxvsadmin") is None:
+        await sign_in_service.create_user(
+            session,
+            "demo",
+            settings=settings,
+            username="fxvsadmin",
+            password=demo_password(settings, "fxvsadmin"),
+            display_name="房县职校管理员",
+            roles=[RoleSpec("institution_admin", institution=institutions["fxvs"])],
+        )
+    out["institution_admin"] = {
+        "username": "fxvsadmin",
+        "password": demo_password(settings, "fxvsadmin"),
+        "institution": "fxvs",
+    }
     return out
 
 

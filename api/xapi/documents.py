@@ -25,6 +25,8 @@ from creditbank.config import Settings
 from creditbank.db import Database, ReadSession
 from creditbank.errors import BadRequest
 from creditbank.identity.principal import Principal
+from creditbank.kit.strict import StrictInputError
+from creditbank.kit.strict import loads as strict_loads
 from creditbank.lrs.documents.models import DocumentKind
 from creditbank.lrs.documents.service import (
     DocumentAddress,
@@ -69,9 +71,9 @@ def require(params: dict[str, str], name: str) -> str:
 def parse_agent_param(raw: str, name: str = "agent") -> dict[str, Any]:
     """The ``agent`` parameter: a JSON Agent object (not a Group), validated."""
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"{name} is not valid JSON", code="invalid_parameter") from exc
+        value = strict_loads(raw.encode(), max_depth=8)
+    except StrictInputError as exc:
+        raise BadRequest(f"{name} is not valid JSON: {exc}", code="invalid_parameter") from exc
     try:
         return validate_agent(value, path=name, allow_group=False)
     except XAPIValidationError as exc:

@@ -137,6 +137,12 @@ RULES: dict[str, dict[str, Check]] = {
         "institution_admin": _admin_of_institution,
         "credential": _credential_of_institution,
     },
+    # the bank's decision on a statement, for the institution that sent it
+    "statement.decision": {
+        "operator": _always,
+        "institution_admin": _admin_of_institution,
+        "credential": _credential_of_institution,
+    },
     # users and operations
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},

@@ -212,6 +212,20 @@ _table(
     registration=PE,
     content=PE,
 )
+# -- imports (an institution's uploaded file, kept from preview to commit) -----------------
+_table(
+    "import_batches",
+    IN,
+    "the uploading institution's admins and the operator",
+    "id institution_id institution_key filename format encoding mapping content "
+    "content_sha256 status rows valid error_count duplicate_rows new unchanged conflicts "
+    "errors conflict_rows result created_by created_at committed_at",
+    filename=PE,
+    content=PE,
+    errors=PE,
+    conflict_rows=PE,
+    created_by=PE,
+)
 # -- standards (public data) --------------------------------------------------------------
 _table(
     "standards_versions",

@@ -19,7 +19,8 @@ import orjson
 
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest
-from creditbank.kit.strict import INT64_MAX
+from creditbank.kit.strict import INT64_MAX, StrictInputError
+from creditbank.kit.strict import loads as strict_loads
 from creditbank.lrs.keys import agent_key
 from creditbank.lrs.xapi.errors import XAPIValidationError
 from creditbank.lrs.xapi.validate import parse_timestamp, validate_agent, validate_iri
@@ -119,9 +120,9 @@ def _iri(name: str, value: str) -> str:
 
 def _agent(value: str) -> str:
     try:
-        raw = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("agent is not JSON", code="invalid_parameter") from exc
+        raw = strict_loads(value.encode(), max_depth=8)
+    except StrictInputError as exc:
+        raise BadRequest(f"agent is not acceptable JSON: {exc}", code="invalid_parameter") from exc
     if not isinstance(raw, dict):
         raise BadRequest("agent must be a JSON object", code="invalid_parameter")
     try:

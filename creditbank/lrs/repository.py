@@ -229,6 +229,19 @@ class StatementRepository:
 
     # -- reads --------------------------------------------------------------------------
 
+    async def of_agents(self, agents: Sequence[str]) -> list[Statement]:
+        """Every statement (voided too) whose actor or Agent object is one of ``agents``."""
+        if not agents:
+            return []
+        hashes = [key_hash(KeyKind.AGENT, agent) for agent in agents]
+        matching = select(StatementKey.statement_seq).where(
+            StatementKey.key_hash.in_(hashes), StatementKey.related.is_(False)
+        )
+        result = await self.session.execute(
+            select(Statement).where(Statement.seq.in_(matching)).order_by(Statement.seq)
+        )
+        return list(result.scalars())
+
     async def get_body(
         self, statement_id: uuid.UUID, *, voided: bool, institution_id: uuid.UUID | None
     ) -> tuple[dict[str, Any], datetime] | None:

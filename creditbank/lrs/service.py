@@ -21,6 +21,7 @@ from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
+from creditbank.identity.service import identity as identity_service
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.attachments import AttachmentPart, referenced_sha2
@@ -841,3 +842,31 @@ async def get_statements_for_processing(
         )
         for row in rows
     }
+
+
+# -- the learner's data rights (creditbank.bootstrap registers this with identity) -----
+
+
+async def export_learner_statements(
+    session: AsyncSession, learner_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The statements about the learner's linked agents (as actor or as Agent object).
+
+    Erasure keeps them (docs/data-classification.md, "Erasure").
+    """
+    agents = set(await identity_service.ifis_of(session, learner_id))
+    exported = []
+    for row in await StatementRepository.from_session(session).of_agents(sorted(agents)):
+        target = row.body.get("object")
+        target_key = agent_key(target) if isinstance(target, dict) else None
+        if agent_key(row.body["actor"]) not in agents and target_key not in agents:
+            continue  # a 64-bit key collision: someone else's statement
+        exported.append(
+            {
+                "id": str(row.id),
+                "stored": isoformat_z(row.stored),
+                "voided": row.voided,
+                "statement": row.body,
+            }
+        )
+    return exported

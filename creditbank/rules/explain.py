@@ -245,8 +245,19 @@ async def explain_ledger_entry(
 async def explain_statement_for(
     session: AsyncSession, principal: Principal, statement_id: uuid.UUID
 ) -> dict[str, Any]:
-    """Why a stored statement was (not) recognised: for its learner, else the operator."""
+    """Why a stored statement was (not) recognised: for its learner, the operator, and the
+    institution that sent it (its credential or admin: the bank's decision on its own
+    record)."""
     learner_id, explanation = await explain_statement(session, statement_id)
+    stored = await get_statement_for_processing(session, statement_id)
+    if (
+        stored is not None
+        and stored.institution_id is not None
+        and authz.allowed(
+            principal, "statement.decision", authz.Resource(institution_id=stored.institution_id)
+        )
+    ):
+        return explanation
     authz.authorize(principal, "statement.explain", authz.Resource(learner_id=learner_id))
     return explanation
 

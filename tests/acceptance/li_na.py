@@ -114,7 +114,7 @@ def run_bank(
     worker = spawn(["worker"], env, tmp_path / "worker.log") if separate_worker else None
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if server.poll() is not None:
                 raise RuntimeError(server_log.read_text())

@@ -38,6 +38,24 @@ async def test_export_and_erasure_cover_outcomes_ledger_and_conversions(
         for unit in ("CERT-ELEC-4", "MOOC-PY-1", "COMM-FA-16", "SEN-CAL-1")
     }
     await session.commit()
+    # Two statements from fxvs: one about her linked account FX2019001, one about another.
+    fxvs = demo["institutions"]["fxvs"]
+    statements = {}
+    for name in ("FX2019001", "FX2019999"):
+        statement_id = str(uuid.uuid4())
+        response = await client.post(
+            "/xapi/statements",
+            json={
+                "id": statement_id,
+                "actor": {"account": {"homePage": fxvs["home_page"], "name": name}},
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+                "object": {"id": "https://fxvs.example.edu.cn/xapi/activities/elec-4"},
+            },
+            headers={"X-Experience-API-Version": "1.0.3"},
+            auth=(fxvs["lrs_key"], fxvs["lrs_secret"]),
+        )
+        assert response.status_code == 200, response.text
+        statements[name] = statement_id
     lina = await _login(client, users["learner"])
     wang = await _login(client, users["certifier"])
     operator = await _login(client, users["operator"])
@@ -61,7 +79,8 @@ async def test_export_and_erasure_cover_outcomes_ledger_and_conversions(
     exported = await client.get(f"/api/v1/learners/{lid}/export", headers=lina)
     assert exported.status_code == 200, exported.text
     body = exported.json()
-    assert {"outcomes", "ledger", "conversions", "lrs_documents"} <= set(body)
+    assert {"outcomes", "ledger", "conversions", "lrs_documents", "lrs_statements"} <= set(body)
+    assert [s["id"] for s in body["lrs_statements"]] == [statements["FX2019001"]]
     assert {o["id"] for o in body["outcomes"]["outcomes"]} == {str(o) for o in outcomes.values()}
     assert all("trace" in o for o in body["outcomes"]["outcomes"])
     entries = body["ledger"]["entries"]
@@ -89,6 +108,8 @@ async def test_export_and_erasure_cover_outcomes_ledger_and_conversions(
     after = (await client.get(f"/api/v1/learners/{lid}/export", headers=operator)).json()
     assert after["ledger"] == body["ledger"]
     assert after["outcomes"] == body["outcomes"]
+    # Her statements stay in the LRS, but no link leads from them to her any more.
+    assert after["lrs_statements"] == []
     verified = await client.get(f"/api/v1/ledger/learners/{lid}/verify", headers=operator)
     assert verified.json()["ok"] is True
     kept = {a["id"]: a for a in after["conversions"]["applications"]}

@@ -167,3 +167,32 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     assert _figure(page, "available") == "2.0"
     _shot(page, "balance-after-c2-phone-zh", dialect)
     context.close()
+
+    # -- fxvs's administrator: a new LRS credential, its secret shown once ------------------
+    admin = demo["users"]["institution_admin"]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    _sign_in(page, url, admin)
+    page.wait_for_url(f"{url}/institution")
+    assert page.locator('[data-credential="fxvs-demo"]').is_visible()
+    _no_serious_violations(page, "credentials")
+    page.get_by_label("名称").fill("Moodle")
+    page.get_by_role("button", name="新建凭据").click()
+    assert page.locator("[data-credential-secret]").is_visible()
+    _shot(page, "credentials-zh", dialect)
+    page.goto(f"{url}/institution")
+    assert page.locator("[data-credential-secret]").count() == 0
+    context.close()
+
+    # -- the operator: institutions and accreditation, in English ---------------------------
+    operator = demo["users"]["operator"]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    _sign_in(page, url, operator)
+    page.wait_for_url(f"{url}/operate/institutions")
+    page.get_by_role("link", name="English").click()
+    shady = page.locator('[data-institution="shady"]')
+    assert "Not accredited" in shady.inner_text()
+    _no_serious_violations(page, "institutions")
+    _shot(page, "institutions-en", dialect)
+    context.close()

@@ -289,3 +289,78 @@ async def _password(settings: Settings, username: str) -> str:
     from creditbank.demo import demo_password
 
     return demo_password(settings, username)
+
+
+async def test_institution_admin_manages_its_credentials(client, db, settings):
+    demo = await load_story(db, settings)
+    admin = demo["users"]["institution_admin"]
+    signed = await sign_in(client, admin["username"], admin["password"])
+    assert signed.headers["location"] == "/institution"
+    page = await client.get("/institution")
+    assert page.status_code == 200
+    assert 'data-credential="fxvs-demo"' in page.text
+    assert "mooc1-demo" not in page.text  # only its own institution's
+    none = await client.post("/institution/credentials", data={"csrf_token": csrf_of(page.text)})
+    assert none.status_code == 400
+    assert 'id="scopes-error"' in none.text
+    made = await client.post(
+        "/institution/credentials",
+        data={"csrf_token": csrf_of(page.text), "label": "LMS", "scopes": "statements/write"},
+    )
+    assert made.status_code == 200
+    key = re.search(r"data-credential-key>([^<]+)<", made.text).group(1)
+    secret = re.search(r"data-credential-secret>([^<]+)<", made.text).group(1)
+    # the new credential works at the LRS, and its secret is never shown again
+    about = await client.get(
+        "/xapi/statements",
+        params={"limit": 1},
+        auth=(key, secret),
+        headers={"X-Experience-API-Version": "1.0.3"},
+    )
+    assert about.status_code in (200, 403)  # authenticated (write-only may not read)
+    again = await client.get("/institution")
+    assert secret not in again.text
+    credential_id = re.search(
+        rf'data-credential="{re.escape(key)}">.*?/institution/credentials/([0-9a-f-]{{36}})/revoke',
+        again.text,
+        re.S,
+    ).group(1)
+    revoked = await client.post(
+        f"/institution/credentials/{credential_id}/revoke",
+        data={"csrf_token": csrf_of(again.text)},
+    )
+    assert revoked.status_code == 303
+    refused = await client.get(
+        "/xapi/statements", auth=(key, secret), headers={"X-Experience-API-Version": "1.0.3"}
+    )
+    assert refused.status_code == 401
+    # a learner has no institution page
+    await client.post("/logout", data={"csrf_token": csrf_of(again.text)})
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/institution")).status_code in (400, 403)
+    mine = await client.get("/me")
+    refused = await client.post(
+        "/operate/institutions/shady/accreditation",
+        data={"csrf_token": csrf_of(mine.text), "accredited": "yes"},
+    )
+    assert refused.status_code == 403
+    assert "您无权查看此页面" in refused.text
+
+
+async def test_operator_sees_institutions_and_accreditation(client, db, settings):
+    demo = await load_story(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/institutions")
+    assert page.status_code == 200
+    shady = re.search(r'data-institution="shady">.*?</tr>', page.text, re.S).group(0)
+    assert "未认证" in shady
+    done = await client.post(
+        "/operate/institutions/shady/accreditation",
+        data={"csrf_token": csrf_of(page.text), "accredited": "yes"},
+    )
+    assert done.status_code == 303
+    after = await client.get("/operate/institutions")
+    shady = re.search(r'data-institution="shady">.*?</tr>', after.text, re.S).group(0)
+    assert "已认证" in shady

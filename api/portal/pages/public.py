@@ -17,8 +17,12 @@ router = APIRouter(include_in_schema=False)
 def home_of(areas: frozenset[str]) -> str:
     if "learner" in areas:
         return "/me"
+    if "operator" in areas:
+        return "/operate/institutions"
     if "certifier" in areas:
         return "/certify"
+    if "institution" in areas:
+        return "/institution"
     return "/"
 
 
