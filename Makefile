@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format migrate demo worker clean
+.PHONY: install run test lint audit format migrate demo worker clean
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,12 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy creditbank api workers migrations
+	$(BIN)/mypy creditbank api workers migrations tests
+	$(BIN)/lint-imports
+
+# Known vulnerabilities in the installed dependencies (PyPI advisory database / OSV).
+audit: install
+	$(BIN)/pip-audit --skip-editable --desc
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -22,6 +22,7 @@ from api.xapi.cors import XapiCorsMiddleware
 from creditbank.bootstrap import register_data_rights
 from creditbank.config import Settings, get_settings
 from creditbank.db import Database
+from creditbank.identity.service import identity as identity_service
 from creditbank.kit.logging import configure_logging
 
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     ensure_keys(settings)
     register_data_rights()
+    identity_service.configure_credential_cache(settings.identity.credential_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,12 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from creditbank.db import database_error
+from api.xapi.common import XAPI_PREFIX
+from creditbank.db import database_error, unavailable_error
 from creditbank.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("creditbank.api")
-
-XAPI_PREFIX = "/xapi"
 
 
 def _is_xapi(request: Request) -> bool:
@@ -77,6 +76,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error_response(request, 500, "internal_error", "internal error")
+
+    async def _unreachable(request: Request, exc: Exception) -> Response:
+        # The driver could not reach the database (PostgreSQL restarting, a connect
+        # timeout): "retry", not an internal error.
+        unavailable = unavailable_error(exc)
+        if unavailable is None:
+            raise exc
+        log.warning(
+            "database unreachable, answered 503",
+            extra={"path": request.url.path, "error": type(exc).__name__},
+        )
+        return await _domain(request, unavailable)
+
+    app.add_exception_handler(ConnectionError, _unreachable)
+    app.add_exception_handler(TimeoutError, _unreachable)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> Response:

@@ -42,7 +42,7 @@ class WorkerSettings(BaseModel):
     lease_seconds: int = 60
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
-    batch_size: int = 50
+    batch_size: int = 200
 
 
 class IdentitySettings(BaseModel):
@@ -60,6 +60,9 @@ class IdentitySettings(BaseModel):
     login_rate_window_seconds: int = Field(default=300, ge=1)
     password_min_length: int = Field(default=10, ge=8)
     consent_code_ttl_seconds: int = Field(default=900, ge=30)
+    # A verified LRS credential is trusted this long per process without a query
+    # (0: off); a credential revoked elsewhere stops working within this time.
+    credential_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # argon2id cost; None: RFC 9106 low-memory profile (t=3, 64 MiB), cheap under env=test.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int | None = Field(default=None, ge=1024)

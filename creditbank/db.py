@@ -57,11 +57,43 @@ def database_error(exc: DBAPIError) -> DomainError | None:
     """
     if isinstance(exc, IntegrityError):
         return Conflict("the change conflicts with stored data / 与已有数据冲突", code="conflict")
-    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
-        return ServiceUnavailable(
-            "the database is unavailable, please retry / 数据库暂不可用，请稍后重试"
-        )
+    if (
+        exc.connection_invalidated
+        or isinstance(exc, (OperationalError, InterfaceError))
+        or _unavailable_sqlstate(getattr(exc.orig, "sqlstate", None))
+    ):
+        return _unavailable()
     return None
+
+
+def unavailable_error(exc: BaseException) -> DomainError | None:
+    """503 for a failure to reach the database that is not a ``DBAPIError``: the
+    driver's own connect error (``ConnectionRefusedError`` while PostgreSQL restarts,
+    a connect timeout), anywhere in the cause chain; else ``None``."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return _unavailable()
+        if _unavailable_sqlstate(getattr(seen, "sqlstate", None)):
+            return _unavailable()
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _unavailable_sqlstate(sqlstate: object) -> bool:
+    """Connection exceptions (class 08), shutdown / starting up (57P01-57P03), too many
+    connections (53300): the database is away for now, not the request wrong."""
+    if not isinstance(sqlstate, str):
+        return False
+    return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03", "53300"}
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the database is unavailable, please retry / 数据库暂不可用，请稍后重试"
+    )
 
 
 #: A session that must only read; mypy keeps writes off it by type.

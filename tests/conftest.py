@@ -111,7 +111,7 @@ def settings(database: TestDatabase, tmp_path: Path) -> Settings:
         database_url=database.url,
         key_dir=tmp_path / "keys",
         auto_migrate=False,
-        worker={"in_process": False},  # type: ignore[arg-type]
+        worker={"in_process": False},
     )
 
 

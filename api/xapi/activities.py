@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep
-from api.xapi.common import XapiVersion
-from api.xapi.documents import VERSION_HEADER, parse_activity_id, query_params, require
+from api.xapi.common import VERSION_HEADER, XapiVersion
+from api.xapi.documents import parse_activity_id, query_params, require
 from creditbank.lrs.activities import activities as activity_service
 
 router = APIRouter(prefix="/xapi", tags=["xAPI activities"])

@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-XAPI_PREFIX = "/xapi"
+from api.xapi.common import XAPI_PREFIX
+
 FORM_MEDIA = "application/x-www-form-urlencoded"
 HEADER_FIELDS = frozenset(
     {

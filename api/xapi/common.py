@@ -10,6 +10,10 @@ from fastapi import Depends, Request, Response
 from api.auth import current_principal
 from creditbank.errors import BadRequest, DomainError
 
+#: Where the LRS is mounted, and the header every xAPI request and answer carries.
+XAPI_PREFIX = "/xapi"
+VERSION_HEADER = "X-Experience-API-Version"
+
 SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
 

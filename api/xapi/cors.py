@@ -10,7 +10,8 @@ from __future__ import annotations
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-XAPI_PREFIX = "/xapi"
+from api.xapi.common import XAPI_PREFIX
+
 EXPOSED_HEADERS = (
     "ETag",
     "Last-Modified",

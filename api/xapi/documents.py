@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import CurrentPrincipal
 from api.deps import DatabaseDep, ReadSessionDep, SettingsDep
-from api.xapi.common import XapiVersion
+from api.xapi.common import VERSION_HEADER, XapiVersion
 from creditbank.config import Settings
 from creditbank.db import Database, ReadSession
 from creditbank.errors import BadRequest
@@ -40,8 +40,6 @@ from creditbank.lrs.xapi.ifi import agent_ifi
 from creditbank.lrs.xapi.validate import is_uuid, parse_timestamp, validate_agent, validate_iri
 
 router = APIRouter(prefix="/xapi", tags=["xAPI documents"])
-
-VERSION_HEADER = "X-Experience-API-Version"
 
 
 # -- parameters (shared with the activities and agents routers) ----------------------------

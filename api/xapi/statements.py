@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from api.auth import CurrentPrincipal
 from api.deps import DatabaseDep, ReadSessionDep, SettingsDep
 from api.errors import error_response
-from api.xapi.common import XapiVersion
+from api.xapi.common import VERSION_HEADER, XapiVersion
 from creditbank.config import Settings
 from creditbank.db import ReadSession
 from creditbank.errors import BadRequest, DomainError
@@ -32,7 +32,6 @@ from creditbank.lrs.xapi.format import parse_accept_language
 
 router = APIRouter(prefix="/xapi", tags=["xAPI statements"])
 
-VERSION_HEADER = "X-Experience-API-Version"
 CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
 
 

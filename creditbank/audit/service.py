@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.audit.models import AuditEntry
 from creditbank.audit.repository import AuditRepository
+from creditbank.audit.schemas import AuditFilter
 from creditbank.db import Database, detached_scope
 from creditbank.errors import DomainError
 from creditbank.identity import authz
@@ -102,37 +102,17 @@ class AuditService:
             raise
 
     async def read(
-        self, session: AsyncSession, principal: Principal, **filters: Any
+        self, session: AsyncSession, principal: Principal, filters: AuditFilter
     ) -> list[AuditEntry]:
         """:meth:`query` for the operator (``audit.read``)."""
         authz.authorize(principal, "audit.read")
-        return await self.query(session, **filters)
+        return await self.query(session, filters)
 
-    async def query(
-        self,
-        session: AsyncSession,
-        *,
-        action: str | None = None,
-        actor_id: str | None = None,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        outcome: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        before_id: int | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]:
+    async def query(self, session: AsyncSession, filters: AuditFilter) -> list[AuditEntry]:
         """Newest first; page with ``before_id`` = the last id of the previous page."""
+        limit = max(1, min(filters.limit, MAX_LIMIT))
         return await AuditRepository.from_session(session).query(
-            action=action,
-            actor_id=actor_id,
-            object_type=object_type,
-            object_id=object_id,
-            outcome=outcome,
-            since=since,
-            until=until,
-            before_id=before_id,
-            limit=max(1, min(limit, MAX_LIMIT)),
+            filters.model_copy(update={"limit": limit})
         )
 
 

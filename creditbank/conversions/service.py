@@ -77,7 +77,6 @@ from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import standards as standards_service
 
 WEBHOOK_JOB = "conversions.webhook"
-ACTIVE = "active"
 
 
 @dataclass(frozen=True)
@@ -106,15 +105,9 @@ class ConversionService:
         repo = ConversionRepository.from_session(session)
         outcomes = await rules_service.list_outcomes(session, learner_id)
         consumed = await repo.consumed_outcomes(learner_id)
-        positions = {p.outcome_id: p for p in await ledger_service.positions(session, learner_id)}
+        unspent = await ledger_service.unspent_outcomes(session, learner_id)
         facts: list[OutcomeFacts] = []
         for outcome in outcomes:
-            position = positions.get(outcome.id)
-            unspent = (
-                position is not None
-                and position.available > 0
-                and position.available == position.deposited
-            )
             facts.append(
                 OutcomeFacts(
                     outcome_id=str(outcome.id),
@@ -123,7 +116,9 @@ class ConversionService:
                     scaled=Decimal(outcome.score_scaled) if outcome.score_scaled else None,
                     achieved_at=outcome.statement_timestamp,
                     expires_at=outcome.expires_at,
-                    available=outcome.status == ACTIVE and outcome.id not in consumed and unspent,
+                    available=rules_service.is_active(outcome)
+                    and outcome.id not in consumed
+                    and outcome.id in unspent,
                 )
             )
         converted: dict[str, Decimal] = {}

@@ -1,12 +1,13 @@
-"""``creditbank keys`` (field encryption keyring, access-token signing keys) and
-``creditbank users`` (create an operator or any user from the command line).
+"""``creditbank keys`` (the field-encryption keyring and every signing-key purpose of
+:mod:`creditbank.kit.signing`) and ``creditbank users`` (create an operator or any user).
 
     creditbank keys list
     creditbank keys init                          # create missing key files (production set-up)
     creditbank keys rotate --kind encryption      # new current AES key; old ones still decrypt
     creditbank keys reencrypt                     # move every value to the current AES key
-    creditbank keys rotate --kind access-token    # new signing key; old tokens verify until expiry
-    creditbank keys retire --kind access-token --kid at-1234abcd   # refuse its tokens now
+    creditbank keys rotate --kind access-tokens   # new signing key; old tokens verify until expiry
+    creditbank keys rotate --kind ledger-checkpoints [--algorithm ES256]
+    creditbank keys retire --kind access-tokens --kid at-1234abcd   # refuse its tokens now
     creditbank users create --username ops --role operator [--password-stdin]
     creditbank users list
 """
@@ -26,19 +27,26 @@ from creditbank.db import Database
 from creditbank.errors import DomainError
 from creditbank.identity.service import identity
 from creditbank.identity.signin import RoleSpec, sign_in
-from creditbank.identity.tokens import (
-    keyring_path,
-    load_token_keys,
-    retire_token_key,
-    rotate_token_keys,
-    token_keys_path,
-)
+from creditbank.kit import signing
 from creditbank.kit.crypto import (
     KeyringError,
     create_keyring_file,
+    keyring_path,
     load_keyring,
     rotate_keyring_file,
 )
+
+ENCRYPTION = "encryption"
+#: The names of the command line before the signing facility.
+KIND_ALIASES = {"access-token": "access-tokens", "ledger-checkpoint": "ledger-checkpoints"}
+
+
+def _purpose(kind: str) -> signing.Purpose:
+    return signing.purpose_named(KIND_ALIASES.get(kind, kind))
+
+
+def _kinds() -> list[str]:
+    return [p.name for p in signing.purposes()] + sorted(KIND_ALIASES)
 
 
 def _out(data: Any) -> None:
@@ -67,25 +75,18 @@ def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
     out: dict[str, Any] = {}
     try:
         ring = load_keyring(keyring_path(settings), create=False)
-        out["encryption"] = {
+        out[ENCRYPTION] = {
             "path": str(keyring_path(settings)),
             "current": ring.current,
             "keys": sorted(ring.keys),
         }
     except KeyringError as exc:
-        out["encryption"] = {"error": str(exc)}
-    try:
-        tokens = load_token_keys(token_keys_path(settings), create=False)
-        out["access_token"] = {
-            "path": str(token_keys_path(settings)),
-            "current": tokens.current,
-            "keys": {
-                kid: {"status": k.status, "created_at": k.created_at}
-                for kid, k in tokens.keys.items()
-            },
-        }
-    except KeyringError as exc:
-        out["access_token"] = {"error": str(exc)}
+        out[ENCRYPTION] = {"error": str(exc)}
+    for purpose in signing.purposes():
+        try:
+            out[purpose.name] = signing.describe(settings, purpose)
+        except KeyringError as exc:
+            out[purpose.name] = {"error": str(exc)}
     _out(out)
     return 0
 
@@ -95,19 +96,20 @@ def _keys_init(args: argparse.Namespace, settings: Settings) -> int:
     if not keyring_path(settings).exists():
         create_keyring_file(keyring_path(settings))
         created.append(str(keyring_path(settings)))
-    if not token_keys_path(settings).exists():
-        rotate_token_keys(token_keys_path(settings))
-        created.append(str(token_keys_path(settings)))
+    for purpose in signing.purposes():
+        if not purpose.path(settings).exists():
+            signing.key_set(settings, purpose, create=True)
+            created.append(str(purpose.path(settings)))
     _out({"created": created})
     return 0
 
 
 def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        if args.kind == "encryption":
+        if args.kind == ENCRYPTION:
             kid = rotate_keyring_file(keyring_path(settings))
         else:
-            kid = rotate_token_keys(token_keys_path(settings))
+            kid = signing.rotate(settings, _purpose(args.kind), algorithm=args.algorithm)
     except KeyringError as exc:
         sys.stderr.write(f"creditbank keys: {exc}\n")
         return 1
@@ -118,12 +120,12 @@ def _keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        retire_token_key(token_keys_path(settings), args.kid)
+        signing.retire(settings, _purpose(args.kind), args.kid)
     except KeyringError as exc:
         sys.stderr.write(f"creditbank keys: {exc}\n")
         return 1
-    asyncio.run(_audit_cli(settings, "keys.retire", args.kid, {"kind": "access-token"}))
-    _out({"kind": "access-token", "retired": args.kid})
+    asyncio.run(_audit_cli(settings, "keys.retire", args.kid, {"kind": args.kind}))
+    _out({"kind": args.kind, "retired": args.kid})
     return 0
 
 
@@ -201,15 +203,20 @@ def _users_list(args: argparse.Namespace, settings: Settings) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     # Another context may own "keys" (e.g. transcript issuer keys): then ours is identity-keys.
     name = "identity-keys" if "keys" in subparsers.choices else "keys"
-    keys = subparsers.add_parser(name, help="field-encryption and access-token keys")
+    keys = subparsers.add_parser(name, help="field-encryption and signing keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     ksub.add_parser("list", help="key ids and status").set_defaults(run=_keys_list)
     ksub.add_parser("init", help="create missing key files").set_defaults(run=_keys_init)
     rotate = ksub.add_parser("rotate", help="add a new current key")
-    rotate.add_argument("--kind", choices=("encryption", "access-token"), required=True)
+    rotate.add_argument("--kind", choices=(ENCRYPTION, *_kinds()), required=True)
+    rotate.add_argument(
+        "--algorithm", default=None, help=f"signing keys: one of {signing.algorithms()}"
+    )
     rotate.set_defaults(run=_keys_rotate)
-    retire = ksub.add_parser("retire", help="make an access-token key refuse now")
-    retire.add_argument("--kind", choices=("access-token",), default="access-token")
+    retire = ksub.add_parser(
+        "retire", help="destroy a signing key's private part (access tokens refuse at once)"
+    )
+    retire.add_argument("--kind", choices=_kinds(), default="access-tokens")
     retire.add_argument("--kid", required=True)
     retire.set_defaults(run=_keys_retire)
     ksub.add_parser(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +65,10 @@ class CredentialService:
         return IssuedCredential(credential=credential, secret=secret)
 
     # -- acting for a caller -----------------------------------------------------
+
+    def configure_credential_cache(self, seconds: float) -> None:
+        """How long this process trusts a verified credential, in seconds (0: off)."""
+        verified_credentials.configure(seconds)
 
     async def list_credentials(
         self, session: AsyncSession, actor: Principal, institution: Institution
@@ -150,6 +156,7 @@ class CredentialService:
             secret = secrets.token_urlsafe(32)
             credential.secret_hash = hash_secret(secret)
             await session.flush()
+            verified_credentials.forget(credential.key)
             await audit.record(
                 session,
                 actor=actor,
@@ -181,6 +188,7 @@ class CredentialService:
         ):
             authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
             credential = await self._credential_of(session, institution, credential_id)
+            verified_credentials.forget(credential.key)
             if credential.revoked_at is None:
                 credential.revoked_at = utc_now()
                 await session.flush()
@@ -196,15 +204,77 @@ class CredentialService:
             return credential
 
     async def authenticate_basic(self, session: AsyncSession, key: str, secret: str) -> Principal:
-        """The principal of an LRS credential, or ``Unauthorized``."""
+        """The principal of an LRS credential, or ``Unauthorized``.
+
+        A pair verified in the last ``identity.credential_cache_seconds`` is answered
+        from this process's memory (no query); rotating or revoking a credential
+        forgets it here at once, and in other processes within that many seconds.
+        """
+        digest = hash_secret(secret)
+        engine = _engine_of(session)
+        cached = verified_credentials.get(engine, key, digest)
+        if cached is not None:
+            return cached
         credential = await IdentityRepository.from_session(session).credential_by_key(key)
         if credential is None or credential.revoked_at is not None:
             # Same work either way, so timing does not tell which keys exist.
-            hmac.compare_digest(hash_secret(secret), "0" * 64)
+            hmac.compare_digest(digest, "0" * 64)
             raise Unauthorized("invalid credentials", code="invalid_credentials")
-        if not hmac.compare_digest(hash_secret(secret), credential.secret_hash):
+        if not hmac.compare_digest(digest, credential.secret_hash):
             raise Unauthorized("invalid credentials", code="invalid_credentials")
-        return credential_principal(credential)
+        principal = credential_principal(credential)
+        verified_credentials.put(engine, key, digest, principal)
+        return principal
+
+
+class VerifiedCredentials:
+    """Credential pairs verified recently, per process and per database engine:
+    key -> (secret digest, principal, until). At most ``size`` keys per engine;
+    ``ttl`` 0 turns the cache off. Entries go with their engine (tests build one
+    engine per database, so a principal never outlives the rows it names)."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: WeakKeyDictionary[object, dict[str, tuple[str, Principal, float]]] = (
+            WeakKeyDictionary()
+        )
+
+    def configure(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries.clear()
+
+    def get(self, engine: object, key: str, digest: str) -> Principal | None:
+        entries = self._entries.get(engine)
+        entry = entries.get(key) if entries is not None else None
+        if entries is None or entry is None:
+            return None
+        known, principal, until = entry
+        if time.monotonic() >= until:
+            entries.pop(key, None)
+            return None
+        return principal if hmac.compare_digest(known, digest) else None
+
+    def put(self, engine: object, key: str, digest: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        entries = self._entries.setdefault(engine, {})
+        if len(entries) >= self.size:
+            entries.clear()
+        entries[key] = (digest, principal, time.monotonic() + self.ttl)
+
+    def forget(self, key: str) -> None:
+        for entries in list(self._entries.values()):
+            entries.pop(key, None)
+
+
+def _engine_of(session: AsyncSession) -> object:
+    bind = session.get_bind()
+    return getattr(bind, "engine", bind)
+
+
+#: This process's cache of verified LRS credentials (see ``authenticate_basic``).
+verified_credentials = VerifiedCredentials()
 
 
 def hash_secret(secret: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
@@ -104,7 +105,7 @@ class DataRightsService:
         for name, exporter in sorted(_EXPORTERS.items()):
             sections[name] = await exporter(session, learner.id)
         entries = await audit.query(
-            session, object_type="learner", object_id=str(learner.id), limit=500
+            session, AuditFilter(object_type="learner", object_id=str(learner.id), limit=500)
         )
         await audit.record(
             session,

@@ -6,7 +6,6 @@ operator; ``learner_for_ifi`` and ``ifis_of`` are the lookups other contexts use
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,7 @@ from creditbank.audit.service import audit
 from creditbank.errors import BadRequest, Conflict, DomainError, NotFound
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
-from creditbank.identity.institutions import institutions, require_absolute_iri
+from creditbank.identity.institutions import institutions
 from creditbank.identity.learners import CTX_NATIONAL_ID, learners, require_not_erased
 from creditbank.identity.models import (
     ConsentCode,
@@ -34,14 +33,14 @@ from creditbank.identity.repository import IdentityRepository
 from creditbank.jobs.service import jobs
 from creditbank.kit.crypto import Keyring
 from creditbank.kit.time import utc_now
+from creditbank.lrs.xapi.errors import XAPIValidationError
 from creditbank.lrs.xapi.ifi import agent_ifi
+from creditbank.lrs.xapi.validate import validate_agent
 
 CTX_CONSENT = "consent_codes.code"
 
 LINK_CREATED_JOB = "identity.link_created"
 CONSENT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
 class LinkService:
@@ -408,38 +407,20 @@ class LinkService:
         )
 
 
-def canonical_ifi(agent: Mapping[str, Any]) -> tuple[str, str]:
-    """``(ifi key, kind)`` of an xAPI Agent with exactly one well-formed IFI, else 400."""
-    if not isinstance(agent, Mapping):
-        raise BadRequest("agent must be an object", code="invalid_agent")
-    present = [k for k in ("mbox", "mbox_sha1sum", "openid", "account") if agent.get(k)]
-    if len(present) != 1:
-        raise BadRequest("agent needs exactly one IFI", code="invalid_agent")
-    kind = present[0]
-    value = agent[kind]
-    if kind == "mbox" and not (
-        isinstance(value, str) and value.lower().startswith("mailto:") and _EMAIL.match(value[7:])
-    ):
-        raise BadRequest("mbox must be a mailto: IRI", code="invalid_agent")
-    if kind == "mbox_sha1sum" and not (isinstance(value, str) and _SHA1.match(value)):
-        raise BadRequest("mbox_sha1sum must be 40 hex digits", code="invalid_agent")
-    if kind == "openid":
-        if not isinstance(value, str):
-            raise BadRequest("openid must be a URI", code="invalid_agent")
-        require_absolute_iri(value, "openid")
-    if kind == "account":
-        if not (
-            isinstance(value, Mapping)
-            and isinstance(value.get("homePage"), str)
-            and isinstance(value.get("name"), str)
-            and value["name"]
-        ):
-            raise BadRequest("account needs homePage and name", code="invalid_agent")
-        require_absolute_iri(value["homePage"], "homePage")
-    ifi = agent_ifi(agent)
-    if ifi is None:  # pragma: no cover - guarded above
+def canonical_ifi(agent: object) -> tuple[str, str]:
+    """``(ifi key, kind)`` of an xAPI Agent the LRS accepts (its own validation), else 400.
+
+    One rule for both: a link never names an agent the LRS would refuse, nor refuses
+    one the LRS stores.
+    """
+    try:
+        valid = validate_agent(agent, path="agent", allow_group=False)
+    except XAPIValidationError as exc:
+        raise BadRequest(f"invalid agent: {exc}", code="invalid_agent") from exc
+    ifi = agent_ifi(valid)
+    if ifi is None:  # pragma: no cover - a valid Agent has exactly one IFI
         raise BadRequest("agent has no IFI", code="invalid_agent")
-    return ifi, kind
+    return ifi, ifi.partition(":")[0]
 
 
 def _require_owned_home_page(institution: Institution, ifi: str, kind: str) -> None:

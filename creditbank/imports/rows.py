@@ -97,7 +97,8 @@ class RowConverter:
                 f"the file lacks the mapped column(s) {', '.join(missing)} "
                 f"(header: {', '.join(header)})",
             )
-        self.index = {name: header.index(name) for name in mapping.required_columns()}
+        self.columns = mapping.required_columns()
+        self.index = {name: header.index(name) for name in self.columns}
         self.tz = _parse_tz(mapping.date.timezone)
         self._seen: dict[uuid.UUID, tuple[int, dict[str, Any]]] = {}
 
@@ -150,7 +151,7 @@ class RowConverter:
             shown = None if value is None else str(value)[:200]
             errors.append(RowError(number, column, shown, code, zh, en))
 
-        for name in m.required_columns():
+        for name in self.columns:
             value = self._cell(cells, name)
             if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
                 error(name, value[:50], "cell_too_long", "单元格内容过长", "the cell is too long")

@@ -30,6 +30,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from creditbank.config import Settings
+
 VERSION = "v1"
 NONCE_BYTES = 12
 
@@ -183,3 +185,22 @@ def load_keyring(path: Path, *, create: bool) -> Keyring:
         ring = _read(resolved)
         _cache[resolved] = (mtime, ring)
         return ring
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+def may_generate_keys(settings: Settings) -> bool:
+    """Whether missing key files are generated (outside production unless configured)."""
+    if settings.security.generate_missing_keys is not None:
+        return settings.security.generate_missing_keys
+    return settings.env != "prod"
+
+
+def keyring_path(settings: Settings) -> Path:
+    return settings.security.keyring_path or settings.key_dir / "keyring.json"
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The field-encryption keyring of this deployment (it also seals signing keys)."""
+    return load_keyring(keyring_path(settings), create=may_generate_keys(settings))

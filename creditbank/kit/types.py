@@ -10,10 +10,10 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from creditbank.kit.credits import from_hundredths, parse_decimal, to_hundredths
+
 #: JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-HUNDRED = Decimal(100)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -50,14 +50,10 @@ class Credits(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        if isinstance(value, float):
-            raise TypeError("credits must be Decimal, never float")
-        amount = Decimal(value) * HUNDRED
-        if amount != amount.to_integral_value():
-            raise ValueError(f"credits {value} are not a whole number of hundredths")
-        return int(amount)
+        # TypeError for a float, ValueError for anything finer than a hundredth.
+        return to_hundredths(parse_decimal(value))
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return (Decimal(value) / HUNDRED).quantize(Decimal("0.01"))
+        return from_hundredths(int(value))

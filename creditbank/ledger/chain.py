@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from creditbank.kit.credits import HUNDREDTH
 from creditbank.ledger.models import LedgerEntry
-
-TWO_PLACES = Decimal("0.01")
 
 
 def money(value: Decimal) -> str:
     """A credit amount as a fixed two-decimal string (``"6.00"``)."""
-    return str(Decimal(value).quantize(TWO_PLACES))
+    return str(Decimal(value).quantize(HUNDREDTH))
 
 
 def timestamp(value: datetime) -> str:

@@ -177,5 +177,8 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(run=_cmd_audit)
 
-    rotate_key = sub.add_parser("rotate-key", help="new checkpoint signing key (old ones kept)")
+    rotate_key = sub.add_parser(
+        "rotate-key",
+        help="new checkpoint signing key, old ones kept (= keys rotate --kind ledger-checkpoints)",
+    )
     rotate_key.set_defaults(run=_cmd_rotate_key)

@@ -38,7 +38,6 @@ from creditbank.db import Base
 from creditbank.kit.time import utc_now
 from creditbank.kit.types import Credits, JSONType, UTCDateTime
 
-ZERO = Decimal("0.00")
 GENESIS_HASH = "0" * 64
 
 

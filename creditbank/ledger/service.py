@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
+from creditbank.kit.credits import ZERO, parse_amount
 from creditbank.kit.time import utc_now
 from creditbank.ledger.chain import entry_hash, money
 from creditbank.ledger.errors import (
@@ -46,7 +47,6 @@ from creditbank.ledger.errors import (
 )
 from creditbank.ledger.models import (
     GENESIS_HASH,
-    ZERO,
     EntryKind,
     LedgerEntry,
     LedgerHead,
@@ -70,17 +70,10 @@ VERIFY_PAGE = 2000
 
 def _credits(value: Decimal | int | str) -> Decimal:
     """A credit amount as a two-place Decimal; floats and sub-hundredths are refused."""
-    if isinstance(value, float):
-        raise InvalidAmount("credits must be given as a decimal, never a float")
     try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError) as exc:
-        raise InvalidAmount(f"not a credit amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise InvalidAmount(f"not a credit amount: {value!r}")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise InvalidAmount(f"credits {amount} are finer than hundredths of a credit")
-    return amount.quantize(Decimal("0.01"))
+        return parse_amount(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidAmount(f"not a credit amount: {exc}") from exc
 
 
 def _level_key(level: int | None) -> str:
@@ -557,7 +550,7 @@ class LedgerService:
         legs: list[Leg] = []
         for outcome_id in outcome_ids:
             position = await self._own_position(repo, learner_id, outcome_id)
-            if position.available <= 0 or position.available != position.deposited:
+            if not self.is_unspent(position):
                 raise InsufficientCredits(
                     f"outcome {outcome_id} ({position.unit_code}) has no unspent credits: "
                     f"available {position.available} of {position.deposited}"
@@ -712,6 +705,18 @@ class LedgerService:
     ) -> list[LedgerPosition]:
         """What remains of each of the learner's outcomes."""
         return await LedgerRepository.from_session(session).positions(learner_id, outcome_ids)
+
+    @staticmethod
+    def is_unspent(position: LedgerPosition) -> bool:
+        """Whether all of the outcome's deposit is still available (what a conversion uses)."""
+        return position.available > 0 and position.available == position.deposited
+
+    async def unspent_outcomes(
+        self, session: AsyncSession, learner_id: uuid.UUID
+    ) -> frozenset[uuid.UUID]:
+        """The learner's outcomes whose credits are all unspent (see :meth:`is_unspent`)."""
+        positions = await self.positions(session, learner_id)
+        return frozenset(p.outcome_id for p in positions if self.is_unspent(p))
 
     async def exemptions(
         self, session: AsyncSession, learner_id: uuid.UUID

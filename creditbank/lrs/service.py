@@ -33,9 +33,8 @@ from creditbank.lrs.signatures import SignatureInvalid, is_signature, verify_sta
 from creditbank.lrs.xapi.compare import statements_equivalent
 from creditbank.lrs.xapi.errors import XAPIValidationError
 from creditbank.lrs.xapi.format import downgrade_to_1_0, format_statement
-from creditbank.lrs.xapi.validate import parse_timestamp, validate_statement
+from creditbank.lrs.xapi.validate import VOIDED_VERB, parse_timestamp, validate_statement
 
-VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 JOB_STORED = "lrs.statement_stored"
 JOB_VOIDED = "lrs.statement_voided"
 SCOPE_WRITE = "statements/write"

@@ -13,8 +13,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from creditbank.kit.credits import ZERO
 from creditbank.rules.ast import UnitCategory
-from creditbank.rules.credits import ZERO
 from creditbank.rules.trace import Message, decimal_text
 from creditbank.rules.types import Credits
 from creditbank.standards.schemas import AccumulationPolicy

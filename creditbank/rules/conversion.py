@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from creditbank.kit.credits import ZERO
 from creditbank.rules.accumulation import add_years
-from creditbank.rules.credits import ZERO
 from creditbank.rules.trace import Message, decimal_text
 from creditbank.rules.types import Credits, DecimalText
 from creditbank.standards.schemas import (

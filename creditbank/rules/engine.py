@@ -16,6 +16,7 @@ from typing import Any, assert_never
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from creditbank.kit.credits import CONTEXT, ZERO, floor_to_step, from_hundredths, to_hundredths
 from creditbank.rules.accumulation import AccumulationResult, LearnerRecord, accumulate
 from creditbank.rules.ast import (
     AllOf,
@@ -42,7 +43,6 @@ from creditbank.rules.ast import (
     UnitCredits,
     VerbIn,
 )
-from creditbank.rules.credits import CONTEXT, ZERO, floor_to_step, from_hundredths, to_hundredths
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.trace import (
     ConditionTrace,

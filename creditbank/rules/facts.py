@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from creditbank.kit.credits import CONTEXT
 from creditbank.rules.ast import InstitutionType
-from creditbank.rules.credits import CONTEXT
 from creditbank.rules.types import DecimalText
 
 __all__ = [

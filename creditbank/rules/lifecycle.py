@@ -10,12 +10,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.kit.credits import ZERO
 from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.engine import evaluate_statement
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
-from creditbank.rules.outcomes import ZERO, learner_record, revoke, store_evaluation
+from creditbank.rules.outcomes import learner_record, revoke, store_evaluation
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.service import NoStandardsInForce
 from creditbank.standards.service import standards as standards_service

@@ -35,8 +35,6 @@ from creditbank.rules.schemas import OutcomeRead
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import Published
 
-ZERO = Decimal("0.00")
-
 
 def _scaled_text(facts: StatementFacts) -> str | None:
     return None if facts.scaled is None else format(facts.scaled, "f")
@@ -300,6 +298,11 @@ async def list_outcomes(
 ) -> list[Outcome]:
     statuses = [status] if status else None
     return await RulesRepository.from_session(session).outcomes_of(learner_id, statuses=statuses)
+
+
+def is_active(outcome: Outcome) -> bool:
+    """Whether the outcome counts now (not voided, revoked nor expired)."""
+    return outcome.status == OutcomeStatus.ACTIVE.value
 
 
 async def get_outcome(session: AsyncSession, outcome_id: uuid.UUID) -> Outcome:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import NotFound
 from creditbank.identity.models import Institution
 from creditbank.identity.service import identity as identity_service
+from creditbank.kit.credits import ZERO
 from creditbank.kit.time import utc_now
 from creditbank.lrs.service import (
     StatementForProcessing,
@@ -37,7 +38,6 @@ from creditbank.rules.engine import evaluate_statement
 from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_from_statement
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 from creditbank.rules.outcomes import (
-    ZERO,
     Counted,
     Rows,
     ToStore,

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
+from creditbank.kit.credits import ZERO
 from creditbank.kit.time import utc_now
 from creditbank.rules.engine import Evaluation as EngineEvaluation
 from creditbank.rules.engine import evaluate_statement
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import OutcomeStatus
-from creditbank.rules.outcomes import ZERO, record_from, revoke, store_evaluation
+from creditbank.rules.outcomes import record_from, revoke, store_evaluation
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import Published, actor_label

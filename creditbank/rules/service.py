@@ -39,6 +39,7 @@ class RulesService:
     get_outcome = staticmethod(outcomes.get_outcome)
     outcomes_for = staticmethod(outcomes.outcomes_for)
     read_outcome = staticmethod(outcomes.read_outcome)
+    is_active = staticmethod(outcomes.is_active)
     export_learner_data = staticmethod(outcomes.export_learner_data)
     # an outcome's life
     statement_voided = staticmethod(lifecycle.statement_voided)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 
-from creditbank.rules.credits import parse_credits, parse_decimal
+from creditbank.kit.credits import parse_credits, parse_decimal
 
 __all__ = ["Credits", "DecimalText", "Iri", "LocalizedText", "PositiveDecimal"]
 

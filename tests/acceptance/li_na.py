@@ -28,14 +28,16 @@ ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
 
-def cli_env(settings: Settings, tmp_path: Path, *, in_process: bool) -> dict[str, str]:
+def cli_env(
+    settings: Settings, tmp_path: Path, *, in_process: bool, log_level: str = "WARNING"
+) -> dict[str, str]:
     return {
         **os.environ,
         "CREDITBANK_ENV": "test",
         "CREDITBANK_DATABASE_URL": settings.database_url,
         "CREDITBANK_KEY_DIR": str(tmp_path / "keys"),
         "CREDITBANK_AUTO_MIGRATE": "false",
-        "CREDITBANK_LOG_LEVEL": "WARNING",
+        "CREDITBANK_LOG_LEVEL": log_level,
         "CREDITBANK_WORKER__IN_PROCESS": "true" if in_process else "false",
         "CREDITBANK_WORKER__POLL_INTERVAL_SECONDS": "0.1",
     }

@@ -20,7 +20,10 @@ def _context(module: str) -> str:
 
 def _contexts_with_learner_data() -> dict[str, list[str]]:
     import_all_models()
-    owner = {m.local_table.name: _context(m.class_.__module__) for m in Base.registry.mappers}
+    owner = {
+        str(getattr(m.local_table, "name", "")): _context(m.class_.__module__)
+        for m in Base.registry.mappers
+    }
     found: dict[str, list[str]] = {}
     for table in Base.metadata.sorted_tables:
         columns = [

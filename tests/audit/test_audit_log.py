@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit
 from creditbank.db import Database
 from tests.identity.conftest import PASSWORD, World, login
@@ -27,14 +28,15 @@ async def test_record_and_query(db: Database):
             session, actor="cli", action="keys.retire", object_type="keyring", object_id="k0"
         )
     async with db.read_scope() as session:
-        newest = await audit.query(session, limit=1)
+        newest = await audit.query(session, AuditFilter(limit=1))
         assert [e.action for e in newest] == ["keys.retire"]
-        older = await audit.query(session, before_id=newest[0].id)
+        older = await audit.query(session, AuditFilter(before_id=newest[0].id))
         assert [e.action for e in older] == ["keys.rotate"]
         assert older[0].actor_kind == "system"
         assert older[0].ip == "127.0.0.1"
         assert [
-            e.object_id for e in await audit.query(session, object_type="keyring", object_id="k1")
+            e.object_id
+            for e in await audit.query(session, AuditFilter(object_type="keyring", object_id="k1"))
         ] == ["k1"]
 
 

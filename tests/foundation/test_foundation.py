@@ -49,10 +49,10 @@ class TestSettings:
 
     def test_prod_refuses_debug(self):
         with pytest.raises(ValueError, match="DEBUG"):
-            Settings(env="prod", secret_key="x" * 40, debug=True)  # type: ignore[arg-type]
+            Settings(env="prod", secret_key="x" * 40, debug=True)
 
     def test_prod_with_safe_settings(self):
-        assert Settings(env="prod", secret_key="x" * 40).env == "prod"  # type: ignore[arg-type]
+        assert Settings(env="prod", secret_key="x" * 40).env == "prod"
 
     def test_nested_from_environment(self, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("CREDITBANK_LRS__MAX_LIMIT", "50")

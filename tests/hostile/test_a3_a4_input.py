@@ -394,7 +394,7 @@ V1_CASES = [
             f"adjustment {label}",
             "POST",
             "/api/v1/ledger/learners/{lina}/adjustments",
-            body=_j({"amount": "1.0", "reason": "r", "idempotency_key": new_id(), **patch})
+            body=_j({"amount": "1.0", "reason": "r", "idempotency_key": new_id(), **patch})  # type: ignore[dict-item]
             if not isinstance(patch, bytes)
             else patch,
             expect=(422,),

@@ -748,7 +748,7 @@ class TestCertifierScope:
 
     def test_listing_filter(self):
         assert authz.certifier_scopes(self.OPERATOR) is None
-        assert authz.certifier_scopes(self.WANG) == {("institution", "hbou")}
+        assert authz.certifier_scopes(self.WANG) == frozenset({("institution", "hbou")})
         assert authz.certifier_scopes(self.LEARNER_ONLY) == frozenset()
 
     def test_learner_data_access(self):

@@ -107,7 +107,7 @@ class TestProductionKeys:
 
         settings = Settings(
             env="prod",
-            secret_key="a-production-secret-key-of-enough-length-123",  # type: ignore[arg-type]
+            secret_key="a-production-secret-key-of-enough-length-123",
             key_dir=tmp_path / "keys",
         )
         with pytest.raises(KeyringError, match="keyring"):
@@ -140,7 +140,8 @@ class TestProductionKeys:
             return result
 
         created = cli("keys", "init")
-        assert len(created["created"]) == 2  # type: ignore[arg-type]
+        # The keyring and each signing purpose (access tokens, ledger checkpoints).
+        assert len(created["created"]) == 3  # type: ignore[arg-type]
         listed = cli("keys", "list")
         first = listed["encryption"]["current"]  # type: ignore[index]
         ring = load_keyring(tmp_path / "keys" / "keyring.json", create=False)

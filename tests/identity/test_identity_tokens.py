@@ -11,13 +11,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from creditbank.config import Settings
-from creditbank.identity.tokens import (
-    issue_token,
-    retire_token_key,
-    rotate_token_keys,
-    token_keys_for,
-    token_keys_path,
-)
+from creditbank.identity.tokens import issue_token, token_keys_for
+from creditbank.kit import signing
 from tests.identity.conftest import World, login
 
 
@@ -100,13 +95,12 @@ class TestAccessTokens:
     ):
         old_token = await _token_of(client, world)
         old_kid = jwt.get_unverified_header(old_token)["kid"]
-        path = token_keys_path(settings)
         time.sleep(0.01)  # distinct file mtime
-        new_kid = rotate_token_keys(path)
+        new_kid = signing.rotate(settings, signing.ACCESS_TOKENS)
         new_token = await _token_of(client, world)
         assert jwt.get_unverified_header(new_token)["kid"] == new_kid
         assert (await _me(client, old_token)).status_code == 200
-        retire_token_key(path, old_kid)
+        signing.retire(settings, signing.ACCESS_TOKENS, old_kid)
         assert token_keys_for(settings).keys[old_kid].status == "retired"
         response = await _me(client, old_token)
         assert response.status_code == 401
@@ -119,3 +113,17 @@ class TestAccessTokens:
         for value in ("Bearer ", "Bearer not.a.jwt", "Bearer abc"):
             response = await client.get("/api/v1/auth/me", headers={"Authorization": value})
             assert response.status_code == 401, value
+
+
+async def test_tokens_of_an_es256_key_work_and_keep_their_algorithm(
+    client: httpx.AsyncClient, world: World, settings: Settings
+):
+    time.sleep(0.01)  # distinct file mtime
+    kid = signing.rotate(settings, signing.ACCESS_TOKENS, algorithm="ES256")
+    token = await _token_of(client, world)
+    assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": kid, "typ": "JWT"}
+    assert (await _me(client, token)).status_code == 200
+    jwks = (await client.get("/oauth/jwks.json")).json()
+    assert {"kid": kid, "kty": "EC", "crv": "P-256", "alg": "ES256"}.items() <= next(
+        k for k in jwks["keys"] if k["kid"] == kid
+    ).items()

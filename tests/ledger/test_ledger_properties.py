@@ -103,10 +103,10 @@ async def test_balances_equal_the_entries_and_the_chain_verifies(
                 except InsufficientCredits:
                     assert state[0] == 0
             elif kind == "expire":
-                entry = await ledger.expire_outcome(
+                expiry = await ledger.expire_outcome(
                     session, learner_id=learner, outcome_id=outcome, actor="p", idempotency_key=key
                 )
-                assert (entry is None) == (state[0] == 0)
+                assert (expiry is None) == (state[0] == 0)
                 state[2] += state[0]
                 state[0] = ZERO
             elif kind == "reverse":

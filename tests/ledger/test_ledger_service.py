@@ -36,7 +36,11 @@ class TestDeposit:
         assert (first.seq, second.seq) == (1, 2)
         assert second.prev_hash == first.hash
         figures = await ledger.balances(session, learner)
-        assert (figures.banked, figures.available, figures.converted) == (D("8.00"), D("8.00"), 0)
+        assert (figures.banked, figures.available, figures.converted) == (
+            D("8.00"),
+            D("8.00"),
+            D("0"),
+        )
         assert figures.by_category["vocational"].available == D("6.00")
         assert figures.by_category["mooc"].banked == D("2.00")
         assert figures.by_level["4"].available == D("8.00")
@@ -162,7 +166,7 @@ class TestConversionExpiryReversal:
             is None
         )
         figures = await ledger.balances(session, learner)
-        assert (figures.banked, figures.available, figures.expired) == (0, 0, D("3.00"))
+        assert (figures.banked, figures.available, figures.expired) == (D("0"), D("0"), D("3.00"))
 
     async def test_reversal_of_unknown_outcome_is_empty(self, session: AsyncSession):
         assert (
@@ -332,6 +336,6 @@ class TestAdjustTakesBackFromAnOutcome:
             session, learner_id=learner, outcome_id=outcome, actor="sweep", idempotency_key="x"
         )
         figures = await ledger.balances(session, learner)
-        assert (figures.available, figures.expired) == (0, D("2.00"))
+        assert (figures.available, figures.expired) == (D("0"), D("2.00"))
         await session.commit()
         assert (await ledger.verify(session, learner_id=learner)).ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 
@@ -49,8 +50,12 @@ LI_NA = [
 ]
 
 
-def statement(home_page: str, account: str, verb: str, course: str, title: str, result: dict):
-    context: dict = {"contextActivities": {"grouping": [{"id": f"{home_page}/xapi/catalog"}]}}
+def statement(
+    home_page: str, account: str, verb: str, course: str, title: str, result: Any
+) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "contextActivities": {"grouping": [{"id": f"{home_page}/xapi/catalog"}]}
+    }
     if home_page.startswith("https://mooc1"):
         context["registration"] = REGISTRATION
     return {
@@ -90,7 +95,7 @@ async def push_all(client, demo) -> list[tuple[str, str]]:
     return ids
 
 
-async def read_all(client, auth, params: dict[str, str]) -> list[dict]:
+async def read_all(client, auth, params: dict[str, str]) -> list[dict[str, Any]]:
     """Follows ``more`` at the page size given, checking every page's size."""
     headers = {"X-Experience-API-Version": "1.0.3"}
     response = await client.get("/xapi/statements", params=params, headers=headers, auth=auth)

@@ -8,6 +8,8 @@ by the operator's policy).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.lrs.conftest import Lrs
@@ -15,7 +17,7 @@ from tests.lrs.conftest import Lrs
 MOOC1 = "https://mooc1.example.cn"
 
 
-def _about(lrs: Lrs, actor: dict, **extra) -> dict:
+def _about(lrs: Lrs, actor: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**lrs.statement(), "actor": actor, **extra}
 
 

@@ -61,6 +61,7 @@ async def test_paging_while_concurrent_writers_commit(fxvs):
     *_, traversals = await asyncio.gather(*(writer(n) for n in range(4)), readers())
     final = await fxvs.stored_ids({"limit": "0", "ascending": "true"})
     assert len(final) == 4 * 6 * 3 == len(set(final))
+    assert traversals is not None
     for seen in traversals:
         assert len(seen) == len(set(seen))
         assert seen == final[: len(seen)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 
@@ -15,7 +16,7 @@ def agent_param(lrs, name: str) -> str:
     return orjson.dumps({"account": {"homePage": lrs.home_page, "name": name}}).decode()
 
 
-def voiding(lrs, target: str) -> dict:
+def voiding(lrs, target: str) -> dict[str, Any]:
     return {
         "actor": lrs.actor("admin"),
         "verb": {"id": VOIDED, "display": {"en-US": "voided"}},

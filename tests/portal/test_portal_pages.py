@@ -19,6 +19,12 @@ from tests.portal.helpers_portal import csrf_of, figure, load_story, sign_in
 from workers.runner import Worker
 
 
+def _search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    found = re.search(pattern, text, flags)
+    assert found is not None, pattern
+    return found
+
+
 async def test_home_is_a_bilingual_page_with_strict_headers(client):
     response = await client.get("/")
     assert response.status_code == 200
@@ -308,8 +314,8 @@ async def test_institution_admin_manages_its_credentials(client, db, settings):
         data={"csrf_token": csrf_of(page.text), "label": "LMS", "scopes": "statements/write"},
     )
     assert made.status_code == 200
-    key = re.search(r"data-credential-key>([^<]+)<", made.text).group(1)
-    secret = re.search(r"data-credential-secret>([^<]+)<", made.text).group(1)
+    key = _search(r"data-credential-key>([^<]+)<", made.text).group(1)
+    secret = _search(r"data-credential-secret>([^<]+)<", made.text).group(1)
     # the new credential works at the LRS, and its secret is never shown again
     about = await client.get(
         "/xapi/statements",
@@ -320,7 +326,7 @@ async def test_institution_admin_manages_its_credentials(client, db, settings):
     assert about.status_code in (200, 403)  # authenticated (write-only may not read)
     again = await client.get("/institution")
     assert secret not in again.text
-    credential_id = re.search(
+    credential_id = _search(
         rf'data-credential="{re.escape(key)}">.*?/institution/credentials/([0-9a-f-]{{36}})/revoke',
         again.text,
         re.S,
@@ -354,7 +360,7 @@ async def test_operator_sees_institutions_and_accreditation(client, db, settings
     await sign_in(client, operator["username"], operator["password"])
     page = await client.get("/operate/institutions")
     assert page.status_code == 200
-    shady = re.search(r'data-institution="shady">.*?</tr>', page.text, re.S).group(0)
+    shady = _search(r'data-institution="shady">.*?</tr>', page.text, re.S).group(0)
     assert "未认证" in shady
     done = await client.post(
         "/operate/institutions/shady/accreditation",
@@ -362,5 +368,5 @@ async def test_operator_sees_institutions_and_accreditation(client, db, settings
     )
     assert done.status_code == 303
     after = await client.get("/operate/institutions")
-    shady = re.search(r'data-institution="shady">.*?</tr>', after.text, re.S).group(0)
+    shady = _search(r'data-institution="shady">.*?</tr>', after.text, re.S).group(0)
     assert "已认证" in shady

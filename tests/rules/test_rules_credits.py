@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from creditbank.rules.credits import (
+from creditbank.kit.credits import (
     CreditsNotRepresentable,
     floor_to_step,
     from_hundredths,

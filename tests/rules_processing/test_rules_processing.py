@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -214,7 +215,7 @@ class TestVoiding:
         )
         await worker(db, settings).drain()
         assert await figures(db, world.learner_id) == (Decimal("7.00"), Decimal("7.00"))
-        voiding = {
+        voiding: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "actor": {
                 "objectType": "Agent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +15,9 @@ AGENTS = "/xapi/agents"
 MEETING = "http://www.example.com/meetings/occurances/34534"
 
 
-def statement(activity: dict, actor: dict | None = None, **extra) -> dict:
+def statement(
+    activity: dict[str, Any], actor: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "actor": actor or {"objectType": "Agent", "name": "xAPI mbox", "mbox": "mailto:x@y.cn"},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/attended", "display": {"en-US": "attended"}},
@@ -23,7 +26,7 @@ def statement(activity: dict, actor: dict | None = None, **extra) -> dict:
     }
 
 
-async def store(lrs, *statements: dict) -> None:
+async def store(lrs, *statements: dict[str, Any]) -> None:
     response = await lrs.post("/xapi/statements", None, json=list(statements))
     assert response.status_code == 200, response.text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
@@ -20,7 +21,7 @@ def basic(auth: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
 
-def statement() -> dict:
+def statement() -> dict[str, Any]:
     return {
         "actor": {"mbox": "mailto:li.na@example.cn"},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},

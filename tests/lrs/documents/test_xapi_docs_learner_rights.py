@@ -24,7 +24,9 @@ async def test_export_then_erase_the_learners_documents(lrs, session, demo):
     other = {"activityId": ACTIVITY, "agent": stranger, "stateId": "bookmark"}
     assert (await lrs.put(STATE, other, json={"page": 1})).status_code == 204
 
-    learner = await identity_service.learner_for_ifi(session, agent_ifi(lina))
+    ifi = agent_ifi(lina)
+    assert ifi is not None
+    learner = await identity_service.learner_for_ifi(session, ifi)
     assert learner is not None
     learner_id = learner.id
     exported = await export_learner_documents(session, learner_id)

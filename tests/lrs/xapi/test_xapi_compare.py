@@ -160,7 +160,7 @@ def test_booleans_are_not_numbers_in_extensions(build):
 
 
 def test_substatements_compare_recursively(build):
-    sub = {
+    sub: dict[str, Any] = {
         "objectType": "SubStatement",
         "actor": {"objectType": "Group", "member": [A, B]},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"zh-CN": "完成"}},

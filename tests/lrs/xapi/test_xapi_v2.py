@@ -8,7 +8,7 @@ import pytest
 
 from creditbank.lrs.xapi import XAPIValidationError, validate_statement
 
-V2 = {"version": "2.0.0"}
+V2: dict[str, Any] = {"version": "2.0.0"}
 AGENT = {"objectType": "Agent", "mbox": "mailto:wang.laoshi@uni.example.cn"}
 GROUP = {"objectType": "Group", "mbox": "mailto:class-1@uni.example.cn"}
 CONTEXT_AGENT = {

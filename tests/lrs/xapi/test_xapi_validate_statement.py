@@ -548,7 +548,7 @@ class TestSubStatement:
 
 
 class TestInteractions:
-    def _with_definition(self, build, definition: dict[str, Any]) -> dict[str, Any]:
+    def _with_definition(self, build, definition: dict[str, Any]) -> Any:
         return build(
             {
                 "object.definition": {

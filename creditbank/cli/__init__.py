@@ -1,4 +1,10 @@
-"""The ``creditbank`` command line."""
+"""The ``creditbank`` command line: an outer layer, like ``api`` and ``workers``.
+
+It starts the HTTP server and the worker, so it imports ``api`` and ``workers``;
+the core never imports it (``tests/architecture`` and the import-linter contracts in
+``pyproject.toml`` check both). Contexts contribute sub-commands through their own
+``cli`` modules (``EXTENSIONS``), which are core and must not import ``api``.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,8 @@ from creditbank.config import Settings, get_settings
 from creditbank.db import Database
 from creditbank.migrate import upgrade
 
-#: Sub-commands contributed by contexts: name -> (configure parser, run). Kept as
-#: import strings so this module never imports ``api`` or ``workers`` at load.
+#: What a sub-command runs. ``api`` and ``workers`` are imported when a command
+#: needs them, so ``creditbank keys list`` does not load the web stack.
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -33,8 +39,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
     configure_logging(settings.log_level)
+    from api.app import create_production_app
+
     uvicorn.run(
-        "api.app:create_production_app",
+        create_production_app,
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
@@ -46,7 +54,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    runner = importlib.import_module("workers.runner")
+    from workers import runner
+
     result: int = runner.main(settings, once=args.once)
     return result
 
@@ -70,7 +79,8 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 from creditbank.demo import tell_the_story
 
                 # The worker's own job bodies, run to completion in this process.
-                runner = importlib.import_module("workers.runner")
+                from workers import runner
+
                 worker = runner.Worker(database, settings)
                 data["story"] = await tell_the_story(database, settings, data, worker.drain)
             return data
@@ -182,6 +192,7 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.standards.cli",
     "creditbank.identity.cli",
     "creditbank.imports.cli",
+    "creditbank.backup",
 )
 
 
@@ -197,7 +208,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     register_data_rights()
     code: int = args.run(args, settings)
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,12 @@
 """Credits as exact decimals: parsing, hundredths and rounding down to a step.
 
-Credits are ``Decimal`` in code and integer hundredths of a credit in storage; a
-float anywhere is a bug, so every helper here refuses one.
+The one credits module of the bank (rules, ledger, conversions and the ``Credits``
+column type use it). Credits are ``Decimal`` in code and integer hundredths of a
+credit in storage; a float anywhere is a bug, so every helper here refuses one.
+
+- ``parse_credits(v)``: non-negative credits from text/int/Decimal, as ``x.xx``;
+- ``parse_amount(v)``: the same, signed (a ledger adjustment may be negative);
+- ``to_hundredths(d)`` / ``from_hundredths(n)``: exact, refusing sub-hundredths.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ __all__ = [
     "CreditsNotRepresentable",
     "floor_to_step",
     "from_hundredths",
+    "parse_amount",
     "parse_credits",
     "parse_decimal",
     "to_hundredths",
@@ -57,6 +63,11 @@ def parse_credits(value: object) -> Decimal:
     if amount < 0:
         raise CreditsNotRepresentable(f"credits must not be negative: {amount}")
     return from_hundredths(to_hundredths(amount))
+
+
+def parse_amount(value: object) -> Decimal:
+    """A signed credit amount from text/int/Decimal, exact to the hundredth, as ``x.xx``."""
+    return from_hundredths(to_hundredths(parse_decimal(value)))
 
 
 def to_hundredths(value: Decimal) -> int:
