@@ -84,7 +84,8 @@ if not principal.is_operator or "operator" not in principal.roles:
 
 
 #: Service calls a router may make without the caller: resolving path names to objects
-#: (the operation that follows authorizes), signing in, public reads, LRS plumbing.
+#: (the operation that follows authorizes), signing in, public reads, LRS plumbing,
+#: start-up wiring.
 CALLER_FREE = {
     "get_institution",
     "get_learner",
@@ -101,6 +102,7 @@ CALLER_FREE = {
     "checkpoint_service.recent",  # signed checkpoints are public
     "checkpoint_service.get",
     "consistent_through",
+    "configure_credential_cache",  # start-up wiring in api/app.py
     "attachment_parts",
 }
 
