@@ -54,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         debug=settings.debug,
+        # The API's map is for developers: off in production unless asked for.
+        docs_url="/docs" if settings.api_docs_enabled else None,
+        redoc_url="/redoc" if settings.api_docs_enabled else None,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -109,6 +113,9 @@ def _include_routers(app: FastAPI) -> None:
     from api.v1 import imports as v1_imports
 
     app.include_router(v1_imports.router)
+    from api.v1 import transcripts as v1_transcripts
+
+    app.include_router(v1_transcripts.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

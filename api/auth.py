@@ -14,10 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.deps import get_app_settings, get_database
-from creditbank.errors import Unauthorized
+from creditbank.errors import DomainError, Unauthorized
 from creditbank.identity.principal import ANONYMOUS, Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.identity.signin import sign_in as sign_in_service
+from creditbank.identity.throttle import CredentialThrottle
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -50,8 +51,50 @@ async def current_principal(request: Request) -> Principal:
                 session, settings=get_app_settings(request), token=token
             )
     key, secret = parse_basic(header)
-    async with get_database(request).read_scope() as session:
-        return await identity_service.authenticate_basic(session, key, secret)
+    return await authenticate_secret(request, key, secret)
+
+
+def credential_throttle(request: Request) -> CredentialThrottle:
+    """The app's throttle of failed LRS secrets (one per process)."""
+    state = request.app.state
+    throttle: CredentialThrottle | None = getattr(state, "credential_throttle", None)
+    if throttle is None:
+        cfg = get_app_settings(request).identity
+        throttle = CredentialThrottle(
+            per_address=cfg.credential_failures_per_address,
+            per_pair=cfg.credential_failures_per_key,
+            window_seconds=cfg.credential_failure_window_seconds,
+        )
+        state.credential_throttle = throttle
+    return throttle
+
+
+async def authenticate_secret(request: Request, key: str, secret: str) -> Principal:
+    """An LRS credential's key and secret, throttled per address (429 with Retry-After)."""
+    throttle = credential_throttle(request)
+    address = client_ip(request)
+    wait = throttle.retry_after(address, key)
+    if wait is not None:
+        raise TooManyFailures(
+            "too many failed credentials from this address, try later /"
+            " 此地址凭据错误次数过多，请稍后再试",
+            retry_after_seconds=wait,
+        )
+    try:
+        async with get_database(request).read_scope() as session:
+            return await identity_service.authenticate_basic(session, key, secret)
+    except Unauthorized:
+        throttle.failed(address, key)
+        raise
+
+
+class TooManyFailures(DomainError):
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 async def optional_principal(request: Request) -> Principal:

@@ -47,8 +47,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         headers = {}
-        if isinstance(exc, ServiceUnavailable):
-            headers["Retry-After"] = str(exc.retry_after_seconds)
+        retry_after = getattr(exc, "retry_after_seconds", None)
+        if isinstance(exc, ServiceUnavailable) or retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         return error_response(request, exc.status_code, exc.code, exc.detail, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from api.auth import parse_basic
+from api.auth import TooManyFailures, client_ip, credential_throttle, parse_basic
 from api.deps import SessionDep, SettingsDep
 from creditbank.errors import BadRequest, Unauthorized
 from creditbank.identity.schemas import ClientTokenRead, JwksRead
@@ -43,6 +43,18 @@ async def token(
             raise Unauthorized(exc.detail, code="invalid_client") from exc
     if not client_id or client_secret is None:
         raise Unauthorized("client authentication required", code="invalid_client")
+    throttle = credential_throttle(request)
+    address = client_ip(request)
+    known_client = client_id
+
+    def check_throttle() -> None:
+        wait = throttle.retry_after(address, known_client)
+        if wait is not None:
+            raise TooManyFailures(
+                "too many failed client credentials from this address, try later",
+                retry_after_seconds=wait,
+            )
+
     answer = await sign_in_service.client_credentials(
         session,
         settings=settings,
@@ -50,6 +62,8 @@ async def token(
         client_secret=client_secret,
         scope=scope,
         ip=request.client.host if request.client else None,
+        before=check_throttle,
+        on_bad_secret=lambda: throttle.failed(address, known_client),
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

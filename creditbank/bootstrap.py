@@ -14,6 +14,7 @@ from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
 from creditbank.lrs.service import export_learner_statements
 from creditbank.rules.service import rules as rules_service
+from creditbank.transcripts.service import transcripts as transcripts_service
 
 #: Learner data a context keeps when she is erased (beyond what its eraser leaves), and why
 #: (docs/data-classification.md, "Erasure").
@@ -25,6 +26,10 @@ KEPT_ON_ERASURE: dict[str, str] = {
     "lrs": (
         "statements are the institutions' learning records that outcomes cite and xAPI "
         "keeps immutable; without her links their agents no longer lead to her account"
+    ),
+    "transcripts": (
+        "issued transcripts are signed and already in third parties' hands; they name only "
+        "a pseudonymous subject (an HMAC of the learner id), never her identity"
     ),
     "rules": (
         "outcomes and evaluations are what the ledger's deposits and conversions rest on; "
@@ -45,4 +50,5 @@ def register_data_rights() -> None:
     register_exporter("outcomes", rules_service.export_learner_data)
     register_exporter("ledger", ledger_service.export_learner_data)
     register_exporter("conversions", conversions_service.export_learner_data)
+    register_exporter("transcripts", transcripts_service.export_learner_data)
     register_eraser("conversions", conversions_service.erase_learner_data)

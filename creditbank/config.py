@@ -58,6 +58,11 @@ class IdentitySettings(BaseModel):
     # Rate limit: at most this many login attempts per client address per window.
     login_rate_limit: int = Field(default=30, ge=1)
     login_rate_window_seconds: int = Field(default=300, ge=1)
+    # LRS credentials (xAPI Basic, /oauth/token): failed secrets per address, and per
+    # address + key, in the window, before that address waits (429, Retry-After).
+    credential_failures_per_address: int = Field(default=30, ge=1)
+    credential_failures_per_key: int = Field(default=10, ge=1)
+    credential_failure_window_seconds: int = Field(default=300, ge=1)
     password_min_length: int = Field(default=10, ge=8)
     consent_code_ttl_seconds: int = Field(default=900, ge=30)
     # A verified LRS credential is trusted this long per process without a query
@@ -113,6 +118,15 @@ class ConversionSettings(BaseModel):
     webhook_timeout_seconds: float = 10.0
 
 
+class TranscriptSettings(BaseModel):
+    """Signed transcripts (creditbank.transcripts)."""
+
+    #: The JOSE algorithm VC-JWTs are signed with (issuer keys: transcript-issuer).
+    algorithm: Literal["RS256", "ES256", "EdDSA"] = "RS256"
+    #: Transcripts expire this many days after issue (None: no validUntil).
+    valid_days: int | None = Field(default=None, ge=1)
+
+
 class Settings(BaseSettings):
     """All configuration; nested models read ``CREDITBANK_LRS__MAX_LIMIT`` etc."""
 
@@ -129,6 +143,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # /docs, /redoc and /openapi.json; None: served outside production, off in prod.
+    api_docs: bool | None = None
+    # Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For /
+    # X-Forwarded-Proto are believed; empty: none (the peer address is the client).
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Request headers: more of them, or more bytes of them, get 431.
     max_headers: int = Field(default=100, ge=10)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096)
@@ -146,6 +165,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     ledger: LedgerSettings = LedgerSettings()
     conversions: ConversionSettings = ConversionSettings()
+    transcripts: TranscriptSettings = TranscriptSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -160,6 +180,10 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "prod"
 
     @property
     def is_sqlite(self) -> bool:

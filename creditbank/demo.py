@@ -38,6 +38,8 @@ class DemoInstitution:
     type: str
     accredited: bool
     home_page: str
+    #: GB/T 2260 code of where it is (the dashboard groups by it)
+    region_code: str | None = None
 
 
 DEMO_INSTITUTIONS = (
@@ -48,6 +50,7 @@ DEMO_INSTITUTIONS = (
         "vocational",
         True,
         "https://fxvs.example.edu.cn",
+        "420325",
     ),
     DemoInstitution(
         "syu3a",
@@ -56,6 +59,7 @@ DEMO_INSTITUTIONS = (
         "senior",
         True,
         "https://syu3a.example.edu.cn",
+        "420300",
     ),
     DemoInstitution(
         "fxcc",
@@ -64,8 +68,11 @@ DEMO_INSTITUTIONS = (
         "community",
         True,
         "https://fxcc.example.edu.cn",
+        "420325",
     ),
-    DemoInstitution("mooc1", "荆楚慕课", "Jingchu MOOC", "mooc", True, "https://mooc1.example.cn"),
+    DemoInstitution(
+        "mooc1", "荆楚慕课", "Jingchu MOOC", "mooc", True, "https://mooc1.example.cn", "420100"
+    ),
     DemoInstitution(
         "hbou",
         "湖北开放大学",
@@ -73,6 +80,7 @@ DEMO_INSTITUTIONS = (
         "degree",
         True,
         "https://hbou.example.edu.cn",
+        "420100",
     ),
     DemoInstitution(
         "shady",
@@ -81,6 +89,7 @@ DEMO_INSTITUTIONS = (
         "training",
         False,
         "https://shady.example.com",
+        "420300",
     ),
 )
 
@@ -123,6 +132,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
                 type=demo.type,
                 home_pages=[demo.home_page],
                 accredited=demo.accredited,
+                region_code=demo.region_code,
                 # Accredited long before the demo runs, so replayed records dated in
                 # the past are judged as the scenario intends.
                 accredited_from=DEMO_ACCREDITED_FROM,

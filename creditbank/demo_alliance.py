@@ -33,15 +33,15 @@ from creditbank.identity.tokens import keyring_for
 ALLIANCE_INSTITUTIONS = (
     DemoInstitution(
         "hbnu", "湖北师范大学", "Hubei Normal University", "degree", True,
-        "https://hbnu.example.edu.cn",
+        "https://hbnu.example.edu.cn", "420200",
     ),
     DemoInstitution(
         "hgnu", "黄冈师范学院", "Huanggang Normal University", "degree", True,
-        "https://hgnu.example.edu.cn",
+        "https://hgnu.example.edu.cn", "421100",
     ),
     DemoInstitution(
         "hue", "湖北第二师范学院", "Hubei University of Education", "degree", True,
-        "https://hue.example.edu.cn",
+        "https://hue.example.edu.cn", "420100",
     ),
 )  # fmt: skip
 ALLIANCE_STANDARDS_DIR = Path(__file__).resolve().parents[1] / "standards" / "hubei-alliance"
@@ -66,6 +66,7 @@ async def load_alliance_demo(session: AsyncSession, settings: Settings) -> dict[
                 type=demo.type,
                 home_pages=[demo.home_page],
                 accredited=demo.accredited,
+                region_code=demo.region_code,
                 accredited_from=DEMO_ACCREDITED_FROM,
             )
         institutions[demo.key] = institution

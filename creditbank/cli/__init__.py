@@ -34,8 +34,16 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from creditbank.identity.tokens import ensure_keys
+    from creditbank.kit.crypto import KeyringError
     from creditbank.kit.logging import configure_logging
 
+    try:
+        # Here rather than inside uvicorn: a refusal is one line, not a traceback.
+        ensure_keys(settings)
+    except (KeyringError, OSError, ValueError) as exc:
+        print(f"creditbank: refusing to start: {exc}", file=sys.stderr)
+        return 2
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
     configure_logging(settings.log_level)
@@ -48,7 +56,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For only from the configured proxies: anyone else could name
+        # any address and walk around the per-address limits.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
     )
     return 0
 
@@ -190,6 +201,8 @@ EXTENSIONS: tuple[str, ...] = (
     "creditbank.bench.runner",
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
+    # before identity: its `keys --kind` choices list the transcript-issuer purpose
+    "creditbank.transcripts.cli",
     "creditbank.identity.cli",
     "creditbank.imports.cli",
     "creditbank.backup",
@@ -201,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = get_settings()
     except ValueError as exc:
-        print(f"creditbank: {exc}", file=sys.stderr)
+        # One line: pydantic's message spans several.
+        reasons = [str(e.get("msg", e)) for e in getattr(exc, "errors", lambda: [])()] or [str(exc)]
+        print(f"creditbank: {'; '.join(reasons)}".replace("\n", " "), file=sys.stderr)
         return 2
     from creditbank.bootstrap import register_data_rights
 

@@ -114,6 +114,9 @@ RULES: dict[str, dict[str, Check]] = {
     "learner.erase": {"operator": _always, "learner": _self},
     "learner.data": {"operator": _always, "learner": _self},
     "consent.create": {"learner": _self},
+    # signed transcripts (creditbank.transcripts); verifying one needs no login
+    "transcript.issue": {"operator": _always, "learner": _self},
+    "transcript.read": {"operator": _always, "learner": _self},
     # identity links
     "link.read": {"operator": _always, "learner": _self},
     "link.assert": {
@@ -146,6 +149,7 @@ RULES: dict[str, dict[str, Check]] = {
     # users and operations
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
+    "reporting.read": {"operator": _always},
     "keys.manage": {"operator": _always},
     "jobs.read": {"operator": _always},
     "jobs.replay": {"operator": _always},

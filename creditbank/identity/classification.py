@@ -365,6 +365,20 @@ _table(
     reviewer_label=PE,
     reason=PE,
 )
+# -- transcripts (signed learning records) ----------------------------------------------
+_table(
+    "transcripts",
+    PE,
+    "the learner and the operator; the subject is pseudonymous (HMAC), never a national ID",
+    "id learner_id subject_id issued_at as_of issued_by alg kid credential vc_jwt vc_jose "
+    "outcome_ids",
+    id=IN,
+    issued_at=IN,
+    as_of=IN,
+    issued_by=IN,
+    alg=IN,
+    kid=IN,
+)
 # -- inbox (messages to a learner) ------------------------------------------------------
 _table(
     "inbox_messages",

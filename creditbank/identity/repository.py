@@ -233,5 +233,19 @@ class IdentityRepository:
         )
         return int(result.scalar_one())
 
+    async def failures_since(self, ip: str, username: str, since: datetime) -> int:
+        """Failed password attempts of this address for this user name since ``since``."""
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.ip == ip,
+                LoginAttempt.username == username,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at >= since,
+            )
+        )
+        return int(result.scalar_one())
+
     async def prune_attempts(self, before: datetime) -> None:
         await self.session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,11 +49,13 @@ from creditbank.kit.time import isoformat_z, utc_now
 class TooManyAttempts(DomainError):
     status_code = 429
     code = "too_many_attempts"
+    retry_after_seconds = 60
 
 
 class AccountLocked(DomainError):
     status_code = 429
     code = "account_locked"
+    retry_after_seconds = 60
 
 
 @dataclass(frozen=True)
@@ -316,37 +319,39 @@ class SignInService:
                     "too many sign-in attempts, try later / 尝试次数过多，请稍后再试"
                 )
             )
-        user = await repo.user_by_username(username.strip())
-        ok = verify_password(settings, user.password_hash if user else None, password)
-        session.add(LoginAttempt(ip=ip, username=username[:100], success=ok, at=now))
-        if user is not None and user.locked_until is not None and user.locked_until > now:
+        # The lockout is per (address, user name), whether the name exists or not:
+        # the answer never tells which names exist, and nobody can lock an account
+        # for everyone else by failing on purpose from their own address.
+        name = username.strip()[:100]
+        if await repo.failures_since(ip, name, window_start) >= cfg.max_failed_logins:
+            # Still an attempt of this address: it counts toward the address's limit.
+            session.add(LoginAttempt(ip=ip, username=name, success=False, at=now))
             await audit.record(
                 session,
                 actor="anonymous",
                 action="auth.login",
                 object_type="user",
-                object_id=user.id,
                 detail={"reason": "locked"},
                 ip=ip,
                 outcome="denied",
             )
-            return LoginOutcome(error=AccountLocked("account locked, try later / 账户已锁定"))
+            return LoginOutcome(
+                error=AccountLocked(
+                    "too many failed sign-ins for this user name, try later /"
+                    " 该用户名登录失败次数过多，请稍后再试"
+                )
+            )
+        user = await repo.user_by_username(username.strip())
+        ok = verify_password(settings, user.password_hash if user else None, password)
+        session.add(LoginAttempt(ip=ip, username=name, success=ok, at=now))
         if user is None or not ok or not user.active:
-            if user is not None and user.active:
-                user.failed_logins += 1
-                if user.failed_logins >= cfg.max_failed_logins:
-                    user.locked_until = now + timedelta(seconds=cfg.lockout_seconds)
-                    user.failed_logins = 0
             await audit.record(
                 session,
                 actor="anonymous",
                 action="auth.login",
                 object_type="user",
                 object_id=user.id if user else None,
-                detail={
-                    "reason": "bad_credentials",
-                    "locked": bool(user and user.locked_until and user.locked_until > now),
-                },
+                detail={"reason": "bad_credentials"},
                 ip=ip,
                 outcome="denied",
             )
@@ -494,9 +499,12 @@ class SignInService:
         client_secret: str,
         scope: str | None,
         ip: str | None = None,
+        before: Callable[[], None] | None = None,
+        on_bad_secret: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """RFC 6749 §4.4: a bearer token for an institution system (errors raise; refusals
-        are audited, a bad client as ``invalid_client``)."""
+        are audited, a bad client as ``invalid_client``). ``before`` may refuse first (the
+        HTTP layer's throttle); ``on_bad_secret`` hears of a wrong secret."""
         async with audit.refusals(
             session,
             actor=f"client:{client_id}"[:100],
@@ -504,9 +512,13 @@ class SignInService:
             object_type="lrs_credential",
             ip=ip,
         ):
+            if before is not None:
+                before()
             try:
                 principal = await credentials.authenticate_basic(session, client_id, client_secret)
             except Unauthorized as exc:
+                if on_bad_secret is not None:
+                    on_bad_secret()
                 raise Unauthorized("invalid client credentials", code="invalid_client") from exc
             return self._client_token(settings, principal, client_id=client_id, scope=scope)
 

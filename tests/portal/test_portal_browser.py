@@ -195,4 +195,10 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     assert "Not accredited" in shady.inner_text()
     _no_serious_violations(page, "institutions")
     _shot(page, "institutions-en", dialect)
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_url(f"{url}/operate/dashboard")
+    assert float(_figure(page, "recognised")) > 0
+    assert page.locator("section[data-chart] svg").count() >= 6
+    _no_serious_violations(page, "dashboard")
+    _shot(page, "dashboard-en", dialect)
     context.close()

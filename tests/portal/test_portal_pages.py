@@ -370,3 +370,49 @@ async def test_operator_sees_institutions_and_accreditation(client, db, settings
     after = await client.get("/operate/institutions")
     shady = _search(r'data-institution="shady">.*?</tr>', after.text, re.S).group(0)
     assert "已认证" in shady
+
+
+async def test_operator_dashboard_shows_the_story_in_charts_tables_and_csv(client, db, settings):
+    demo = await load_story(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/dashboard")
+    assert page.status_code == 200
+    assert '<html lang="zh-CN">' in page.text
+    assert "数字驾驶舱" in page.text
+    # 李娜's story: statements 1-7 recognised, C1 (approved) and C2 (pending) applied
+    assert float(figure(page.text, "recognised")) > 0
+    assert float(figure(page.text, "converted")) > 0
+    assert figure(page.text, "approval-rate") == "100.0"
+    assert int(figure(page.text, "statements")) >= 7
+    assert int(figure(page.text, "learners")) >= 1
+    assert page.text.count("<svg") >= 6
+    assert "房县" in page.text  # the demo institutions' regions
+    assert "职业院校" in page.text
+    assert "<script" not in page.text
+    assert "style=" not in page.text
+
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/dashboard")
+    assert '<html lang="en">' in english.text
+    assert "Credits recognised by region" in english.text
+    assert "Fang County" in english.text
+
+    csv_answer = await client.get("/operate/dashboard/by_region.csv")
+    assert csv_answer.status_code == 200
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv_answer.headers["content-disposition"]
+    lines = csv_answer.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("Region,")
+    assert any(line.startswith("Fang County,") for line in lines[1:])
+    assert (await client.get("/operate/dashboard/nope.csv")).status_code == 404
+
+
+async def test_the_dashboard_is_the_operators_only(client, db, settings):
+    demo = await load_story(db, settings)
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    refused = await client.get("/operate/dashboard")
+    assert refused.status_code == 403
+    assert "您无权查看此页面" in refused.text
+    assert (await client.get("/operate/dashboard/statements.csv")).status_code == 403

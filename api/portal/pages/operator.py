@@ -1,0 +1,182 @@
+"""The operator's 数字驾驶舱 (dashboard): SVG charts, the numbers behind each as a table
+and as CSV. The aggregates and their authorization are the reporting service's."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import get_database
+from api.portal.charts import bar_chart
+from api.portal.web import Page, UserPage
+from creditbank.reporting.service import Dashboard, Total, region_name, totals
+from creditbank.reporting.service import reporting as reporting_service
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: its bars, and the table (headers and rows) of the numbers behind it."""
+
+    key: str
+    title: str
+    svg: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def _type_name(page: Page, value: str) -> str:
+    return page.t(f"type_{value}") if value else page.t("not_set")
+
+
+def _charts(page: Page, board: Dashboard) -> list[Chart]:
+    t = page.t
+    charts: list[Chart] = []
+
+    def add(
+        key: str, headers: list[str], rows: list[list[str]], bars: list[tuple[str, Decimal]]
+    ) -> None:
+        title = t(f"chart_{key}")
+        charts.append(Chart(key, title, bar_chart(f"chart-{key}", title, bars), headers, rows))
+
+    months = _months(board)
+    for key, source in (("recognised", board.recognised), ("converted", board.converted)):
+        found = {m.key: m for m in totals(source, "period")}
+        by_month = [found.get(m) or Total(key=m, credits=Decimal("0.00"), count=0) for m in months]
+        add(
+            f"{key}_month",
+            [t("month"), t("credits_col"), t("count")],
+            [[m.key, str(m.credits), str(m.count)] for m in by_month],
+            [(m.key, m.credits) for m in by_month],
+        )
+    for key, by in (("type", "institution_type"), ("region", "region_code")):
+        rec = {x.key: x for x in totals(board.recognised, by)}
+        conv = {x.key: x for x in totals(board.converted, by)}
+        keys = sorted(set(rec) | set(conv))
+
+        def name(k: str, by: str = by) -> str:
+            if by == "institution_type":
+                return _type_name(page, k)
+            return region_name(k, page.lang)
+
+        zero = Decimal("0.00")
+        add(
+            f"by_{key}",
+            [
+                t("institution_type") if key == "type" else t("region"),
+                t("chart_recognised_month"),
+                t("chart_converted_month"),
+            ],
+            [
+                [
+                    name(k),
+                    str(rec[k].credits if k in rec else zero),
+                    str(conv[k].credits if k in conv else zero),
+                ]
+                for k in keys
+            ],
+            [(name(k), rec[k].credits if k in rec else zero) for k in keys],
+        )
+    add(
+        "approval",
+        [t("month"), t("submitted_n"), t("decided_n"), t("approved_n"), t("approval_rate")],
+        [
+            [
+                d.month,
+                str(d.submitted),
+                str(d.decided),
+                str(d.approved),
+                _percent(d.approved, d.decided),
+            ]
+            for d in board.decisions
+        ],
+        [(d.month, Decimal(_percent(d.approved, d.decided) or "0")) for d in board.decisions],
+    )
+    add(
+        "turnaround",
+        [t("month"), t("turnaround_hours")],
+        [[d.month, _hours(d.turnaround_seconds)] for d in board.decisions],
+        [(d.month, Decimal(_hours(d.turnaround_seconds) or "0")) for d in board.decisions],
+    )
+    add(
+        "learners",
+        [t("month"), t("learners_n")],
+        [[c.period, str(c.count)] for c in board.learners_active],
+        [(c.period, Decimal(c.count)) for c in board.learners_active],
+    )
+    add(
+        "statements",
+        [t("day"), t("statements_n")],
+        [[c.period, str(c.count)] for c in board.statements_per_day],
+        [(c.period[5:], Decimal(c.count)) for c in board.statements_per_day],
+    )
+    return charts
+
+
+def _months(board: Dashboard) -> list[str]:
+    """Every month of the window, oldest first, so that a month without data shows as 0."""
+    out: list[str] = []
+    year, month = board.since_month.year, board.since_month.month
+    while (year, month) <= (board.now.year, board.now.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _percent(part: int, whole: int) -> str:
+    if not whole:
+        return ""
+    return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1")))
+
+
+def _hours(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return str((Decimal(str(seconds)) / 3600).quantize(Decimal("0.1")))
+
+
+async def _dashboard(request: Request, page: Page) -> tuple[Dashboard, list[Chart]]:
+    async with get_database(request).read_scope() as session:
+        board = await reporting_service.dashboard(session, page.principal)
+    return board, _charts(page, board)
+
+
+@router.get("/operate/dashboard")
+async def dashboard(request: Request, page: UserPage) -> Response:
+    board, charts = await _dashboard(request, page)
+    return page.render(
+        "operator/dashboard.html",
+        board=board,
+        charts=charts,
+        recognised_total=sum((r.credits for r in board.recognised), Decimal("0.00")),
+        converted_total=sum((r.credits for r in board.converted), Decimal("0.00")),
+        learners_total=max((c.count for c in board.learners_active), default=0),
+        statements_total=sum(c.count for c in board.statements_per_day),
+    )
+
+
+@router.get("/operate/dashboard/{key}.csv")
+async def dashboard_csv(request: Request, page: UserPage, key: str) -> Response:
+    _, charts = await _dashboard(request, page)
+    chart = next((c for c in charts if c.key == key), None)
+    if chart is None:
+        return page.finish(Response(status_code=404))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(chart.headers)
+    writer.writerows(chart.rows)
+    # A byte-order mark so that spreadsheet programs read the Chinese headers as UTF-8.
+    body = "\ufeff" + out.getvalue()
+    return page.finish(
+        Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="dashboard-{key}.csv"'},
+        )
+    )

@@ -1,0 +1,149 @@
+"""Signed transcripts: issue, read by ``Accept``, list, verify; the issuer's public keys.
+
+Thin: the transcripts service decides who may do what and builds, signs and checks.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from api.auth import CurrentPrincipal
+from api.deps import ReadSessionDep, SessionDep, SettingsDep
+from creditbank.errors import BadRequest
+from creditbank.transcripts.models import Transcript
+from creditbank.transcripts.schemas import (
+    TranscriptCreate,
+    TranscriptRead,
+    TranscriptSummary,
+    VerifyReport,
+)
+from creditbank.transcripts.service import JWKS_PATH, KID_PATH, kid_url
+from creditbank.transcripts.service import transcripts as transcripts_service
+from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES, canonical_json
+
+router = APIRouter(tags=["transcripts"])
+
+JSON = "application/json"
+VC_JWT = "application/vc+jwt"
+
+
+def _body(transcript: Transcript, settings: Any) -> str:
+    """The TranscriptRead JSON with the credential exactly as signed (credits as numbers)."""
+    head = {
+        "id": str(transcript.id),
+        "issued_at": transcript.issued_at.isoformat(),
+        "as_of": transcript.as_of.isoformat(),
+        "kid": kid_url(settings, transcript.kid),
+        "vc_jwt": transcript.vc_jwt,
+        "vc_jose": transcript.vc_jose,
+    }
+    return canonical_json(head)[:-1] + ',"credential":' + transcript.credential + "}"
+
+
+@router.post(
+    "/api/v1/learners/{learner_id}/transcripts",
+    response_model=TranscriptRead,
+    status_code=status.HTTP_201_CREATED,
+)
+async def issue_transcript(
+    learner_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: TranscriptCreate | None = None,
+) -> object:
+    """Issue a transcript of the learner's record as of now (or ``as_of``), signed as a
+    VC-JWT (the learner herself or the operator)."""
+    transcript = await transcripts_service.issue(
+        session, principal, learner_id, settings=settings, as_of=body.as_of if body else None
+    )
+    return Response(_body(transcript, settings), status_code=201, media_type=JSON)
+
+
+@router.get(
+    "/api/v1/transcripts/{transcript_id}",
+    response_model=TranscriptRead,
+    responses={200: {"content": {"text/plain": {}, VC_JWT: {}}}},
+)
+async def read_transcript(
+    transcript_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+) -> object:
+    """JSON by default; ``Accept: text/plain`` the VC-JWT, ``application/vc+jwt`` the
+    ``typ: vc+jwt`` form."""
+    transcript = await transcripts_service.get(session, principal, transcript_id)
+    accept = request.headers.get("accept", "")
+    if VC_JWT in accept:
+        return Response(transcript.vc_jose, media_type=VC_JWT)
+    if "text/plain" in accept and JSON not in accept:
+        return Response(transcript.vc_jwt, media_type="text/plain")
+    return Response(_body(transcript, settings), media_type=JSON)
+
+
+@router.get("/api/v1/learners/{learner_id}/transcripts", response_model=list[TranscriptSummary])
+async def list_transcripts(
+    learner_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+) -> object:
+    found = await transcripts_service.of_learner(session, principal, learner_id)
+    return [
+        TranscriptSummary(
+            id=t.id,
+            issued_at=t.issued_at,
+            as_of=t.as_of,
+            kid=kid_url(settings, t.kid),
+            units=sorted(
+                vc["credentialSubject"]["achievement"]["humanCode"]
+                for vc in json.loads(t.credential)["credentialSubject"]["verifiableCredential"]
+            ),
+        )
+        for t in found
+    ]
+
+
+@router.post("/api/v1/verify", response_model=VerifyReport)
+async def verify(request: Request, settings: SettingsDep) -> object:
+    """Verify a VC-JWT (no login): the body is the token as ``text/plain`` (or
+    ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ...}``. The report's
+    ``valid`` is true only when signature, issuer key and validity window all hold."""
+    raw = await request.body()
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise BadRequest(f"body larger than {MAX_TOKEN_BYTES} bytes / 请求体过大", code="too_large")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("body is not UTF-8 / 请求体不是 UTF-8", code="unparseable") from exc
+    if kind in (JSON, "application/ld+json") or (not kind and text.lstrip().startswith("{")):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest("body is not JSON / 请求体不是 JSON", code="unparseable") from exc
+        token = data.get("vc_jwt") if isinstance(data, dict) else None
+        if not isinstance(token, str):
+            raise BadRequest("vc_jwt: a string is required / 需要 vc_jwt", code="unparseable")
+    else:
+        token = text
+    report = transcripts_service.verify(settings, token)
+    return Response(canonical_json(report), media_type=JSON)
+
+
+@router.get(JWKS_PATH)
+async def jwks(settings: SettingsDep) -> object:
+    """The transcript issuer's public keys, current and retired (each kid its URL)."""
+    return transcripts_service.jwks(settings)
+
+
+@router.get(KID_PATH + "{kid}")
+async def jwk(kid: str, settings: SettingsDep) -> object:
+    """One issuer key as a JWK (what a VC-JWT's ``kid`` URL returns)."""
+    return transcripts_service.jwk(settings, kid)

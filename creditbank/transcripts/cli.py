@@ -1,0 +1,57 @@
+"""``creditbank verify FILE [--jwks FILE]``: check a transcript offline.
+
+FILE holds a VC-JWT (``-`` reads standard input). Without ``--jwks`` the bank's own
+issuer key set is used (current and retired keys); with it, the given JWK set (for
+example a saved copy of ``/.well-known/jwks.json``), so no network and no database are
+needed. Prints the JSON report; exit status 0 only when it is valid, 1 when it is not,
+2 when the input cannot be read at all. Issuer keys themselves are managed by
+``creditbank keys ... --kind transcript-issuer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from creditbank.config import Settings
+from creditbank.errors import DomainError
+from creditbank.kit.crypto import KeyringError
+from creditbank.transcripts import keys  # noqa: F401  (registers the transcript-issuer purpose)
+from creditbank.transcripts.service import transcripts
+from creditbank.transcripts.vcjwt import canonical_json
+
+__all__ = ["register"]
+
+
+def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        token = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"creditbank verify: {exc}\n")
+        return 2
+    if jwks is not None and not isinstance(jwks, dict):
+        sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
+        return 2
+    try:
+        report = transcripts.verify(settings, token, jwks=jwks)
+    except DomainError as exc:
+        sys.stderr.write(f"creditbank verify: {exc.detail}\n")
+        return 2
+    except KeyringError as exc:
+        sys.stderr.write(f"creditbank verify: {exc}\n")
+        return 2
+    sys.stdout.write(canonical_json(report) + "\n")
+    return 0 if report["valid"] else 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="verify a transcript's VC-JWT offline (exit 0 only when valid)"
+    )
+    parser.add_argument("file", help="a file holding the VC-JWT, or - for standard input")
+    parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
+    parser.set_defaults(run=_cmd_verify)

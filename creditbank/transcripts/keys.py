@@ -1,0 +1,24 @@
+"""The transcript issuer's keys: one purpose of the bank's signing-key facility.
+
+``creditbank keys init|rotate|list|retire --kind transcript-issuer`` manages them
+(:mod:`creditbank.kit.signing`). Retired keys keep verifying: a transcript issued
+years ago must still check out after the bank rotated.
+"""
+
+from __future__ import annotations
+
+from creditbank.kit import signing
+
+#: What a VC-JWT may be signed with (PyJWT and every JOSE verifier know these).
+JOSE_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+
+TRANSCRIPT_ISSUER = signing.Purpose(
+    name="transcript-issuer",
+    kid_prefix="ti-",
+    default_algorithm="RS256",
+    path=lambda s: s.key_dir / "transcript-issuer-keys.json",
+    retired_verifies=True,
+    allowed_algorithms=JOSE_ALGORITHMS,
+    description="signed transcripts (VC-JWT); retired keys still verify",
+)
+signing.register_purpose(TRANSCRIPT_ISSUER)

@@ -1,0 +1,38 @@
+"""A transcript as issued: the credential's exact bytes and its VC-JWT, never rebuilt."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from creditbank.db import Base
+from creditbank.kit.types import JSONType, UTCDateTime
+
+
+class Transcript(Base):
+    """One issued transcript (学习成果证明) of a learner as of a moment."""
+
+    __tablename__ = "transcripts"
+    __table_args__ = (Index("ix_transcripts_learner_issued", "learner_id", "issued_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    learner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    #: ``credentialSubject.id``: pseudonymous, never a national ID.
+    subject_id: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The moment the ledger, outcomes and conversions were read at.
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    #: The signing facility's key id (the JOSE ``kid`` is its URL).
+    kid: Mapped[str] = mapped_column(String(64))
+    #: The credential as signed (canonical JSON text, the VC-JWT payload's bytes).
+    credential: Mapped[str] = mapped_column(Text)
+    vc_jwt: Mapped[str] = mapped_column(Text)
+    #: The same payload with ``typ: vc+jwt`` (W3C VC-JOSE-COSE).
+    vc_jose: Mapped[str] = mapped_column(Text)
+    outcome_ids: Mapped[list[Any]] = mapped_column(JSONType, default=list)

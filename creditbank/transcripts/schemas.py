@@ -1,0 +1,57 @@
+"""What the transcripts API takes and answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class TranscriptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: AwareDatetime | None = Field(
+        default=None,
+        description="read the ledger, outcomes and conversions as of this moment (default: now)",
+    )
+
+
+class TranscriptRead(BaseModel):
+    """An issued transcript: the credential (JSON-LD) and its VC-JWT."""
+
+    id: uuid.UUID
+    issued_at: datetime
+    as_of: datetime
+    kid: str = Field(description="the JOSE kid: a URL returning the issuer's JWK")
+    vc_jwt: str = Field(description="1EdTech VC-JWT (typ JWT)")
+    vc_jose: str = Field(description="the same credential with typ vc+jwt (W3C VC-JOSE-COSE)")
+    credential: dict[str, Any]
+
+
+class TranscriptSummary(BaseModel):
+    id: uuid.UUID
+    issued_at: datetime
+    as_of: datetime
+    kid: str
+    units: list[str]
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vc_jwt: str = Field(min_length=1, max_length=1_000_000)
+
+
+class VerifyReport(BaseModel):
+    """``valid`` is true only when every check holds."""
+
+    valid: bool
+    format: str
+    checks: dict[str, Any]
+    errors: list[str]
+    issuer: Any = None
+    credential_id: Any = None
+    subject: Any = None
+    credential: dict[str, Any] | None = None

@@ -1,0 +1,263 @@
+"""Transcripts: issue (built from the ledger, outcomes and conversions as of a moment,
+signed as a VC-JWT by the issuer key), read in each form, list, verify.
+
+Authorization is decided here through :mod:`creditbank.identity.authz`
+(``transcript.issue`` / ``transcript.read``: the learner herself or the operator);
+verification needs no login and no database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creditbank.config import Settings
+from creditbank.conversions.service import conversions as conversions_service
+from creditbank.errors import NotFound
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
+from creditbank.identity.service import identity as identity_service
+from creditbank.kit import signing
+from creditbank.kit.crypto import may_generate_keys
+from creditbank.kit.time import utc_now
+from creditbank.ledger.service import ledger as ledger_service
+from creditbank.rules.service import rules as rules_service
+from creditbank.transcripts import credential as builder
+from creditbank.transcripts import vcjwt
+from creditbank.transcripts.keys import TRANSCRIPT_ISSUER
+from creditbank.transcripts.models import Transcript
+from creditbank.transcripts.repository import TranscriptRepository
+
+JWKS_PATH = "/.well-known/jwks.json"
+KID_PATH = "/.well-known/jwks/"
+# Status values of the rules and conversions contexts (their models are theirs to import).
+_SUPERSEDED, _REVOKED, _APPROVED = "superseded", "revoked", "approved"
+
+
+def issuer_id(settings: Settings) -> str:
+    """The bank's base URL: ``issuer.id``, ``iss`` and the root of every kid URL."""
+    base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    return base.rstrip("/")
+
+
+def kid_url(settings: Settings, kid: str) -> str:
+    return f"{issuer_id(settings)}{KID_PATH}{kid}"
+
+
+def subject_id(settings: Settings, learner_id: uuid.UUID) -> str:
+    """Pseudonymous and stable per learner; not derivable from the learner id alone."""
+    digest = hmac.new(
+        settings.secret_key.get_secret_value().encode(),
+        f"transcript-subject:{learner_id}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return f"urn:uuid:{uuid.UUID(bytes=digest[:16], version=4)}"
+
+
+def _counts_at(outcome: Any, as_of: datetime) -> bool:
+    if outcome.recognised_at > as_of or outcome.status == _SUPERSEDED:
+        return False
+    if outcome.revoked_at is not None and outcome.revoked_at <= as_of:
+        return False
+    if outcome.status == _REVOKED and outcome.revoked_at is None:
+        return False
+    return outcome.expires_at is None or outcome.expires_at > as_of
+
+
+class TranscriptService:
+    # -- keys ---------------------------------------------------------------------------
+
+    def key_set(self, settings: Settings) -> signing.KeySet:
+        return signing.key_set(settings, TRANSCRIPT_ISSUER)
+
+    def _signing_key(self, settings: Settings) -> signing.SigningKey:
+        alg = settings.transcripts.algorithm
+        keys = self.key_set(settings)
+        if alg not in keys.current and may_generate_keys(settings):
+            signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm=alg)
+            keys = self.key_set(settings)
+        return keys.current_key(alg)
+
+    def jwks(self, settings: Settings) -> dict[str, Any]:
+        """Current and retired issuer keys, each ``kid`` its URL."""
+        keys = self.key_set(settings).jwks()["keys"]
+        return {"keys": [{**k, "kid": kid_url(settings, k["kid"])} for k in keys]}
+
+    def jwk(self, settings: Settings, kid: str) -> dict[str, Any]:
+        key = self.key_set(settings).get(kid)
+        if key is None:
+            raise NotFound(f"no issuer key {kid} / 签发密钥不存在", code="key_not_found")
+        return {**key.jwk(), "kid": kid_url(settings, kid)}
+
+    # -- issue and read -----------------------------------------------------------------
+
+    async def issue(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        learner_id: uuid.UUID,
+        *,
+        settings: Settings,
+        as_of: datetime | None = None,
+    ) -> Transcript:
+        authz.authorize(principal, "transcript.issue", authz.Resource(learner_id=learner_id))
+        await identity_service.get_learner(session, learner_id)  # 404 when there is none
+        issued_at = utc_now()
+        moment = min(as_of or issued_at, issued_at)
+        outcomes = [
+            o
+            for o in await rules_service.list_outcomes(session, learner_id)
+            if _counts_at(o, moment)
+        ]
+        claims = []
+        names: dict[str, tuple[str, str | None]] = {}
+        for outcome in outcomes:
+            if outcome.institution_key not in names:
+                found = await identity_service.find_institution(session, outcome.institution_key)
+                names[outcome.institution_key] = (
+                    (found.name_zh, found.name_en) if found else (outcome.institution_key, None)
+                )
+            name_zh, name_en = names[outcome.institution_key]
+            claims.append(
+                builder.OutcomeClaim(
+                    outcome_id=outcome.id,
+                    unit_code=outcome.unit_code,
+                    title_zh=outcome.unit_title_zh,
+                    title_en=outcome.unit_title_en,
+                    level=outcome.level,
+                    category=outcome.category,
+                    unit_credits=outcome.unit_credits,
+                    credits=outcome.credits,
+                    awarded_at=outcome.recognised_at,
+                    expires_at=outcome.expires_at,
+                    institution_key=outcome.institution_key,
+                    institution_name_zh=name_zh,
+                    institution_name_en=name_en,
+                    statement_ids=list(outcome.statement_ids),
+                )
+            )
+        conversions = [
+            builder.ConversionClaim(
+                application_id=a.id,
+                target_institution_key=a.target_institution_key,
+                programme=a.programme,
+                target_unit=a.target_unit,
+                title=dict(a.title),
+                credits=a.credits,
+                decided_at=a.decided_at,
+                source_units=list(a.source_units),
+            )
+            for a in await conversions_service.of_learner(session, principal, learner_id)
+            if a.status == _APPROVED and a.decided_at is not None and a.decided_at <= moment
+        ]
+        balances = await ledger_service.balances(session, learner_id, as_of=moment)
+        transcript_id = uuid.uuid4()
+        valid_days = settings.transcripts.valid_days
+        credential = builder.build(
+            transcript_id=transcript_id,
+            issuer_id=issuer_id(settings),
+            subject_id=subject_id(settings, learner_id),
+            issued_at=issued_at,
+            as_of=moment,
+            outcomes=claims,
+            conversions=conversions,
+            totals=builder.Totals(balances.banked, balances.available, balances.converted),
+            valid_until=issued_at + timedelta(days=valid_days) if valid_days else None,
+        )
+        key = self._signing_key(settings)
+        url = kid_url(settings, key.kid)
+        transcript = Transcript(
+            id=transcript_id,
+            learner_id=learner_id,
+            subject_id=credential["credentialSubject"]["id"],
+            issued_at=issued_at,
+            as_of=moment,
+            issued_by=principal.id,
+            alg=key.alg,
+            kid=key.kid,
+            credential=vcjwt.canonical_json(credential),
+            vc_jwt=vcjwt.sign(credential, key, url),
+            vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
+            outcome_ids=sorted(str(o.id) for o in outcomes),
+        )
+        return await TranscriptRepository.from_session(session).add(transcript)
+
+    async def get(
+        self, session: AsyncSession, principal: Principal, transcript_id: uuid.UUID
+    ) -> Transcript:
+        transcript = await TranscriptRepository.from_session(session).get(transcript_id)
+        if transcript is None:
+            raise NotFound(
+                f"no transcript {transcript_id} / 证明不存在", code="transcript_not_found"
+            )
+        authz.authorize(
+            principal, "transcript.read", authz.Resource(learner_id=transcript.learner_id)
+        )
+        return transcript
+
+    async def of_learner(
+        self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID
+    ) -> list[Transcript]:
+        authz.authorize(principal, "transcript.read", authz.Resource(learner_id=learner_id))
+        return await TranscriptRepository.from_session(session).of_learner(learner_id)
+
+    async def export_learner_data(
+        self, session: AsyncSession, learner_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Her section of the learner export: every transcript issued, as signed."""
+        found = await TranscriptRepository.from_session(session).of_learner(learner_id)
+        return {
+            "transcripts": [
+                {
+                    "id": str(t.id),
+                    "issued_at": t.issued_at.isoformat(),
+                    "as_of": t.as_of.isoformat(),
+                    "kid": t.kid,
+                    "vc_jwt": t.vc_jwt,
+                }
+                for t in found
+            ]
+        }
+
+    # -- verify (no login, no database) -------------------------------------------------
+
+    def verify(
+        self,
+        settings: Settings,
+        token: str,
+        *,
+        jwks: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The report of ``token`` against the bank's issuer keys (or a given JWK set)."""
+        return vcjwt.verify(token, self.resolver(settings, jwks), now=now or utc_now())
+
+    def resolver(self, settings: Settings, jwks: dict[str, Any] | None) -> vcjwt.KeyResolver:
+        if jwks is not None:
+            published = {str(k.get("kid")): k for k in jwks.get("keys", []) if isinstance(k, dict)}
+
+            def from_file(kid: str) -> tuple[dict[str, Any], str] | None:
+                jwk = published.get(kid)
+                return None if jwk is None else (jwk, "published")
+
+            return from_file
+        keys = self.key_set(settings)
+        prefix = issuer_id(settings) + KID_PATH
+
+        def from_keys(kid: str) -> tuple[dict[str, Any], str] | None:
+            if not kid.startswith(prefix):
+                return None
+            key = keys.get(kid[len(prefix) :])
+            if key is None or not keys.verifies(key):
+                return None
+            return key.jwk(), key.status
+
+        return from_keys
+
+
+transcripts = TranscriptService()
