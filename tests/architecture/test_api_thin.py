@@ -101,6 +101,9 @@ CALLER_FREE = {
     "client_credentials",
     "checkpoint_service.recent",  # signed checkpoints are public
     "checkpoint_service.get",
+    "transcripts_service.verify",  # verifying a presented transcript is public
+    "transcripts_service.jwks",
+    "transcripts_service.jwk",
     "consistent_through",
     "configure_credential_cache",  # start-up wiring in api/app.py
     "attachment_parts",

@@ -469,6 +469,26 @@ GROUPS: dict[str, list[Row]] = {
             cells(404),
         ),
     ],
+    "transcripts": [
+        Row(
+            "a learner's transcripts",
+            "GET",
+            lambda w: f"/api/v1/learners/{w.lina_id}/transcripts",
+            LEARNER_DATA,
+        ),
+        Row(
+            "one transcript (looked up first)",
+            "GET",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}",
+            cells(404),
+        ),
+        Row(
+            "issue a transcript",
+            "POST",
+            lambda w: f"/api/v1/learners/{w.lina_id}/transcripts",
+            cells(403, lina=201, operator=201),
+        ),
+    ],
     "imports": [
         Row(
             "preview an import (an unreadable mapping)",
@@ -607,6 +627,9 @@ PUBLIC = {
     "GET /api/v1/ledger/checkpoints/keys",
     "GET /api/v1/ledger/checkpoints/latest",
     "GET /api/v1/ledger/checkpoints/{checkpoint_id}",
+    "POST /api/v1/verify",  # anyone verifies a presented transcript
+    "GET /.well-known/jwks.json",
+    "GET /.well-known/jwks/{kid}",
 }
 
 
