@@ -172,10 +172,6 @@ EXECUTE = {"execute", "exec_driver_sql", "scalars", "scalar", "stream", "stream_
 INFRASTRUCTURE = {"creditbank/db.py", "creditbank/migrate.py", "creditbank/backup.py"}
 #: Known SQL outside repositories, to move into the context's repository.py.
 SQL_ALLOWED = {
-    "creditbank/jobs/service.py",
-    "creditbank/lrs/service.py",
-    "creditbank/lrs/activities.py",
-    "creditbank/lrs/agents.py",
     # The rules benchmark counts rows to report its figures.
     "creditbank/bench/rules.py",
 }
