@@ -416,3 +416,29 @@ async def test_the_dashboard_is_the_operators_only(client, db, settings):
     assert refused.status_code == 403
     assert "您无权查看此页面" in refused.text
     assert (await client.get("/operate/dashboard/statements.csv")).status_code == 403
+
+
+async def test_operator_searches_the_audit_log(client, db, settings):
+    demo = await load_story(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/audit")
+    assert page.status_code == 200
+    assert "审计日志" in page.text
+    assert "data-audit=" in page.text
+    found = await client.get("/operate/audit", params={"object_type": "nothing-like-this"})
+    assert "data-audit=" not in found.text
+    assert "暂无数据" in found.text
+    bad = await client.get("/operate/audit", params={"since": "yesterday"})
+    assert bad.status_code == 400
+    assert 'id="since-error"' in bad.text
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/audit", params={"since": "2000-01-01"})
+    assert '<html lang="en">' in english.text
+    assert "Audit log" in english.text
+    assert "data-audit=" in english.text
+
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/operate/audit")).status_code == 403
