@@ -250,6 +250,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "replay_all": ("全部重新执行", "Replay all"),
     "replayed": ("已放回队列。", "Put back in the queue."),
     "no_dead": ("没有死信。", "No dead letters."),
+    "nav_keys": ("签名密钥", "Keys"),
+    "keys_title": ("账本检查点签名密钥", "Ledger checkpoint signing keys"),
+    "keys_text": (
+        "公钥供任何人验证检查点签名；旧密钥保留用于验证，新检查点使用当前密钥签名。",
+        "Anyone may verify a checkpoint with these public keys; retired keys stay for "
+        "verification, new checkpoints are signed with the current key.",
+    ),
+    "key_id": ("密钥标识", "Key id"),
+    "algorithm": ("算法", "Algorithm"),
+    "current_key": ("当前密钥", "Current"),
+    "retired_key": ("仅用于验证", "Verification only"),
     "demo_hint": (
         "演示账户：运行 creditbank demo 会打印每个用户的密码。",
         "Demo accounts: creditbank demo prints each user's password.",

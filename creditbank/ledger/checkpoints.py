@@ -131,6 +131,15 @@ class CheckpointService:
 
     # -- a caller's view ---------------------------------------------------------------
 
+    def keys_for(
+        self, principal: Principal, settings: Settings
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The checkpoint signing keys (public JWKs, retired ones included) and the current
+        key's id, for the operator."""
+        authz.authorize(principal, "keys.manage")
+        keys = load_keys(settings)
+        return keys.current, keys.jwks()
+
     async def create_for(
         self, session: AsyncSession, principal: Principal, settings: Settings
     ) -> LedgerCheckpoint:

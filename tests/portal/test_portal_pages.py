@@ -481,3 +481,21 @@ async def test_operator_replays_a_dead_letter(client, db, settings):
     learner = demo["users"]["learner"]
     await sign_in(client, learner["username"], learner["password"])
     assert (await client.get("/operate/jobs")).status_code == 403
+
+
+async def test_operator_sees_the_signing_keys(client, db, settings):
+    demo = await load_story(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/keys")
+    assert page.status_code == 200
+    assert "账本检查点签名密钥" in page.text
+    assert "当前密钥" in page.text
+    assert "data-key=" in page.text
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/keys")
+    assert "Ledger checkpoint signing keys" in english.text
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/operate/keys")).status_code == 403

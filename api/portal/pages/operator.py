@@ -21,6 +21,7 @@ from creditbank.audit.service import audit as audit_service
 from creditbank.identity.schemas import AuditRead
 from creditbank.jobs.schemas import JobRead
 from creditbank.jobs.service import jobs as jobs_service
+from creditbank.ledger.checkpoints import checkpoints as checkpoints_service
 from creditbank.reporting.service import Dashboard, Total, region_name, totals
 from creditbank.reporting.service import reporting as reporting_service
 
@@ -288,3 +289,9 @@ async def replay_all_jobs(request: Request, page: UserPage, form: CheckedForm) -
     async with get_database(request).session_scope() as session:
         await jobs_service.replay_all(session, page.principal)
     return page.redirect("/operate/jobs?done=replayed")
+
+
+@router.get("/operate/keys")
+async def signing_keys(page: UserPage) -> Response:
+    current, keys = checkpoints_service.keys_for(page.principal, page.settings)
+    return page.render("operator/keys.html", current=current, keys=keys)
