@@ -442,3 +442,42 @@ async def test_operator_searches_the_audit_log(client, db, settings):
     learner = demo["users"]["learner"]
     await sign_in(client, learner["username"], learner["password"])
     assert (await client.get("/operate/audit")).status_code == 403
+
+
+async def test_operator_replays_a_dead_letter(client, db, settings):
+    from datetime import timedelta
+
+    from creditbank.jobs.service import jobs as jobs_service
+
+    demo = await load_story(db, settings)
+    async with db.session_scope() as session:
+        await jobs_service.enqueue(session, "portal.test", {"n": 1})
+    async with db.session_scope() as session:
+        claimed = await jobs_service.claim(
+            session, worker_id="t", limit=100, lease=timedelta(minutes=1)
+        )
+        mine = next(j for j in claimed if j.name == "portal.test")
+        await jobs_service.fail(
+            session, mine, "boom: no such handler", backoff_base_seconds=1, permanent=True
+        )
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/jobs")
+    assert page.status_code == 200
+    assert "任务队列与死信" in page.text
+    assert "boom: no such handler" in page.text
+    assert f'data-dead-job="{mine.id}"' in page.text
+    replayed = await client.post(
+        f"/operate/jobs/{mine.id}/replay", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert replayed.status_code == 303
+    after = await client.get("/operate/jobs?done=replayed")
+    assert f'data-dead-job="{mine.id}"' not in after.text
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/jobs")
+    assert "Job queue and dead letters" in english.text
+
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/operate/jobs")).status_code == 403

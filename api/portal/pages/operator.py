@@ -15,10 +15,12 @@ from fastapi.responses import Response
 
 from api.deps import get_database
 from api.portal.charts import bar_chart
-from api.portal.web import Page, UserPage
+from api.portal.web import CheckedForm, Page, UserPage
 from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit as audit_service
 from creditbank.identity.schemas import AuditRead
+from creditbank.jobs.schemas import JobRead
+from creditbank.jobs.service import jobs as jobs_service
 from creditbank.reporting.service import Dashboard, Total, region_name, totals
 from creditbank.reporting.service import reporting as reporting_service
 
@@ -260,3 +262,29 @@ async def audit_log(
 
 
 AUDIT_PAGE = 50
+
+
+@router.get("/operate/jobs")
+async def job_queue(request: Request, page: UserPage, done: str | None = None) -> Response:
+    async with get_database(request).read_scope() as session:
+        stats = await jobs_service.stats(session, page.principal)
+        dead = [
+            JobRead.model_validate(j)
+            for j in await jobs_service.dead_letters(session, page.principal, limit=100)
+        ]
+    statuses = sorted({s for counts in stats.values() for s in counts})
+    return page.render("operator/jobs.html", stats=stats, statuses=statuses, dead=dead, notice=done)
+
+
+@router.post("/operate/jobs/{job_id}/replay")
+async def replay_job(request: Request, page: UserPage, form: CheckedForm, job_id: int) -> Response:
+    async with get_database(request).session_scope() as session:
+        await jobs_service.replay(session, page.principal, job_id)
+    return page.redirect("/operate/jobs?done=replayed")
+
+
+@router.post("/operate/jobs/replay")
+async def replay_all_jobs(request: Request, page: UserPage, form: CheckedForm) -> Response:
+    async with get_database(request).session_scope() as session:
+        await jobs_service.replay_all(session, page.principal)
+    return page.redirect("/operate/jobs?done=replayed")
