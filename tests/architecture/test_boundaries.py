@@ -114,12 +114,7 @@ PUBLISHED: dict[str, set[str]] = {
 #: Not contexts: the shared kit, and tools that drive every context from outside.
 NOT_CONTEXTS = {"kit", "cli", "bench"}
 #: Known crossings, to remove (each names who should offer what instead).
-ALLOWED_CROSSINGS = {
-    # Outcomes are joined to the learner row; identity should offer a query.
-    ("rules", "creditbank.identity.models"),
-    # The importer reads institutions' rows; identity should offer a lookup.
-    ("imports", "creditbank.identity.models"),
-}
+ALLOWED_CROSSINGS: set[tuple[str, str]] = set()
 
 
 def _contexts() -> set[str]:
