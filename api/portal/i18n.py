@@ -261,6 +261,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "algorithm": ("算法", "Algorithm"),
     "current_key": ("当前密钥", "Current"),
     "retired_key": ("仅用于验证", "Verification only"),
+    "ingest_title": ("数据接入统计", "Ingest statistics"),
+    "ingest_link": ("查看数据接入统计", "See the ingest statistics"),
+    "evaluated_n": ("已判定记录", "Statements evaluated"),
+    "recognised_share": ("认定比例（%）", "Recognised share (%)"),
+    "held_refused": ("暂缓或未认定的记录", "Statements held or not recognised"),
+    "statement_id": ("记录标识", "Statement id"),
     "demo_hint": (
         "演示账户：运行 creditbank demo 会打印每个用户的密码。",
         "Demo accounts: creditbank demo prints each user's password.",

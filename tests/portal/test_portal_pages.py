@@ -499,3 +499,21 @@ async def test_operator_sees_the_signing_keys(client, db, settings):
     learner = demo["users"]["learner"]
     await sign_in(client, learner["username"], learner["password"])
     assert (await client.get("/operate/keys")).status_code == 403
+
+
+async def test_institution_admin_sees_its_ingest_statistics(client, db, settings):
+    demo = await load_story(db, settings)
+    admin = demo["users"]["institution_admin"]
+    await sign_in(client, admin["username"], admin["password"])
+    page = await client.get("/institution/ingest")
+    assert page.status_code == 200
+    assert "数据接入统计" in page.text
+    assert int(figure(page.text, "statements")) >= 1
+    assert int(figure(page.text, "evaluated")) >= 1
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/institution/ingest")
+    assert "Ingest statistics" in english.text
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/institution/ingest")).status_code in (400, 403)
