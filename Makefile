@@ -22,8 +22,9 @@ run: install
 	$(BIN)/creditbank demo
 	$(BIN)/creditbank serve
 
+# Two test workers on a 2-core machine: most tests wait on a database or a server process.
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

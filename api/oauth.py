@@ -8,21 +8,21 @@ requested scopes (never more than the credential holds) that ``/xapi`` and
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
 from api.auth import TooManyFailures, client_ip, credential_throttle, parse_basic
 from api.deps import SessionDep, SettingsDep
-from api.v1.common import audit_refusals
 from creditbank.errors import BadRequest, Unauthorized
+from creditbank.identity.schemas import ClientTokenRead, JwksRead
 from creditbank.identity.signin import sign_in as sign_in_service
 from creditbank.identity.tokens import public_jwks
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
 
 
-@router.post("/token")
+@router.post("/token", response_model=ClientTokenRead)
 async def token(
     request: Request,
     response: Response,
@@ -32,7 +32,7 @@ async def token(
     scope: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
-) -> dict[str, Any]:
+) -> object:
     if grant_type != "client_credentials":
         raise BadRequest("only client_credentials is supported", code="unsupported_grant_type")
     header = request.headers.get("authorization")
@@ -43,39 +43,34 @@ async def token(
             raise Unauthorized(exc.detail, code="invalid_client") from exc
     if not client_id or client_secret is None:
         raise Unauthorized("client authentication required", code="invalid_client")
-    async with audit_refusals(
-        request,
-        session,
-        actor=f"client:{client_id}"[:100],
-        action="oauth.token",
-        object_type="lrs_credential",
-        ip=request.client.host if request.client else None,
-    ):
-        throttle = credential_throttle(request)
-        address = client_ip(request)
-        wait = throttle.retry_after(address, client_id)
+    throttle = credential_throttle(request)
+    address = client_ip(request)
+    known_client = client_id
+
+    def check_throttle() -> None:
+        wait = throttle.retry_after(address, known_client)
         if wait is not None:
             raise TooManyFailures(
                 "too many failed client credentials from this address, try later",
                 retry_after_seconds=wait,
             )
-        try:
-            answer = await sign_in_service.client_credentials(
-                session,
-                settings=settings,
-                client_id=client_id,
-                client_secret=client_secret,
-                scope=scope,
-            )
-        except Unauthorized as exc:
-            throttle.failed(address, client_id)
-            raise Unauthorized("invalid client credentials", code="invalid_client") from exc
+
+    answer = await sign_in_service.client_credentials(
+        session,
+        settings=settings,
+        client_id=client_id,
+        client_secret=client_secret,
+        scope=scope,
+        ip=request.client.host if request.client else None,
+        before=check_throttle,
+        on_bad_secret=lambda: throttle.failed(address, known_client),
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return answer
 
 
-@router.get("/jwks.json")
-async def access_token_keys(settings: SettingsDep) -> dict[str, Any]:
+@router.get("/jwks.json", response_model=JwksRead)
+async def access_token_keys(settings: SettingsDep) -> object:
     """Public keys that verify access tokens (active keys only; retired keys refuse)."""
     return public_jwks(settings)

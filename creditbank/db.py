@@ -23,6 +23,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -224,3 +225,21 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+@asynccontextmanager
+async def detached_scope(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A write transaction of its own on the engine ``session`` is bound to, committed when
+    the block ends: for what must be kept although ``session`` rolls back (audited refusals)."""
+    bind = session.bind
+    engine = bind.engine if isinstance(bind, AsyncConnection) else bind
+    if not isinstance(engine, AsyncEngine):  # pragma: no cover - sessions are engine-bound
+        raise TypeError("the session is not bound to an async engine")
+    async with AsyncSession(engine, expire_on_commit=False) as own:
+        try:
+            yield own
+        except BaseException:
+            await own.rollback()
+            raise
+        else:
+            await own.commit()

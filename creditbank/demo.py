@@ -238,6 +238,28 @@ def demo_password(settings: Settings, username: str) -> str:
     return f"Cb{digest[:12]}7x"
 
 
+async def ensure_demo_user(
+    session: AsyncSession,
+    settings: Settings,
+    username: str,
+    *,
+    display_name: str,
+    roles: list[RoleSpec],
+) -> None:
+    """Create a demo staff user (password from ``demo_password``) unless it exists."""
+    repo = IdentityRepository.from_session(session)
+    if await repo.user_by_username(username) is None:
+        await sign_in_service.create_user(
+            session,
+            "demo",
+            settings=settings,
+            username=username,
+            password=demo_password(settings, username),
+            display_name=display_name,
+            roles=roles,
+        )
+
+
 async def _load_demo_users(
     session: AsyncSession, settings: Settings, institutions: dict[str, Institution | None]
 ) -> dict[str, Any]:
@@ -295,16 +317,13 @@ async def _load_demo_users(
         "linked_accounts": linked,
     }
 
-    if await repo.user_by_username("wanglaoshi") is None:
-        await sign_in_service.create_user(
-            session,
-            "demo",
-            settings=settings,
-            username="wanglaoshi",
-            password=demo_password(settings, "wanglaoshi"),
-            display_name="王老师",
-            roles=[RoleSpec("certifier", institution=hbou)],
-        )
+    await ensure_demo_user(
+        session,
+        settings,
+        "wanglaoshi",
+        display_name="王老师",
+        roles=[RoleSpec("certifier", institution=hbou)],
+    )
     out["certifier"] = {
         "username": "wanglaoshi",
         "password": demo_password(settings, "wanglaoshi"),
@@ -312,29 +331,23 @@ async def _load_demo_users(
         "scope": {"institution": "hbou"},
     }
 
-    if await repo.user_by_username("operator") is None:
-        await sign_in_service.create_user(
-            session,
-            "demo",
-            settings=settings,
-            username="operator",
-            password=demo_password(settings, "operator"),
-            display_name="运营管理员 Operator",
-            roles=[RoleSpec("operator")],
-        )
+    await ensure_demo_user(
+        session,
+        settings,
+        "operator",
+        display_name="运营管理员 Operator",
+        roles=[RoleSpec("operator")],
+    )
     out["operator"] = {"username": "operator", "password": demo_password(settings, "operator")}
 
     # The vocational school's administrator: its LRS credentials in the portal.
-    if await repo.user_by_username("fxvsadmin") is None:
-        await sign_in_service.create_user(
-            session,
-            "demo",
-            settings=settings,
-            username="fxvsadmin",
-            password=demo_password(settings, "fxvsadmin"),
-            display_name="房县职校管理员",
-            roles=[RoleSpec("institution_admin", institution=institutions["fxvs"])],
-        )
+    await ensure_demo_user(
+        session,
+        settings,
+        "fxvsadmin",
+        display_name="房县职校管理员",
+        roles=[RoleSpec("institution_admin", institution=institutions["fxvs"])],
+    )
     out["institution_admin"] = {
         "username": "fxvsadmin",
         "password": demo_password(settings, "fxvsadmin"),

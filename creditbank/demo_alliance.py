@@ -21,6 +21,7 @@ from creditbank.demo import (
     DemoInstitution,
     demo_password,
     demo_secret,
+    ensure_demo_user,
 )
 from creditbank.identity.models import LrsCredential
 from creditbank.identity.repository import IdentityRepository
@@ -125,26 +126,20 @@ async def load_alliance_demo(session: AsyncSession, settings: Settings) -> dict[
         )
         linked.append({"institution": key, "account": agent["account"]})
 
-    if await repo.user_by_username("liulaoshi") is None:
-        await sign_in_service.create_user(
-            session,
-            "demo",
-            settings=settings,
-            username="liulaoshi",
-            password=demo_password(settings, "liulaoshi"),
-            display_name="刘老师",
-            roles=[RoleSpec("certifier", institution=institutions["hbnu"])],
-        )
-    if await repo.user_by_username("operator") is None:
-        await sign_in_service.create_user(
-            session,
-            "demo",
-            settings=settings,
-            username="operator",
-            password=demo_password(settings, "operator"),
-            display_name="运营管理员 Operator",
-            roles=[RoleSpec("operator")],
-        )
+    await ensure_demo_user(
+        session,
+        settings,
+        "liulaoshi",
+        display_name="刘老师",
+        roles=[RoleSpec("certifier", institution=institutions["hbnu"])],
+    )
+    await ensure_demo_user(
+        session,
+        settings,
+        "operator",
+        display_name="运营管理员 Operator",
+        roles=[RoleSpec("operator")],
+    )
 
     from creditbank.standards.service import standards as standards_service
 

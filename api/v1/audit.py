@@ -11,7 +11,6 @@ from api.deps import SessionDep
 from api.params import ApiDateTime
 from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit as audit_service
-from creditbank.identity import authz
 from creditbank.identity.schemas import AuditRead
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -29,5 +28,4 @@ async def query_audit(
     principal: CurrentPrincipal, session: SessionDep, filters: Annotated[AuditQuery, Query()]
 ) -> object:
     """Newest first; page with ``before_id`` (the last id of the previous page)."""
-    authz.authorize(principal, "audit.read")
-    return await audit_service.query(session, filters)
+    return await audit_service.read(session, principal, filters)

@@ -15,7 +15,7 @@ from api.auth import ClientIp, CurrentPrincipal, OptionalPrincipal
 from api.deps import DatabaseDep, SessionDep, SettingsDep
 from creditbank.config import Settings
 from creditbank.errors import Unauthorized
-from creditbank.identity.schemas import LoginIn, PasswordChange
+from creditbank.identity.schemas import CredentialMe, LoginIn, PasswordChange, TokensRead, UserMe
 from creditbank.identity.signin import LoginOutcome
 from creditbank.identity.signin import sign_in as sign_in_service
 
@@ -50,10 +50,10 @@ def _answer(outcome: LoginOutcome, response: Response, settings: Settings) -> di
     return tokens.body()
 
 
-@router.post("/login")
+@router.post("/login", response_model=TokensRead)
 async def login(
     body: LoginIn, response: Response, database: DatabaseDep, settings: SettingsDep, ip: ClientIp
-) -> dict[str, Any]:
+) -> object:
     """Password sign-in. Failures count toward the lockout and the per-address rate limit
     (committed even though the answer is an error)."""
     async with database.session_scope() as session:
@@ -63,14 +63,14 @@ async def login(
     return _answer(outcome, response, settings)
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=TokensRead)
 async def refresh(
     request: Request,
     response: Response,
     database: DatabaseDep,
     settings: SettingsDep,
     ip: ClientIp,
-) -> dict[str, Any]:
+) -> object:
     """New tokens for the refresh cookie (which is rotated)."""
     token = request.cookies.get(REFRESH_COOKIE)
     if not token:
@@ -98,18 +98,10 @@ async def logout(
     return response
 
 
-@router.get("/me")
-async def me(principal: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
+@router.get("/me", response_model=UserMe | CredentialMe)
+async def me(principal: CurrentPrincipal, session: SessionDep) -> object:
     """Who the token belongs to: user, roles, scopes."""
-    if principal.kind == "user" and principal.id is not None:
-        user = await sign_in_service.get_user(session, principal.id)
-        return {"kind": "user", **sign_in_service.describe_user(user)}
-    return {
-        "kind": principal.kind,
-        "id": str(principal.id) if principal.id else None,
-        "institution": principal.institution_key,
-        "scopes": sorted(principal.scopes),
-    }
+    return await sign_in_service.whoami(session, principal)
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)

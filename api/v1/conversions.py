@@ -15,7 +15,6 @@ from creditbank.conversions.schemas import (
     ApplicationRead,
     DecisionCreate,
     DryRunRead,
-    ReviewRead,
 )
 from creditbank.conversions.service import conversions as conversion_service
 
@@ -81,14 +80,7 @@ async def queue(
 async def get_application(
     application_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> object:
-    application = await conversion_service.get(session, principal, application_id)
-    reviews = await conversion_service.reviews(session, principal, application_id)
-    return ApplicationDetail.model_validate(
-        {
-            **ApplicationRead.model_validate(application).model_dump(),
-            "reviews": [ReviewRead.model_validate(r) for r in reviews],
-        }
-    )
+    return await conversion_service.detail(session, principal, application_id)
 
 
 @router.post("/applications/{application_id}/decisions", response_model=ApplicationRead)

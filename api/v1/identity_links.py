@@ -1,20 +1,20 @@
 """Identity links asserted by institutions: ``/api/v1/identity-links``.
 
 (a) with the learner's consent code; (b) in bulk by national ID (blind index).
-Refusals (replayed or unknown codes, IFIs linked to someone else) are audited.
+Refusals (replayed or unknown codes, IFIs linked to someone else) are audited by the
+identity service.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.auth import ClientIp, CurrentPrincipal
 from api.deps import SessionDep
-from api.v1.common import KeyringDep, audit_refusals
-from creditbank.identity.schemas import BulkLink, LinkAssert, LinkRead
+from api.v1.common import KeyringDep
+from creditbank.identity.schemas import BulkLink, BulkLinkResults, LinkAssert, LinkRead
 from creditbank.identity.service import identity as identity_service
 
 router = APIRouter(prefix="/api/v1/identity-links", tags=["identity links"])
@@ -23,62 +23,38 @@ router = APIRouter(prefix="/api/v1/identity-links", tags=["identity links"])
 @router.post("", response_model=LinkRead, status_code=status.HTTP_201_CREATED)
 async def assert_link(
     body: LinkAssert,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     keyring: KeyringDep,
     ip: ClientIp,
 ) -> object:
-    async with audit_refusals(
-        request,
+    return await identity_service.link_with_consent(
         session,
-        actor=principal,
-        action="link.create",
-        object_type="identity_link",
+        principal,
+        body.institution,
+        keyring=keyring,
+        consent_code=body.consent_code,
+        agent=body.agent,
         ip=ip,
-    ):
-        institution = await identity_service.institution_for_caller(
-            session, principal, body.institution
-        )
-        return await identity_service.link_with_consent(
-            session,
-            principal,
-            institution,
-            keyring=keyring,
-            consent_code=body.consent_code,
-            agent=body.agent,
-            ip=ip,
-        )
+    )
 
 
-@router.post("/bulk")
+@router.post("/bulk", response_model=BulkLinkResults, response_model_exclude_none=True)
 async def bulk_link(
     body: BulkLink,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     keyring: KeyringDep,
     ip: ClientIp,
-) -> dict[str, Any]:
-    async with audit_refusals(
-        request,
+) -> object:
+    results = await identity_service.bulk_link_by_national_id(
         session,
-        actor=principal,
-        action="link.bulk",
-        object_type="identity_link",
+        principal,
+        body.institution,
+        keyring=keyring,
+        items=[item.model_dump() for item in body.items],
         ip=ip,
-    ):
-        institution = await identity_service.institution_for_caller(
-            session, principal, body.institution
-        )
-        results = await identity_service.bulk_link_by_national_id(
-            session,
-            principal,
-            institution,
-            keyring=keyring,
-            items=[item.model_dump() for item in body.items],
-            ip=ip,
-        )
+    )
     return {"results": results}
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from api.auth import ClientIp, CurrentPrincipal
 from api.deps import SessionDep
-from api.v1.common import audit_refusals
 from creditbank.identity.schemas import (
     Accreditation,
     CredentialCreate,
@@ -67,32 +66,22 @@ async def update_institution(
 async def accredit_institution(
     key: str,
     body: Accreditation,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     ip: ClientIp,
 ) -> object:
     """Only an operator accredits or withdraws accreditation (audited, refusals too)."""
     institution = await identity_service.get_institution(session, key)
-    async with audit_refusals(
-        request,
+    return await identity_service.accredit(
         session,
-        actor=principal,
-        action="institution.accredit",
-        object_type="institution",
-        object_id=institution.id,
+        principal,
+        institution,
+        accredited=body.accredited,
+        accredited_from=body.accredited_from,
+        accredited_until=body.accredited_until,
+        scope=body.scope.model_dump() if body.scope else None,
         ip=ip,
-    ):
-        return await identity_service.accredit(
-            session,
-            principal,
-            institution,
-            accredited=body.accredited,
-            accredited_from=body.accredited_from,
-            accredited_until=body.accredited_until,
-            scope=body.scope.model_dump() if body.scope else None,
-            ip=ip,
-        )
+    )
 
 
 @router.get("/{key}/credentials", response_model=list[CredentialRead])
@@ -107,31 +96,21 @@ async def list_credentials(key: str, principal: CurrentPrincipal, session: Sessi
 async def create_credential(
     key: str,
     body: CredentialCreate,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     ip: ClientIp,
 ) -> object:
     """A new LRS credential; the secret is in this answer only."""
     institution = await identity_service.get_institution(session, key)
-    async with audit_refusals(
-        request,
+    issued = await identity_service.create_credential(
         session,
-        actor=principal,
-        action="credential.create",
-        object_type="institution",
-        object_id=institution.id,
+        principal,
+        institution,
+        scopes=body.scopes,
+        label=body.label,
+        xapi_version=body.xapi_version,
         ip=ip,
-    ):
-        issued = await identity_service.create_credential(
-            session,
-            principal,
-            institution,
-            scopes=body.scopes,
-            label=body.label,
-            xapi_version=body.xapi_version,
-            ip=ip,
-        )
+    )
     return _issued(issued)
 
 
@@ -139,25 +118,15 @@ async def create_credential(
 async def rotate_credential(
     key: str,
     credential_id: uuid.UUID,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     ip: ClientIp,
 ) -> object:
     """A new secret for the same key; the old secret stops working at once."""
     institution = await identity_service.get_institution(session, key)
-    async with audit_refusals(
-        request,
-        session,
-        actor=principal,
-        action="credential.rotate",
-        object_type="lrs_credential",
-        object_id=credential_id,
-        ip=ip,
-    ):
-        issued = await identity_service.rotate_credential(
-            session, principal, institution, credential_id, ip=ip
-        )
+    issued = await identity_service.rotate_credential(
+        session, principal, institution, credential_id, ip=ip
+    )
     return _issued(issued)
 
 
@@ -165,22 +134,12 @@ async def rotate_credential(
 async def revoke_credential(
     key: str,
     credential_id: uuid.UUID,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     ip: ClientIp,
 ) -> object:
     """Revoke at once (Basic and bearer tokens of this credential refuse from now on)."""
     institution = await identity_service.get_institution(session, key)
-    async with audit_refusals(
-        request,
-        session,
-        actor=principal,
-        action="credential.revoke",
-        object_type="lrs_credential",
-        object_id=credential_id,
-        ip=ip,
-    ):
-        return await identity_service.revoke_credential(
-            session, principal, institution, credential_id, ip=ip
-        )
+    return await identity_service.revoke_credential(
+        session, principal, institution, credential_id, ip=ip
+    )

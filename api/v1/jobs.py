@@ -6,24 +6,16 @@ from fastapi import APIRouter
 
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep
-from creditbank.errors import Forbidden
-from creditbank.identity.principal import Principal
-from creditbank.jobs.schemas import JobRead
+from creditbank.jobs.schemas import JobRead, JobStats, Replayed
 from creditbank.jobs.service import jobs as jobs_service
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
-def _operator(principal: Principal) -> None:
-    if not principal.is_operator:
-        raise Forbidden("operators only / 仅限管理员", code="forbidden")
-
-
-@router.get("/stats")
-async def stats(principal: CurrentPrincipal, session: ReadSessionDep) -> dict[str, dict[str, int]]:
+@router.get("/stats", response_model=JobStats)
+async def stats(principal: CurrentPrincipal, session: ReadSessionDep) -> object:
     """Job counts by name and status."""
-    _operator(principal)
-    return await jobs_service.stats(session)
+    return await jobs_service.stats(session, principal)
 
 
 @router.get("/dead", response_model=list[JobRead])
@@ -35,29 +27,25 @@ async def dead_letters(
     before_id: int | None = None,
 ) -> object:
     """Dead letters, newest first, each with the reason (``last_error``)."""
-    _operator(principal)
     return await jobs_service.dead_letters(
-        session, name=name, limit=max(1, min(limit, 1000)), before_id=before_id
+        session, principal, name=name, limit=max(1, min(limit, 1000)), before_id=before_id
     )
 
 
-@router.post("/dead/replay")
+@router.post("/dead/replay", response_model=Replayed)
 async def replay_all(
     principal: CurrentPrincipal, session: SessionDep, name: str | None = None
-) -> dict[str, list[int]]:
+) -> object:
     """Replay every dead letter (of ``name``)."""
-    _operator(principal)
-    return {"replayed": await jobs_service.replay_all(session, name=name)}
+    return {"replayed": await jobs_service.replay_all(session, principal, name=name)}
 
 
 @router.get("/{job_id}", response_model=JobRead)
 async def read_job(job_id: int, principal: CurrentPrincipal, session: ReadSessionDep) -> object:
-    _operator(principal)
-    return await jobs_service.get(session, job_id)
+    return await jobs_service.get(session, principal, job_id)
 
 
 @router.post("/{job_id}/replay", response_model=JobRead)
 async def replay(job_id: int, principal: CurrentPrincipal, session: SessionDep) -> object:
     """Put a dead letter back in the queue with fresh attempts."""
-    _operator(principal)
-    return await jobs_service.replay(session, job_id)
+    return await jobs_service.replay(session, principal, job_id)

@@ -7,19 +7,19 @@ operator; every clear read is audited.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from api.auth import ClientIp, CurrentPrincipal
 from api.deps import SessionDep, SettingsDep
-from api.v1.common import KeyringDep, audit_refusals
+from api.v1.common import KeyringDep
 from creditbank.errors import NotFound
 from creditbank.identity.principal import Principal
 from creditbank.identity.schemas import (
     ConsentCodeCreate,
     ConsentCodeIssued,
     LearnerCreate,
+    LearnerExport,
     LearnerRead,
     LearnerSummary,
     LearnerUpdate,
@@ -27,8 +27,6 @@ from creditbank.identity.schemas import (
     NationalIdLookup,
 )
 from creditbank.identity.service import identity as identity_service
-from creditbank.identity.signin import RoleSpec
-from creditbank.identity.signin import sign_in as sign_in_service
 
 router = APIRouter(prefix="/api/v1/learners", tags=["learners"])
 
@@ -49,29 +47,19 @@ async def create_learner(
     ip: ClientIp,
 ) -> object:
     """Open a bank account (operator); optionally with a learner sign-in."""
-    learner = await identity_service.create_learner(
+    return await identity_service.open_account(
         session,
         principal,
         keyring=keyring,
+        settings=settings,
         name=body.name,
         national_id=body.national_id,
         phone=body.phone,
         email=body.email,
+        username=body.username,
+        password=body.password,
         ip=ip,
     )
-    if body.username is not None and body.password is not None:
-        await sign_in_service.create_user(
-            session,
-            principal,
-            settings=settings,
-            username=body.username,
-            password=body.password,
-            display_name=None,
-            learner=learner,
-            roles=[RoleSpec("learner")],
-            ip=ip,
-        )
-    return await identity_service.read_profile(session, principal, learner, keyring=keyring)
 
 
 @router.get("", response_model=list[LearnerSummary])
@@ -115,26 +103,15 @@ async def my_profile(
 @router.get("/{learner_id}", response_model=LearnerRead)
 async def get_learner(
     learner_id: uuid.UUID,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     keyring: KeyringDep,
     ip: ClientIp,
     reveal: bool = False,
 ) -> object:
-    async with audit_refusals(
-        request,
-        session,
-        actor=principal,
-        action="learner.read",
-        object_type="learner",
-        object_id=learner_id,
-        ip=ip,
-    ):
-        learner = await identity_service.get_learner(session, learner_id)
-        return await identity_service.read_profile(
-            session, principal, learner, keyring=keyring, reveal=reveal, ip=ip
-        )
+    return await identity_service.read_learner(
+        session, principal, learner_id, keyring=keyring, reveal=reveal, ip=ip
+    )
 
 
 @router.patch("/{learner_id}", response_model=LearnerRead)
@@ -201,48 +178,26 @@ async def create_consent_code(
     )
 
 
-@router.get("/{learner_id}/export")
+@router.get("/{learner_id}/export", response_model=LearnerExport)
 async def export_learner(
     learner_id: uuid.UUID,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     keyring: KeyringDep,
     ip: ClientIp,
-) -> dict[str, Any]:
+) -> object:
     """All the bank holds about the learner, as JSON (the learner or the operator)."""
-    async with audit_refusals(
-        request,
-        session,
-        actor=principal,
-        action="learner.export",
-        object_type="learner",
-        object_id=learner_id,
-        ip=ip,
-    ):
-        learner = await identity_service.get_learner(session, learner_id)
-        return await identity_service.export_learner(
-            session, principal, learner, keyring=keyring, ip=ip
-        )
+    return await identity_service.export_learner(
+        session, principal, learner_id, keyring=keyring, ip=ip
+    )
 
 
 @router.post("/{learner_id}/erasure", response_model=LearnerSummary)
 async def erase_learner(
     learner_id: uuid.UUID,
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     ip: ClientIp,
 ) -> object:
     """Erase personal data; ledger and issued transcripts stay verifiable (learner id only)."""
-    async with audit_refusals(
-        request,
-        session,
-        actor=principal,
-        action="learner.erase",
-        object_type="learner",
-        object_id=learner_id,
-        ip=ip,
-    ):
-        learner = await identity_service.get_learner(session, learner_id)
-        return await identity_service.erase_learner(session, principal, learner, ip=ip)
+    return await identity_service.erase_learner(session, principal, learner_id, ip=ip)

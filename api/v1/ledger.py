@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
-from typing import Any
 
 from fastapi import APIRouter, Query, status
 
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.params import ApiDateTime
-from creditbank.errors import NotFound
-from creditbank.identity import authz
 from creditbank.ledger.checkpoints import checkpoints as checkpoint_service
 from creditbank.ledger.keys import load_keys
 from creditbank.ledger.schemas import (
     AdjustmentCreate,
     BalancesRead,
-    BucketRead,
+    CheckpointDocumentRead,
+    CheckpointKeysRead,
     CheckpointRead,
     EntryRead,
-    ExemptionRead,
+    InclusionProofRead,
     VerifyRead,
 )
 from creditbank.ledger.service import ledger as ledger_service
@@ -37,28 +34,7 @@ async def balances(
     as_of: ApiDateTime | None = None,
 ) -> object:
     """Banked, available, converted and expired credits, by category and level, as of a time."""
-    authz.require_learner_access(principal, learner_id)
-    figures = await ledger_service.balances(session, learner_id, as_of=as_of)
-    exemptions = [
-        e
-        for e in await ledger_service.exemptions(session, learner_id)
-        if as_of is None or e["seq"] <= figures.seq
-    ]
-    target = sum((Decimal(e["credits"]) for e in exemptions if e.get("credits")), Decimal("0.00"))
-    return BalancesRead(
-        learner_id=figures.learner_id,
-        as_of=figures.as_of,
-        seq=figures.seq,
-        head_hash=figures.head_hash,
-        banked=figures.banked,
-        available=figures.available,
-        converted=figures.converted,
-        expired=figures.expired,
-        by_category={k: BucketRead(**vars(v)) for k, v in figures.by_category.items()},
-        by_level={k: BucketRead(**vars(v)) for k, v in figures.by_level.items()},
-        exemptions=[ExemptionRead.model_validate(e) for e in exemptions],
-        target_credits=target,
-    )
+    return await ledger_service.account(session, principal, learner_id, as_of=as_of)
 
 
 @router.get("/learners/{learner_id}/entries", response_model=list[EntryRead])
@@ -71,9 +47,8 @@ async def entries(
     kind: str | None = None,
 ) -> object:
     """The learner's entries in order, each naming outcome(s), rule, standards and actor."""
-    authz.require_learner_access(principal, learner_id)
-    return await ledger_service.entries(
-        session, learner_id, after_seq=after_seq, limit=limit, kind=kind
+    return await ledger_service.read_entries(
+        session, principal, learner_id, after_seq=after_seq, limit=limit, kind=kind
     )
 
 
@@ -82,14 +57,7 @@ async def verify_learner(
     learner_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> object:
     """Re-compute the learner's hash chain; names the first broken entry."""
-    authz.require_learner_access(principal, learner_id)
-    report = await ledger_service.verify(session, learner_id=learner_id)
-    return {
-        "ok": report.ok,
-        "learners": report.learners,
-        "entries": report.entries,
-        "problems": [vars(p) for p in report.problems],
-    }
+    return await ledger_service.verify_account(session, principal, learner_id)
 
 
 @router.post(
@@ -117,17 +85,16 @@ async def adjust(
     )
 
 
-@router.get("/learners/{learner_id}/inclusion-proof")
+@router.get("/learners/{learner_id}/inclusion-proof", response_model=InclusionProofRead)
 async def inclusion_proof(
     learner_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
     checkpoint_id: int | None = None,
-) -> dict[str, Any]:
+) -> object:
     """The Merkle audit path of the learner's chain head under a checkpoint (default: latest)."""
-    authz.require_learner_access(principal, learner_id)
-    return await checkpoint_service.inclusion_proof(
-        session, learner_id=learner_id, checkpoint_id=checkpoint_id
+    return await checkpoint_service.proof_for(
+        session, principal, learner_id=learner_id, checkpoint_id=checkpoint_id
     )
 
 
@@ -135,11 +102,7 @@ async def inclusion_proof(
 async def entry(
     entry_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> object:
-    found = await ledger_service.entry(session, entry_id)
-    if found is None:
-        raise NotFound("no such ledger entry / 账目不存在", code="entry_not_found")
-    authz.require_learner_access(principal, found.learner_id)
-    return found
+    return await ledger_service.read_entry(session, principal, entry_id)
 
 
 @router.get("/checkpoints", response_model=list[CheckpointRead])
@@ -157,12 +120,11 @@ async def create_checkpoint(
     principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
 ) -> object:
     """Sign a checkpoint now (operator)."""
-    authz.authorize(principal, "keys.manage")
-    return await checkpoint_service.create(session, settings)
+    return await checkpoint_service.create_for(session, principal, settings)
 
 
-@router.get("/checkpoints/keys")
-async def checkpoint_keys(settings: SettingsDep) -> dict[str, Any]:
+@router.get("/checkpoints/keys", response_model=CheckpointKeysRead)
+async def checkpoint_keys(settings: SettingsDep) -> object:
     """The public keys that sign checkpoints (JWKS)."""
     return {"keys": load_keys(settings).jwks()}
 
@@ -177,12 +139,9 @@ async def get_checkpoint(checkpoint_id: int, session: ReadSessionDep) -> object:
     return await checkpoint_service.get(session, checkpoint_id)
 
 
-@router.get("/checkpoints/{checkpoint_id}/document")
+@router.get("/checkpoints/{checkpoint_id}/document", response_model=CheckpointDocumentRead)
 async def checkpoint_document(
     checkpoint_id: int, principal: CurrentPrincipal, session: ReadSessionDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> object:
     """The full checkpoint document with its leaves, for `creditbank ledger audit` (operator)."""
-    authz.authorize(principal, "audit.read")
-    return checkpoint_service.document(
-        await checkpoint_service.get(session, checkpoint_id), settings
-    )
+    return await checkpoint_service.document_for(session, principal, checkpoint_id, settings)

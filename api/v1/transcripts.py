@@ -14,8 +14,10 @@ from fastapi import APIRouter, Request, Response, status
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from creditbank.errors import BadRequest
+from creditbank.identity.schemas import JwksRead
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
+    JwkRead,
     TranscriptCreate,
     TranscriptRead,
     TranscriptSummary,
@@ -137,13 +139,13 @@ async def verify(request: Request, settings: SettingsDep) -> object:
     return Response(canonical_json(report), media_type=JSON)
 
 
-@router.get(JWKS_PATH)
+@router.get(JWKS_PATH, response_model=JwksRead)
 async def jwks(settings: SettingsDep) -> object:
     """The transcript issuer's public keys, current and retired (each kid its URL)."""
     return transcripts_service.jwks(settings)
 
 
-@router.get(KID_PATH + "{kid}")
+@router.get(KID_PATH + "{kid}", response_model=JwkRead)
 async def jwk(kid: str, settings: SettingsDep) -> object:
     """One issuer key as a JWK (what a VC-JWT's ``kid`` URL returns)."""
     return transcripts_service.jwk(settings, kid)

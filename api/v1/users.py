@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from api.auth import ClientIp, CurrentPrincipal
 from api.deps import SessionDep, SettingsDep
-from creditbank.identity.schemas import RoleGrantIn, UserCreate
+from creditbank.identity.schemas import RoleGrantIn, UserCreate, UserRead
 from creditbank.identity.service import identity as identity_service
 from creditbank.identity.signin import RoleSpec
 from creditbank.identity.signin import sign_in as sign_in_service
@@ -26,20 +26,20 @@ async def _spec(session: Any, grant: RoleGrantIn) -> RoleSpec:
     return RoleSpec(role=grant.role, institution=institution, programme=grant.programme)
 
 
-@router.get("")
-async def list_users(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, Any]]:
+@router.get("", response_model=list[UserRead])
+async def list_users(principal: CurrentPrincipal, session: SessionDep) -> object:
     users = await sign_in_service.list_users(session, principal)
     return [sign_in_service.describe_user(user) for user in users]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 async def create_user(
     body: UserCreate,
     principal: CurrentPrincipal,
     session: SessionDep,
     settings: SettingsDep,
     ip: ClientIp,
-) -> dict[str, Any]:
+) -> object:
     learner = (
         await identity_service.get_learner(session, body.learner_id) if body.learner_id else None
     )
@@ -57,14 +57,14 @@ async def create_user(
     return sign_in_service.describe_user(user)
 
 
-@router.post("/{user_id}/roles", status_code=status.HTTP_201_CREATED)
+@router.post("/{user_id}/roles", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 async def grant_role(
     user_id: uuid.UUID,
     body: RoleGrantIn,
     principal: CurrentPrincipal,
     session: SessionDep,
     ip: ClientIp,
-) -> dict[str, Any]:
+) -> object:
     user = await sign_in_service.get_user(session, user_id)
     user = await sign_in_service.grant_role(
         session, principal, user, await _spec(session, body), ip=ip

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.xapi.common import SUPPORTED_VERSIONS, negotiate_version
 from creditbank.errors import BadRequest
+from creditbank.lrs.schemas import AboutRead
 
 router = APIRouter(prefix="/xapi", tags=["xAPI"])
 
@@ -34,7 +35,7 @@ EXTENSIONS = {
 
 
 @router.head("/about", include_in_schema=False)
-@router.get("/about")
+@router.get("/about", response_model=AboutRead)
 async def about(request: Request) -> Response:
     """Versions and extensions; the version header is optional here."""
     version: str = request.app.state.settings.lrs.default_version

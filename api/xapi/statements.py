@@ -122,7 +122,7 @@ async def put_statement(
     return Response(status_code=204, headers={VERSION_HEADER: version})
 
 
-@router.post("/statements")
+@router.post("/statements", response_model=list[str])
 async def post_statements(
     request: Request,
     version: XapiVersion,

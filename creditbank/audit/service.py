@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.audit.models import AuditEntry
 from creditbank.audit.repository import AuditRepository
 from creditbank.audit.schemas import AuditFilter
-from creditbank.db import Database
+from creditbank.db import Database, detached_scope
+from creditbank.errors import DomainError
+from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.kit.logging import request_id_var
 from creditbank.kit.time import utc_now
@@ -64,6 +67,46 @@ class AuditService:
         """Record in a transaction of its own: for refusals whose own transaction rolls back."""
         async with database.session_scope() as session:
             await self.record(session, **entry)
+
+    @asynccontextmanager
+    async def refusals(
+        self,
+        session: AsyncSession,
+        *,
+        actor: Principal | str,
+        action: str,
+        object_type: str,
+        object_id: object | None = None,
+        ip: str | None = None,
+    ) -> AsyncIterator[None]:
+        """Audit a refusal of the block: a 4xx ``DomainError`` rolls ``session`` back (nothing
+        of the refused operation stands), is recorded as ``denied`` in a transaction of its
+        own (so the entry survives) and is re-raised. Services wrap what they refuse."""
+        try:
+            yield
+        except DomainError as exc:
+            if 400 <= exc.status_code < 500:
+                # Release the caller's transaction first (SQLite has one writer).
+                await session.rollback()
+                async with detached_scope(session) as own:
+                    await self.record(
+                        own,
+                        actor=actor,
+                        action=action,
+                        object_type=object_type,
+                        object_id=object_id,
+                        detail={"error": exc.code},
+                        ip=ip,
+                        outcome="denied",
+                    )
+            raise
+
+    async def read(
+        self, session: AsyncSession, principal: Principal, filters: AuditFilter
+    ) -> list[AuditEntry]:
+        """:meth:`query` for the operator (``audit.read``)."""
+        authz.authorize(principal, "audit.read")
+        return await self.query(session, filters)
 
     async def query(self, session: AsyncSession, filters: AuditFilter) -> list[AuditEntry]:
         """Newest first; page with ``before_id`` = the last id of the previous page."""

@@ -51,9 +51,15 @@ from creditbank.conversions.models import (
     ReviewStage,
 )
 from creditbank.conversions.repository import ConversionRepository
-from creditbank.conversions.schemas import ApplicationRead, MessageRead
+from creditbank.conversions.schemas import (
+    ApplicationDetail,
+    ApplicationRead,
+    MessageRead,
+    ReviewRead,
+)
 from creditbank.errors import Forbidden, NotFound
 from creditbank.identity import authz
+from creditbank.identity.authz import Resource
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
@@ -65,6 +71,7 @@ from creditbank.rules.conversion import (
     check_conversion,
     conversion_options,
 )
+from creditbank.rules.schemas import OutcomeRead
 from creditbank.rules.service import rules as rules_service
 from creditbank.standards.schemas import StandardsSet
 from creditbank.standards.service import standards as standards_service
@@ -483,6 +490,35 @@ class ConversionService:
         await self.get(session, principal, application_id)
         return await ConversionRepository.from_session(session).reviews(application_id)
 
+    async def detail(
+        self, session: AsyncSession, principal: Principal, application_id: uuid.UUID
+    ) -> ApplicationDetail:
+        """One application with its reviews, for whoever may see it (:meth:`get`)."""
+        application = await self.get(session, principal, application_id)
+        reviews = await ConversionRepository.from_session(session).reviews(application_id)
+        return ApplicationDetail.model_validate(
+            {
+                **ApplicationRead.model_validate(application).model_dump(),
+                "reviews": [ReviewRead.model_validate(r) for r in reviews],
+            }
+        )
+
+    async def evidence(
+        self, session: AsyncSession, principal: Principal, application_id: uuid.UUID
+    ) -> list[tuple[OutcomeRead, dict[str, Any]]]:
+        """The outcomes an application would use, each with its explanation: a certifier
+        reaches a learner's evidence through the application she may review (:meth:`get`)."""
+        application = await self.get(session, principal, application_id)
+        found: list[tuple[OutcomeRead, dict[str, Any]]] = []
+        for outcome_id in application.outcome_ids:
+            try:
+                outcome = await rules_service.get_outcome(session, uuid.UUID(outcome_id))
+            except NotFound:
+                continue
+            explained = await rules_service.explain_outcome(session, outcome)
+            found.append((OutcomeRead.model_validate(outcome), explained))
+        return found
+
     async def of_learner(
         self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID
     ) -> list[ConversionApplication]:
@@ -568,15 +604,15 @@ class ConversionService:
 
     @staticmethod
     def _require_applicant(principal: Principal, application: ConversionApplication) -> None:
-        if principal.is_operator or (
-            principal.learner_id is not None and principal.learner_id == application.learner_id
+        if authz.allowed(
+            principal, "application.act_as_applicant", Resource(learner_id=application.learner_id)
         ):
             return
         raise NotApplicant("only the applicant may do this / 仅申请人可操作")
 
     @staticmethod
     def _require_reviewer(principal: Principal, application: ConversionApplication) -> uuid.UUID:
-        if principal.kind != "user" or principal.id is None:
+        if principal.id is None or not authz.allowed(principal, "application.decide"):
             raise Forbidden("only a certifier may decide / 仅认证员可审核", code="forbidden")
         if (
             principal.learner_id is not None and principal.learner_id == application.learner_id

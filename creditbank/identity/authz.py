@@ -54,6 +54,10 @@ def _self(p: Principal, r: Resource) -> bool:
     return p.learner_id is not None and p.learner_id == r.learner_id
 
 
+def _user(p: Principal, _r: Resource) -> bool:
+    return p.kind == "user"
+
+
 def _admin_of_institution(p: Principal, r: Resource) -> bool:
     return r.institution_id is not None and r.institution_id in p.admin_of
 
@@ -73,7 +77,8 @@ def _in_certifier_scope(p: Principal, r: Resource) -> bool:
 
 
 # role -> condition, per action. "operator" always means: everything in this table.
-# "credential" is an institution's LRS credential or OAuth client (kind == "credential").
+# "credential" is an institution's LRS credential or OAuth client (kind == "credential");
+# "authenticated" is any caller who signed in (user or credential).
 RULES: dict[str, dict[str, Check]] = {
     # institutions
     "institution.list": {
@@ -145,18 +150,39 @@ RULES: dict[str, dict[str, Check]] = {
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
     "reporting.read": {"operator": _always},
+    "reporting.institution": {"operator": _always, "institution_admin": _admin_of_institution},
     "keys.manage": {"operator": _always},
+    "jobs.read": {"operator": _always},
+    "jobs.replay": {"operator": _always},
+    # standards (rule sets): anyone signed in reads them, the operator publishes
+    "standards.read": {"authenticated": _always},
+    "standards.publish": {"operator": _always},
+    "standards.reevaluate": {"operator": _always},
+    # ledger and outcomes (a learner's own data otherwise goes through "learner.data")
+    "ledger.adjust": {"operator": _always},
+    # why a statement was (not) recognised: its learner, or the operator when the
+    # statement names no learner of the bank
+    "statement.explain": {"operator": _always, "learner": _self},
+    "rules.dry_run": {"authenticated": _always},
+    # the LRS: voiding a statement for the institution that stored it
+    "statement.void_on_behalf": {"operator": _always},
     # conversions (used by the conversions context)
     "application.list": {"operator": _always, "certifier": _always},
     "application.review": {"operator": _always, "certifier": _in_certifier_scope},
+    # withdraw or appeal: the applicant herself (any signed-in owner of the learner
+    # account, whatever her roles) or the operator
+    "application.act_as_applicant": {"operator": _always, "authenticated": _self},
+    # deciding is a person's act (a user; her certifier scope is checked on review)
+    "application.decide": {"authenticated": _user},
 }
 
 
 def _roles(principal: Principal) -> set[str]:
+    """The roles a rule may name; "authenticated" is everyone but the anonymous caller."""
     if principal.kind == "credential":
-        return {"credential"}
+        return {"credential", "authenticated"}
     if principal.kind == "user":
-        return set(principal.roles)
+        return {*principal.roles, "authenticated"}
     return set()
 
 

@@ -87,33 +87,41 @@ class CredentialService:
         xapi_version: str | None = None,
         ip: str | None = None,
     ) -> IssuedCredential:
-        authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
-        if "statements/read" in expand_scopes(list(scopes or [])):
-            authz.authorize(
-                actor, "credential.grant_read_all", Resource(institution_id=institution.id)
-            )
-        issued = await self.issue_credential(
-            session,
-            institution,
-            scopes=scopes or DEFAULT_LRS_SCOPES,
-            label=label,
-            xapi_version=xapi_version,
-        )
-        await audit.record(
+        async with audit.refusals(
             session,
             actor=actor,
             action="credential.create",
-            object_type="lrs_credential",
-            object_id=issued.credential.id,
-            detail={
-                "key": issued.credential.key,
-                "institution": institution.key,
-                "scopes": issued.credential.scopes,
-                "xapi_version": issued.credential.xapi_version,
-            },
+            object_type="institution",
+            object_id=institution.id,
             ip=ip,
-        )
-        return issued
+        ):
+            authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
+            if "statements/read" in expand_scopes(list(scopes or [])):
+                authz.authorize(
+                    actor, "credential.grant_read_all", Resource(institution_id=institution.id)
+                )
+            issued = await self.issue_credential(
+                session,
+                institution,
+                scopes=scopes or DEFAULT_LRS_SCOPES,
+                label=label,
+                xapi_version=xapi_version,
+            )
+            await audit.record(
+                session,
+                actor=actor,
+                action="credential.create",
+                object_type="lrs_credential",
+                object_id=issued.credential.id,
+                detail={
+                    "key": issued.credential.key,
+                    "institution": institution.key,
+                    "scopes": issued.credential.scopes,
+                    "xapi_version": issued.credential.xapi_version,
+                },
+                ip=ip,
+            )
+            return issued
 
     async def _credential_of(
         self, session: AsyncSession, institution: Institution, credential_id: uuid.UUID
@@ -133,24 +141,32 @@ class CredentialService:
         ip: str | None = None,
     ) -> IssuedCredential:
         """A new secret for the same key; the old secret stops working at once."""
-        authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
-        credential = await self._credential_of(session, institution, credential_id)
-        if credential.revoked_at is not None:
-            raise Conflict("credential is revoked", code="credential_revoked")
-        secret = secrets.token_urlsafe(32)
-        credential.secret_hash = hash_secret(secret)
-        await session.flush()
-        verified_credentials.forget(credential.key)
-        await audit.record(
+        async with audit.refusals(
             session,
             actor=actor,
             action="credential.rotate",
             object_type="lrs_credential",
-            object_id=credential.id,
-            detail={"key": credential.key},
+            object_id=credential_id,
             ip=ip,
-        )
-        return IssuedCredential(credential=credential, secret=secret)
+        ):
+            authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
+            credential = await self._credential_of(session, institution, credential_id)
+            if credential.revoked_at is not None:
+                raise Conflict("credential is revoked", code="credential_revoked")
+            secret = secrets.token_urlsafe(32)
+            credential.secret_hash = hash_secret(secret)
+            await session.flush()
+            verified_credentials.forget(credential.key)
+            await audit.record(
+                session,
+                actor=actor,
+                action="credential.rotate",
+                object_type="lrs_credential",
+                object_id=credential.id,
+                detail={"key": credential.key},
+                ip=ip,
+            )
+            return IssuedCredential(credential=credential, secret=secret)
 
     async def revoke_credential(
         self,
@@ -162,22 +178,30 @@ class CredentialService:
         ip: str | None = None,
     ) -> LrsCredential:
         """Revoked at once: Basic and bearer tokens of this credential refuse from now on."""
-        authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
-        credential = await self._credential_of(session, institution, credential_id)
-        verified_credentials.forget(credential.key)
-        if credential.revoked_at is None:
-            credential.revoked_at = utc_now()
-            await session.flush()
-            await audit.record(
-                session,
-                actor=actor,
-                action="credential.revoke",
-                object_type="lrs_credential",
-                object_id=credential.id,
-                detail={"key": credential.key},
-                ip=ip,
-            )
-        return credential
+        async with audit.refusals(
+            session,
+            actor=actor,
+            action="credential.revoke",
+            object_type="lrs_credential",
+            object_id=credential_id,
+            ip=ip,
+        ):
+            authz.authorize(actor, "credential.manage", Resource(institution_id=institution.id))
+            credential = await self._credential_of(session, institution, credential_id)
+            verified_credentials.forget(credential.key)
+            if credential.revoked_at is None:
+                credential.revoked_at = utc_now()
+                await session.flush()
+                await audit.record(
+                    session,
+                    actor=actor,
+                    action="credential.revoke",
+                    object_type="lrs_credential",
+                    object_id=credential.id,
+                    detail={"key": credential.key},
+                    ip=ip,
+                )
+            return credential
 
     async def authenticate_basic(self, session: AsyncSession, key: str, secret: str) -> Principal:
         """The principal of an LRS credential, or ``Unauthorized``.

@@ -18,7 +18,7 @@ from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
-from creditbank.identity.learners import decrypt_profile
+from creditbank.identity.learners import decrypt_profile, learners
 from creditbank.identity.models import Learner
 from creditbank.identity.principal import Principal
 from creditbank.identity.repository import IdentityRepository
@@ -69,12 +69,33 @@ class DataRightsService:
         self,
         session: AsyncSession,
         actor: Principal,
-        learner: Learner,
+        learner_id: uuid.UUID,
         *,
         keyring: Keyring,
         ip: str | None = None,
     ) -> dict[str, Any]:
-        """Everything the bank holds about the learner, decrypted, as JSON-ready data."""
+        """Everything the bank holds about the learner, decrypted, as JSON-ready data
+        (refusals audited)."""
+        async with audit.refusals(
+            session,
+            actor=actor,
+            action="learner.export",
+            object_type="learner",
+            object_id=learner_id,
+            ip=ip,
+        ):
+            learner = await learners.get_learner(session, learner_id)
+            return await self._export(session, actor, learner, keyring=keyring, ip=ip)
+
+    async def _export(
+        self,
+        session: AsyncSession,
+        actor: Principal,
+        learner: Learner,
+        *,
+        keyring: Keyring,
+        ip: str | None,
+    ) -> dict[str, Any]:
 
         authz.authorize(actor, "learner.export", Resource(learner_id=learner.id))
         _require_registered(_EXPORTERS)
@@ -142,7 +163,7 @@ class DataRightsService:
         self,
         session: AsyncSession,
         actor: Principal,
-        learner: Learner,
+        learner_id: uuid.UUID,
         *,
         ip: str | None = None,
     ) -> Learner:
@@ -151,7 +172,22 @@ class DataRightsService:
         Encrypted fields and the blind index are cleared, identity links and consent
         codes deleted, the sign-in disabled and its sessions revoked. Ledger entries
         and issued transcripts reference only the learner id, so they stay verifiable.
+        Refusals are audited.
         """
+        async with audit.refusals(
+            session,
+            actor=actor,
+            action="learner.erase",
+            object_type="learner",
+            object_id=learner_id,
+            ip=ip,
+        ):
+            learner = await learners.get_learner(session, learner_id)
+            return await self._erase(session, actor, learner, ip=ip)
+
+    async def _erase(
+        self, session: AsyncSession, actor: Principal, learner: Learner, *, ip: str | None
+    ) -> Learner:
 
         authz.authorize(actor, "learner.erase", Resource(learner_id=learner.id))
         _require_registered(_ERASERS)

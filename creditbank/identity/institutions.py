@@ -171,36 +171,44 @@ class InstitutionService:
         ip: str | None = None,
     ) -> Institution:
         """Only an operator accredits (or withdraws accreditation)."""
-        authz.authorize(actor, "institution.accredit", Resource(institution_id=institution.id))
-        start = accredited_from or (utc_now() if accredited else None)
-        if start is not None and accredited_until is not None and accredited_until <= start:
-            raise BadRequest(
-                "accredited_until must be after accredited_from", code="invalid_period"
-            )
-        institution.accredited = accredited
-        institution.accredited_from = start
-        institution.accredited_until = accredited_until
-        if scope is not None:
-            institution.accreditation_scope = {
-                "categories": sorted(set(scope.get("categories") or [])),
-                "units": sorted(set(scope.get("units") or [])),
-            }
-        await session.flush()
-        await audit.record(
+        async with audit.refusals(
             session,
             actor=actor,
             action="institution.accredit",
             object_type="institution",
             object_id=institution.id,
-            detail={
-                "accredited": accredited,
-                "from": isoformat_z(start) if start else None,
-                "until": isoformat_z(accredited_until) if accredited_until else None,
-                "scope": institution.accreditation_scope,
-            },
             ip=ip,
-        )
-        return institution
+        ):
+            authz.authorize(actor, "institution.accredit", Resource(institution_id=institution.id))
+            start = accredited_from or (utc_now() if accredited else None)
+            if start is not None and accredited_until is not None and accredited_until <= start:
+                raise BadRequest(
+                    "accredited_until must be after accredited_from", code="invalid_period"
+                )
+            institution.accredited = accredited
+            institution.accredited_from = start
+            institution.accredited_until = accredited_until
+            if scope is not None:
+                institution.accreditation_scope = {
+                    "categories": sorted(set(scope.get("categories") or [])),
+                    "units": sorted(set(scope.get("units") or [])),
+                }
+            await session.flush()
+            await audit.record(
+                session,
+                actor=actor,
+                action="institution.accredit",
+                object_type="institution",
+                object_id=institution.id,
+                detail={
+                    "accredited": accredited,
+                    "from": isoformat_z(start) if start else None,
+                    "until": isoformat_z(accredited_until) if accredited_until else None,
+                    "scope": institution.accreditation_scope,
+                },
+                ip=ip,
+            )
+            return institution
 
     @staticmethod
     def is_accredited(institution: Institution, at: datetime | None = None) -> bool:

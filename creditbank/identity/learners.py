@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.audit.service import audit
+from creditbank.config import Settings
 from creditbank.errors import BadRequest, Conflict, NotFound
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
@@ -20,6 +21,7 @@ from creditbank.identity.models import Learner
 from creditbank.identity.national_id import normalise_national_id
 from creditbank.identity.principal import Principal
 from creditbank.identity.repository import IdentityRepository
+from creditbank.identity.signin import RoleSpec, sign_in
 from creditbank.kit.crypto import Keyring
 
 #: Associated-data contexts of the encrypted learner columns (and of the blind index).
@@ -85,6 +87,73 @@ class LearnerService:
             ip=ip,
         )
         return learner
+
+    async def open_account(
+        self,
+        session: AsyncSession,
+        actor: Principal,
+        *,
+        keyring: Keyring,
+        settings: Settings,
+        name: str,
+        national_id: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """A bank account and, given a username and password, the learner's sign-in, as
+        one operation: both or neither (a savepoint, so even a caller that catches the
+        error keeps nothing). Returns the masked profile."""
+        async with session.begin_nested():
+            learner = await self.create_learner(
+                session,
+                actor,
+                keyring=keyring,
+                name=name,
+                national_id=national_id,
+                phone=phone,
+                email=email,
+                ip=ip,
+            )
+            if username is not None and password is not None:
+                await sign_in.create_user(
+                    session,
+                    actor,
+                    settings=settings,
+                    username=username,
+                    password=password,
+                    display_name=None,
+                    learner=learner,
+                    roles=[RoleSpec("learner")],
+                    ip=ip,
+                )
+        return await self.read_profile(session, actor, learner, keyring=keyring)
+
+    async def read_learner(
+        self,
+        session: AsyncSession,
+        actor: Principal,
+        learner_id: uuid.UUID,
+        *,
+        keyring: Keyring,
+        reveal: bool = False,
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`read_profile` of the learner with this id; refusals are audited."""
+        async with audit.refusals(
+            session,
+            actor=actor,
+            action="learner.read",
+            object_type="learner",
+            object_id=learner_id,
+            ip=ip,
+        ):
+            learner = await self.get_learner(session, learner_id)
+            return await self.read_profile(
+                session, actor, learner, keyring=keyring, reveal=reveal, ip=ip
+            )
 
     @staticmethod
     async def _new_bank_id(repo: IdentityRepository) -> str:

@@ -19,6 +19,7 @@ from creditbank.audit.service import audit
 from creditbank.errors import BadRequest, Conflict, DomainError, NotFound
 from creditbank.identity import authz
 from creditbank.identity.authz import Resource
+from creditbank.identity.institutions import institutions
 from creditbank.identity.learners import CTX_NATIONAL_ID, learners, require_not_erased
 from creditbank.identity.models import (
     ConsentCode,
@@ -114,6 +115,34 @@ class LinkService:
         self,
         session: AsyncSession,
         actor: Principal,
+        institution_key: str | None,
+        *,
+        keyring: Keyring,
+        consent_code: str,
+        agent: Mapping[str, Any],
+        ip: str | None = None,
+    ) -> IdentityLink:
+        """(a) The institution (named, or the caller's own) asserts that ``agent`` is the
+        learner who gave the code. Refusals (unknown or replayed codes, IFIs linked to
+        someone else) are audited."""
+        async with audit.refusals(
+            session, actor=actor, action="link.create", object_type="identity_link", ip=ip
+        ):
+            institution = await institutions.institution_for_caller(session, actor, institution_key)
+            return await self._link_with_consent(
+                session,
+                actor,
+                institution,
+                keyring=keyring,
+                consent_code=consent_code,
+                agent=agent,
+                ip=ip,
+            )
+
+    async def _link_with_consent(
+        self,
+        session: AsyncSession,
+        actor: Principal,
         institution: Institution,
         *,
         keyring: Keyring,
@@ -158,6 +187,25 @@ class LinkService:
         return link
 
     async def bulk_link_by_national_id(
+        self,
+        session: AsyncSession,
+        actor: Principal,
+        institution_key: str | None,
+        *,
+        keyring: Keyring,
+        items: list[Mapping[str, Any]],
+        ip: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """(b) in bulk for the institution named (or the caller's own); refusals audited."""
+        async with audit.refusals(
+            session, actor=actor, action="link.bulk", object_type="identity_link", ip=ip
+        ):
+            institution = await institutions.institution_for_caller(session, actor, institution_key)
+            return await self._bulk_link_by_national_id(
+                session, actor, institution, keyring=keyring, items=items, ip=ip
+            )
+
+    async def _bulk_link_by_national_id(
         self,
         session: AsyncSession,
         actor: Principal,

@@ -201,3 +201,95 @@ class AuditRead(BaseModel):
     detail: dict[str, Any]
     ip: str | None
     request_id: str | None
+
+
+class BulkLinkResult(BaseModel):
+    """One item of a bulk link: ``linked`` / ``already_linked`` (with the link and the
+    account's bank id) or ``no_learner`` (nothing else is told)."""
+
+    index: int
+    status: Literal["linked", "already_linked", "no_learner"]
+    link_id: str | None = None
+    bank_id: str | None = None
+
+
+class BulkLinkResults(BaseModel):
+    results: list[BulkLinkResult]
+
+
+class RoleGrantRead(BaseModel):
+    role: str
+    institution: str | None
+    programme: str | None
+
+
+class UserRead(BaseModel):
+    """A sign-in account and its role grants (never its password)."""
+
+    id: str
+    username: str
+    display_name: str | None
+    learner_id: str | None
+    active: bool
+    roles: list[RoleGrantRead]
+    last_login_at: str | None
+
+
+class TokensRead(BaseModel):
+    """A signed-in user's access token (the refresh token travels in a cookie)."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    user: UserRead
+
+
+class UserMe(BaseModel):
+    """``/auth/me`` for a user: who the token belongs to."""
+
+    kind: Literal["user"]
+    id: str
+    username: str
+    display_name: str | None
+    learner_id: str | None
+    active: bool
+    roles: list[RoleGrantRead]
+    last_login_at: str | None
+
+
+class CredentialMe(BaseModel):
+    """``/auth/me`` for an institution's credential or client token."""
+
+    kind: Literal["credential", "anonymous"]
+    id: str | None
+    institution: str | None
+    scopes: list[str]
+
+
+class ClientTokenRead(BaseModel):
+    """RFC 6749 §5.1: the access token of an institution system."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class JwksRead(BaseModel):
+    """A JWK Set (RFC 7517 §5)."""
+
+    keys: list[dict[str, Any]]
+
+
+class LearnerExport(BaseModel):
+    """All the bank holds about a learner; each other context adds its own section."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str
+    exported_at: str
+    learner: dict[str, Any]
+    identity_links: list[dict[str, Any]]
+    consent_codes: list[dict[str, Any]]
+    user: UserRead | None
+    audit: list[dict[str, Any]]

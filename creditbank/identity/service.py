@@ -41,6 +41,9 @@ from creditbank.identity.learners import (
 )
 from creditbank.identity.links import CTX_CONSENT, LINK_CREATED_JOB, LinkService, canonical_ifi
 
+# The institution row the services hand out: other contexts type against it through here.
+from creditbank.identity.models import Institution
+
 __all__ = [
     "CTX_CONSENT",
     "CTX_EMAIL",
@@ -52,6 +55,7 @@ __all__ = [
     "Eraser",
     "Exporter",
     "IdentityService",
+    "Institution",
     "IssuedCredential",
     "canonical_ifi",
     "credential_principal",

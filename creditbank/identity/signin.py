@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -244,6 +245,18 @@ class SignInService:
         if user is None:
             raise NotFound("no such user", code="user_not_found")
         return user
+
+    async def whoami(self, session: AsyncSession, actor: Principal) -> dict[str, Any]:
+        """Who the caller is: a user with her roles, or a credential with its scopes."""
+        if actor.kind == "user" and actor.id is not None:
+            user = await self.get_user(session, actor.id)
+            return {"kind": "user", **self.describe_user(user)}
+        return {
+            "kind": actor.kind,
+            "id": str(actor.id) if actor.id else None,
+            "institution": actor.institution_key,
+            "scopes": sorted(actor.scopes),
+        }
 
     async def list_users(self, session: AsyncSession, actor: Principal) -> list[User]:
         authz.authorize(actor, "user.manage")
@@ -485,9 +498,34 @@ class SignInService:
         client_id: str,
         client_secret: str,
         scope: str | None,
+        ip: str | None = None,
+        before: Callable[[], None] | None = None,
+        on_bad_secret: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
-        """RFC 6749 §4.4: a bearer token for an institution system (errors raise)."""
-        principal = await credentials.authenticate_basic(session, client_id, client_secret)
+        """RFC 6749 §4.4: a bearer token for an institution system (errors raise; refusals
+        are audited, a bad client as ``invalid_client``). ``before`` may refuse first (the
+        HTTP layer's throttle); ``on_bad_secret`` hears of a wrong secret."""
+        async with audit.refusals(
+            session,
+            actor=f"client:{client_id}"[:100],
+            action="oauth.token",
+            object_type="lrs_credential",
+            ip=ip,
+        ):
+            if before is not None:
+                before()
+            try:
+                principal = await credentials.authenticate_basic(session, client_id, client_secret)
+            except Unauthorized as exc:
+                if on_bad_secret is not None:
+                    on_bad_secret()
+                raise Unauthorized("invalid client credentials", code="invalid_client") from exc
+            return self._client_token(settings, principal, client_id=client_id, scope=scope)
+
+    @staticmethod
+    def _client_token(
+        settings: Settings, principal: Principal, *, client_id: str, scope: str | None
+    ) -> dict[str, Any]:
         granted = principal.scopes
         requested = set(scope.split()) if scope else None
         if requested is not None:

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound
 from creditbank.identity.authz import Resource, authorize
-from creditbank.identity.models import Institution
 from creditbank.identity.principal import Principal
+from creditbank.identity.service import Institution
 from creditbank.identity.service import identity as identity_service
 from creditbank.imports.mapping import ColumnMapping, parse_mapping
 from creditbank.imports.models import ImportBatch, ImportStatus

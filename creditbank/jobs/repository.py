@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,10 @@ class JobRepository:
     @property
     def dialect(self) -> str:
         return self.session.get_bind().dialect.name
+
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One multi-row INSERT (executemany); the ingest hot path enqueues through it."""
+        await self.session.execute(insert(Job), rows)
 
     async def insert_ignoring_duplicates(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows; a row whose ``dedupe_key`` exists already is skipped (no error)."""

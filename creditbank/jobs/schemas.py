@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 
 class JobRead(BaseModel):
@@ -23,3 +23,13 @@ class JobRead(BaseModel):
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+
+
+class JobStats(RootModel[dict[str, dict[str, int]]]):
+    """Job counts: ``{name: {status: count}}``."""
+
+
+class Replayed(BaseModel):
+    """The ids of the dead letters put back in the queue."""
+
+    replayed: list[int]

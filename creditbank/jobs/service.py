@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import Conflict, NotFound
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
 from creditbank.jobs.models import Job, JobStatus
 from creditbank.jobs.repository import JobRepository
 from creditbank.kit.time import utc_now
@@ -87,7 +88,7 @@ class JobService:
             for payload in payloads
         ]
         if rows:
-            await session.execute(insert(Job), rows)
+            await JobRepository.from_session(session).insert_many(rows)
 
     async def park_many(
         self,
@@ -116,7 +117,7 @@ class JobService:
             for payload in payloads
         ]
         if rows:
-            await session.execute(insert(Job), rows)
+            await JobRepository.from_session(session).insert_many(rows)
 
     async def enqueue_unique(
         self,
@@ -250,29 +251,33 @@ class JobService:
             locked_until=None,
         )
 
-    # -- the operator's side ------------------------------------------------------------
+    # -- the operator's side (authorized: "jobs.read" / "jobs.replay") --------------------
 
     async def dead_letters(
         self,
         session: AsyncSession,
+        principal: Principal,
         *,
         name: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
     ) -> list[Job]:
         """Dead jobs, newest first, with the reason in ``last_error``."""
+        authz.authorize(principal, "jobs.read")
         return await JobRepository.from_session(session).list_by_status(
             JobStatus.DEAD.value, name=name, limit=limit, before_id=before_id
         )
 
-    async def get(self, session: AsyncSession, job_id: int) -> Job:
+    async def get(self, session: AsyncSession, principal: Principal, job_id: int) -> Job:
+        authz.authorize(principal, "jobs.read")
         job = await JobRepository.from_session(session).get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}", code="job_not_found")
         return job
 
-    async def replay(self, session: AsyncSession, job_id: int) -> Job:
+    async def replay(self, session: AsyncSession, principal: Principal, job_id: int) -> Job:
         """Put a dead letter back in the queue with fresh attempts (its last error is kept)."""
+        authz.authorize(principal, "jobs.replay")
         repo = JobRepository.from_session(session)
         job = await repo.get(job_id)
         if job is None:
@@ -294,8 +299,11 @@ class JobService:
         replayed = await repo.get(job_id)
         return replayed if replayed is not None else job
 
-    async def replay_all(self, session: AsyncSession, *, name: str | None = None) -> list[int]:
+    async def replay_all(
+        self, session: AsyncSession, principal: Principal, *, name: str | None = None
+    ) -> list[int]:
         """Replay every dead letter (of ``name``); returns their ids."""
+        authz.authorize(principal, "jobs.replay")
         repo = JobRepository.from_session(session)
         ids = await repo.ids_by_status(JobStatus.DEAD.value, name=name)
         for job_id in ids:
@@ -310,8 +318,9 @@ class JobService:
             )
         return ids
 
-    async def stats(self, session: AsyncSession) -> dict[str, dict[str, int]]:
+    async def stats(self, session: AsyncSession, principal: Principal) -> dict[str, dict[str, int]]:
         """Job counts by name and status."""
+        authz.authorize(principal, "jobs.read")
         out: dict[str, dict[str, int]] = {}
         for (name, status), count in (await JobRepository.from_session(session).counts()).items():
             out.setdefault(name, {})[status] = count

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
 from creditbank.errors import NotFound
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
 from creditbank.kit.time import utc_now
 from creditbank.ledger import merkle
 from creditbank.ledger.chain import canonical_json, timestamp
@@ -126,6 +128,48 @@ class CheckpointService:
             "public_key": jwk,
             "leaves": checkpoint.leaves,
         }
+
+    # -- a caller's view ---------------------------------------------------------------
+
+    def keys_for(
+        self, principal: Principal, settings: Settings
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The checkpoint signing keys (public JWKs, retired ones included) and the current
+        key's id, for the operator."""
+        authz.authorize(principal, "keys.manage")
+        keys = load_keys(settings)
+        return keys.current, keys.jwks()
+
+    async def create_for(
+        self, session: AsyncSession, principal: Principal, settings: Settings
+    ) -> LedgerCheckpoint:
+        """Sign a checkpoint now, for the operator."""
+        authz.authorize(principal, "keys.manage")
+        checkpoint = await self.create(session, settings)
+        if checkpoint is None:  # pragma: no cover - only skip_if_unchanged skips
+            raise NotFound("no checkpoint was made", code="checkpoint_not_found")
+        return checkpoint
+
+    async def document_for(
+        self, session: AsyncSession, principal: Principal, checkpoint_id: int, settings: Settings
+    ) -> dict[str, Any]:
+        """The full document with its leaves (every learner's head), for the auditor."""
+        authz.authorize(principal, "audit.read")
+        return self.document(await self.get(session, checkpoint_id), settings)
+
+    async def proof_for(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        learner_id: uuid.UUID,
+        checkpoint_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The learner's inclusion proof, for her or the operator."""
+        authz.require_learner_access(principal, learner_id)
+        return await self.inclusion_proof(
+            session, learner_id=learner_id, checkpoint_id=checkpoint_id
+        )
 
     async def inclusion_proof(
         self, session: AsyncSession, *, learner_id: uuid.UUID, checkpoint_id: int | None = None

@@ -119,3 +119,40 @@ class CheckpointRead(BaseModel):
     statement: dict[str, Any]
     kid: str
     signature: str
+
+
+class CheckpointKeysRead(BaseModel):
+    """The public keys that sign checkpoints, as a JWK Set."""
+
+    keys: list[dict[str, Any]]
+
+
+class CheckpointDocumentRead(BaseModel):
+    """An exportable checkpoint: signed statement, signature, public key and leaves."""
+
+    statement: dict[str, Any]
+    kid: str
+    signature: str
+    public_key: dict[str, Any] | None
+    leaves: list[list[Any]]
+
+
+class ProofLeafRead(BaseModel):
+    learner_id: str
+    seq: int
+    head_hash: str
+
+
+class InclusionProofRead(BaseModel):
+    """The Merkle audit path of a learner's chain head under a signed checkpoint."""
+
+    checkpoint_id: int
+    root: str
+    tree_size: int
+    index: int
+    leaf: ProofLeafRead
+    leaf_data: str
+    proof: list[str]
+    statement: dict[str, Any]
+    kid: str
+    signature: str

@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.errors import NotFound
+from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.kit.credits import ZERO, parse_amount
 from creditbank.kit.time import utc_now
@@ -51,7 +53,14 @@ from creditbank.ledger.models import (
     LedgerPosition,
 )
 from creditbank.ledger.repository import LedgerRepository
-from creditbank.ledger.schemas import EntryRead
+from creditbank.ledger.schemas import (
+    BalancesRead,
+    BucketRead,
+    ChainProblemRead,
+    EntryRead,
+    ExemptionRead,
+    VerifyRead,
+)
 
 FIGURES = ("available", "converted", "expired")
 NO_LEVEL = "none"
@@ -596,7 +605,7 @@ class LedgerService:
         ``amount`` is signed (never zero). With ``outcome_id`` the correction lands
         on that outcome's position; otherwise in ``category`` (default "adjustment").
         """
-        if not principal.is_operator:
+        if not authz.allowed(principal, "ledger.adjust"):
             raise OperatorOnly("only an operator may adjust a ledger / 仅管理员可调整账户")
         if not reason or not reason.strip():
             raise ReasonRequired("an adjustment needs a reason / 调整须说明理由")
@@ -735,6 +744,88 @@ class LedgerService:
 
     async def learner_ids(self, session: AsyncSession) -> list[uuid.UUID]:
         return await LedgerRepository.from_session(session).learner_ids()
+
+    # -- a caller's view: the learner herself or the operator ------------------------------
+
+    async def account(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        learner_id: uuid.UUID,
+        *,
+        as_of: datetime | None = None,
+    ) -> BalancesRead:
+        """Her figures as of a time, with the target units she obtained by conversion
+        (those posted by then) and the credits they carry toward their targets."""
+        authz.require_learner_access(principal, learner_id)
+        figures = await self.balances(session, learner_id, as_of=as_of)
+        exemptions = [
+            e
+            for e in await self.exemptions(session, learner_id)
+            if as_of is None or e["seq"] <= figures.seq
+        ]
+        target = sum(
+            (Decimal(e["credits"]) for e in exemptions if e.get("credits")), Decimal("0.00")
+        )
+        return BalancesRead(
+            learner_id=figures.learner_id,
+            as_of=figures.as_of,
+            seq=figures.seq,
+            head_hash=figures.head_hash,
+            banked=figures.banked,
+            available=figures.available,
+            converted=figures.converted,
+            expired=figures.expired,
+            by_category={k: BucketRead(**vars(v)) for k, v in figures.by_category.items()},
+            by_level={k: BucketRead(**vars(v)) for k, v in figures.by_level.items()},
+            exemptions=[ExemptionRead.model_validate(e) for e in exemptions],
+            target_credits=target,
+        )
+
+    async def exemptions_for(
+        self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        """:meth:`exemptions` (each target unit as converted, titles included), for her
+        or the operator."""
+        authz.require_learner_access(principal, learner_id)
+        return await self.exemptions(session, learner_id)
+
+    async def read_entries(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        learner_id: uuid.UUID,
+        *,
+        after_seq: int = 0,
+        limit: int = 100,
+        kind: str | None = None,
+    ) -> list[LedgerEntry]:
+        """Her entries in order (the learner herself or the operator)."""
+        authz.require_learner_access(principal, learner_id)
+        return await self.entries(session, learner_id, after_seq=after_seq, limit=limit, kind=kind)
+
+    async def read_entry(
+        self, session: AsyncSession, principal: Principal, entry_id: uuid.UUID
+    ) -> LedgerEntry:
+        """One entry, for its learner or the operator."""
+        found = await self.entry(session, entry_id)
+        if found is None:
+            raise NotFound("no such ledger entry / 账目不存在", code="entry_not_found")
+        authz.require_learner_access(principal, found.learner_id)
+        return found
+
+    async def verify_account(
+        self, session: AsyncSession, principal: Principal, learner_id: uuid.UUID
+    ) -> VerifyRead:
+        """Re-compute her hash chain; names the first broken entry."""
+        authz.require_learner_access(principal, learner_id)
+        report = await self.verify(session, learner_id=learner_id)
+        return VerifyRead(
+            ok=report.ok,
+            learners=report.learners,
+            entries=report.entries,
+            problems=[ChainProblemRead.model_validate(vars(p)) for p in report.problems],
+        )
 
     # -- verification --------------------------------------------------------------------
 

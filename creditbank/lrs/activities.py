@@ -17,13 +17,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import Forbidden
 from creditbank.identity.principal import Principal
-from creditbank.lrs.keys import key_hash
-from creditbank.lrs.models import KeyKind, Statement, StatementKey
+from creditbank.lrs.repository import ActivityRepository
 
 MAX_STATEMENTS = 500
 #: Scopes that may read the Activities (and Agents) resources.
@@ -43,33 +41,6 @@ def require_read(principal: Principal) -> uuid.UUID | None:
     if any(principal.has_scope(scope) for scope in _ALL_STATEMENTS_SCOPES):
         return None
     return principal.institution_id or uuid.UUID(int=0)
-
-
-class ActivityRepository:
-    """Reads of the statement store for the Activities resource (same context: lrs)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> ActivityRepository:
-        return cls(session)
-
-    async def bodies_with_activity(
-        self, activity_id: str, *, institution_id: uuid.UUID | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """Bodies of the newest ``limit`` statements that mention ``activity_id``, oldest first."""
-        query = (
-            select(Statement.body)
-            .join(StatementKey, StatementKey.statement_seq == Statement.seq)
-            .where(StatementKey.key_hash == key_hash(KeyKind.ACTIVITY, activity_id))
-            .order_by(Statement.seq.desc())
-            .limit(limit)
-        )
-        if institution_id is not None:
-            query = query.where(Statement.institution_id == institution_id)
-        rows = (await self.session.execute(query)).scalars().all()
-        return list(reversed(rows))
 
 
 def activities_in(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:

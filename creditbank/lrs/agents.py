@@ -13,18 +13,15 @@ Person of the Agent it asked about, as if nothing else were known.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.lrs.activities import require_read
-from creditbank.lrs.keys import agent_key, key_hash
-from creditbank.lrs.models import KeyKind, Statement, StatementKey
+from creditbank.lrs.repository import AgentRepository
 from creditbank.lrs.xapi.ifi import agent_ifi, ifi_to_agent
 
 #: How many of the agent's newest statements are read for the names it went by.
@@ -32,39 +29,6 @@ MAX_STATEMENTS = 50
 _IFI_PROPERTIES = ("mbox", "mbox_sha1sum", "openid", "account")
 #: The permission that lets a caller see every identifier linked to a learner.
 LINKED_IFIS_SCOPE = "all/read"
-
-
-class AgentRepository:
-    """Reads of the statement store for the Agents resource (same context: lrs)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> AgentRepository:
-        return cls(session)
-
-    async def actors_of(
-        self, agent: dict[str, Any], *, institution_id: uuid.UUID | None, limit: int
-    ) -> list[Any]:
-        """The ``actor`` of the newest statements this agent is the actor (or object) of."""
-        key = agent_key(agent)
-        if key is None:
-            return []
-        query = (
-            select(Statement.body)
-            .join(StatementKey, StatementKey.statement_seq == Statement.seq)
-            .where(
-                StatementKey.key_hash == key_hash(KeyKind.AGENT, key),
-                StatementKey.related.is_(False),
-            )
-            .order_by(Statement.seq.desc())
-            .limit(limit)
-        )
-        if institution_id is not None:
-            query = query.where(Statement.institution_id == institution_id)
-        bodies = (await self.session.execute(query)).scalars().all()
-        return [body.get("actor") for body in bodies if isinstance(body, dict)]
 
 
 def person_of(agents: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from creditbank.db import sqlite_write_gate
-from creditbank.lrs.keys import key_hash
+from creditbank.lrs.keys import agent_key, key_hash
 from creditbank.lrs.models import AttachmentContent, KeyKind, Statement, StatementKey
 from creditbank.lrs.query import StatementQuery
 
@@ -419,6 +419,11 @@ class StatementRepository:
         stmt = stmt.order_by(seq_column.asc() if query.ascending else seq_column.desc())
         return stmt.limit(query.limit + 1)
 
+    async def get(self, statement_id: uuid.UUID) -> Statement | None:
+        """One stored statement row by id (voided or not)."""
+        result = await self.session.execute(select(Statement).where(Statement.id == statement_id))
+        return result.scalar_one_or_none()
+
 
 class AttachmentRepository:
     """Attachment content, one row per SHA-2 digest."""
@@ -468,3 +473,63 @@ class AttachmentRepository:
             )
         )
         return {row.sha2: bytes(row.content) for row in result}
+
+
+class ActivityRepository:
+    """Reads of the statement store for the Activities resource (same context: lrs)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> ActivityRepository:
+        return cls(session)
+
+    async def bodies_with_activity(
+        self, activity_id: str, *, institution_id: uuid.UUID | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Bodies of the newest ``limit`` statements that mention ``activity_id``, oldest first."""
+        query = (
+            select(Statement.body)
+            .join(StatementKey, StatementKey.statement_seq == Statement.seq)
+            .where(StatementKey.key_hash == key_hash(KeyKind.ACTIVITY, activity_id))
+            .order_by(Statement.seq.desc())
+            .limit(limit)
+        )
+        if institution_id is not None:
+            query = query.where(Statement.institution_id == institution_id)
+        rows = (await self.session.execute(query)).scalars().all()
+        return list(reversed(rows))
+
+
+class AgentRepository:
+    """Reads of the statement store for the Agents resource (same context: lrs)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> AgentRepository:
+        return cls(session)
+
+    async def actors_of(
+        self, agent: dict[str, Any], *, institution_id: uuid.UUID | None, limit: int
+    ) -> list[Any]:
+        """The ``actor`` of the newest statements this agent is the actor (or object) of."""
+        key = agent_key(agent)
+        if key is None:
+            return []
+        query = (
+            select(Statement.body)
+            .join(StatementKey, StatementKey.statement_seq == Statement.seq)
+            .where(
+                StatementKey.key_hash == key_hash(KeyKind.AGENT, key),
+                StatementKey.related.is_(False),
+            )
+            .order_by(Statement.seq.desc())
+            .limit(limit)
+        )
+        if institution_id is not None:
+            query = query.where(Statement.institution_id == institution_id)
+        bodies = (await self.session.execute(query)).scalars().all()
+        return [body.get("actor") for body in bodies if isinstance(body, dict)]

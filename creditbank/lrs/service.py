@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.audit.service import audit as audit_service
 from creditbank.config import LrsSettings
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.jobs.service import jobs as jobs_service
@@ -615,14 +616,37 @@ class StatementService:
         settings: LrsSettings,
         ip: str | None = None,
     ) -> dict[str, str]:
+        """The operator voids a statement for the institution that stored it (audited,
+        refusals too)."""
+        async with audit_service.refusals(
+            session,
+            actor=operator,
+            action="lrs.void_on_behalf",
+            object_type="statement",
+            object_id=statement_id,
+            ip=ip,
+        ):
+            authz.authorize(operator, "statement.void_on_behalf")
+            return await self._void_on_behalf(
+                session, operator, statement_id, reason=reason, settings=settings, ip=ip
+            )
+
+    async def _void_on_behalf(
+        self,
+        session: AsyncSession,
+        operator: Principal,
+        statement_id: uuid.UUID,
+        *,
+        reason: str,
+        settings: LrsSettings,
+        ip: str | None = None,
+    ) -> dict[str, str]:
         """The operator voids a statement for the institution that stored it (audited).
 
         The voiding statement is stored as that institution's (its ``institution_id``),
         with an ``authority`` naming both: a Group of the institution's authority and
         the operator, as xAPI describes an assertion made through an intermediary.
         """
-        if not operator.is_operator:
-            raise Forbidden("operators only / 仅限管理员", code="forbidden")
         repo = StatementRepository.from_session(session)
         target = (await repo.rows_by_id([statement_id])).get(statement_id)
         if target is None:
@@ -786,13 +810,7 @@ async def get_statement_for_processing(
     session: AsyncSession, statement_id: uuid.UUID
 ) -> StatementForProcessing | None:
     """A stored statement with its sender and voided flag, for background processing."""
-    from sqlalchemy import select
-
-    from creditbank.lrs.models import Statement
-
-    row = (
-        await session.execute(select(Statement).where(Statement.id == statement_id))
-    ).scalar_one_or_none()
+    row = await StatementRepository.from_session(session).get(statement_id)
     if row is None:
         return None
     return StatementForProcessing(

@@ -6,6 +6,7 @@ nothing); each is bounded by a time window on an indexed or narrow column.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -76,7 +77,28 @@ _applications = table(
     column("target_institution_key", String()),
 )
 _ledger = table("ledger_entries", column("posted_at", UTCDateTime()), column("learner_id"))
-_statements = table("lrs_statements", column("stored", UTCDateTime()), column("seq"))
+_statements = table(
+    "lrs_statements", column("stored", UTCDateTime()), column("seq"), column("institution_id")
+)
+_evaluations = table(
+    "rule_evaluations",
+    column("statement_id"),
+    column("institution_key", String()),
+    column("kind", String()),
+    column("recognised"),
+    column("reason_zh", String()),
+    column("reason_en", String()),
+    column("evaluated_at", UTCDateTime()),
+)
+
+
+@dataclass(frozen=True)
+class NotRecognised:
+    statement_id: str
+    kind: str
+    reason_zh: str
+    reason_en: str
+    evaluated_at: datetime
 
 
 class ReportingRepository:
@@ -194,6 +216,48 @@ class ReportingRepository:
         query = select(day, func.count()).where(st.stored >= since).group_by(day).order_by(day)
         rows = (await self.session.execute(query)).all()
         return [Count(period=str(r[0]), count=int(r[1])) for r in rows]
+
+    async def institution_statements_per_day(
+        self, institution_id: uuid.UUID, since: datetime
+    ) -> list[Count]:
+        st = _statements.c
+        day = self._period(st.stored, day=True)
+        query = (
+            select(day, func.count())
+            .where(st.institution_id == institution_id, st.stored >= since)
+            .group_by(day)
+            .order_by(day)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [Count(period=str(r[0]), count=int(r[1])) for r in rows]
+
+    async def institution_evaluations(self, institution_key: str, since: datetime) -> list[Count]:
+        """Evaluations of the institution's statements, by ``kind:recognised``."""
+        ev = _evaluations.c
+        query = (
+            select(ev.kind, ev.recognised, func.count())
+            .where(ev.institution_key == institution_key, ev.evaluated_at >= since)
+            .group_by(ev.kind, ev.recognised)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [Count(period=f"{r[0]}:{bool(r[1])}", count=int(r[2])) for r in rows]
+
+    async def institution_not_recognised(
+        self, institution_key: str, since: datetime, limit: int = 50
+    ) -> list[NotRecognised]:
+        ev = _evaluations.c
+        query = (
+            select(ev.statement_id, ev.kind, ev.reason_zh, ev.reason_en, ev.evaluated_at)
+            .where(
+                ev.institution_key == institution_key,
+                ev.evaluated_at >= since,
+                ev.recognised.is_(False),
+            )
+            .order_by(ev.evaluated_at.desc())
+            .limit(limit)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [NotRecognised(str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4]) for r in rows]
 
 
 def _periodic(row: tuple[object, ...]) -> Periodic:

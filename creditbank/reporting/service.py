@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,10 +10,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from creditbank.db import ReadSession
-from creditbank.identity.authz import authorize
+from creditbank.identity.authz import Resource, authorize
 from creditbank.identity.principal import Principal
 from creditbank.kit.time import utc_now
-from creditbank.reporting.repository import Count, Decisions, Periodic, ReportingRepository
+from creditbank.reporting.repository import (
+    Count,
+    Decisions,
+    NotRecognised,
+    Periodic,
+    ReportingRepository,
+)
 
 #: Administrative division codes (GB/T 2260) the demo and Hubei deployments use.
 REGIONS: dict[str, tuple[str, str]] = {
@@ -96,7 +103,49 @@ def region_name(code: str | None, lang: str) -> str:
     return names[1] if lang == "en" else names[0]
 
 
+@dataclass(frozen=True)
+class Ingest:
+    """An institution's ingest: statements per day, how many were recognised, and the
+    statements held or refused with the reason."""
+
+    since: datetime
+    statements_per_day: list[Count]
+    evaluated: int
+    recognised: int
+    not_recognised: list[NotRecognised]
+
+    @property
+    def recognised_share(self) -> Decimal | None:
+        if not self.evaluated:
+            return None
+        return (Decimal(self.recognised) * 100 / Decimal(self.evaluated)).quantize(Decimal("0.1"))
+
+
 class ReportingService:
+    async def ingest(
+        self,
+        session: ReadSession,
+        principal: Principal,
+        *,
+        institution_id: uuid.UUID,
+        institution_key: str,
+        days: int = 30,
+        now: datetime | None = None,
+    ) -> Ingest:
+        """The ingest statistics of one institution, for its admin or the operator."""
+        authorize(principal, "reporting.institution", Resource(institution_id=institution_id))
+        now = now or utc_now()
+        since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        repo = ReportingRepository.from_session(session)
+        counts = await repo.institution_evaluations(institution_key, since)
+        return Ingest(
+            since=since,
+            statements_per_day=await repo.institution_statements_per_day(institution_id, since),
+            evaluated=sum(c.count for c in counts),
+            recognised=sum(c.count for c in counts if c.period.endswith(":True")),
+            not_recognised=await repo.institution_not_recognised(institution_key, since),
+        )
+
     async def dashboard(
         self,
         session: ReadSession,

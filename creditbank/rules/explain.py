@@ -11,14 +11,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import BadRequest, NotFound
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.kit.time import utc_now
+from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.service import get_statement_for_processing
 from creditbank.rules.accumulation import LearnerRecord
 from creditbank.rules.engine import evaluate_statement
 from creditbank.rules.facts import StatementFactsError
 from creditbank.rules.models import Outcome
-from creditbank.rules.outcomes import learner_record
+from creditbank.rules.outcomes import get_outcome, learner_record, read_outcome
 from creditbank.rules.recognition import ENGINE_TYPES, statement_facts
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.service import standards as standards_service
@@ -191,3 +194,97 @@ async def dry_run(
     detail["notes"] = notes
     detail["stored"] = False
     return detail
+
+
+# -- a caller's view: authorized here, through identity.authz ---------------------------
+
+
+async def explain_outcome_for(
+    session: AsyncSession, principal: Principal, outcome_id: uuid.UUID
+) -> dict[str, Any]:
+    """Why this outcome exists, for its learner or the operator."""
+    return await explain_outcome(session, await read_outcome(session, principal, outcome_id))
+
+
+async def explain_ledger_entry(
+    session: AsyncSession, principal: Principal, entry_id: uuid.UUID
+) -> dict[str, Any]:
+    """From a ledger entry back to its outcome(s), rule versions and statements."""
+    entry = await ledger_service.entry(session, entry_id)
+    if entry is None:
+        raise NotFound("no such ledger entry / 账目不存在", code="ledger_entry_not_found")
+    authz.require_learner_access(principal, entry.learner_id)
+    outcome_ids = [uuid.UUID(leg["outcome_id"]) for leg in entry.legs if leg.get("outcome_id")]
+    if entry.outcome_id is not None and entry.outcome_id not in outcome_ids:
+        outcome_ids.insert(0, entry.outcome_id)
+    outcomes = []
+    for outcome_id in outcome_ids:
+        try:
+            outcome = await get_outcome(session, outcome_id)
+        except NotFound:
+            continue
+        outcomes.append(await explain_outcome(session, outcome))
+    return {
+        "entry": {
+            "id": str(entry.id),
+            "learner_id": str(entry.learner_id),
+            "seq": entry.seq,
+            "kind": entry.kind,
+            "amount": f"{entry.amount:.2f}",
+            "unit_code": entry.unit_code,
+            "rule": {"id": entry.rule_id, "version": entry.rule_version},
+            "standards_version": entry.standards_version,
+            "statement_ids": list(entry.statement_ids),
+            "reason": entry.reason,
+            "posted_at": entry.posted_at.isoformat(),
+        },
+        "outcomes": outcomes,
+    }
+
+
+async def explain_statement_for(
+    session: AsyncSession, principal: Principal, statement_id: uuid.UUID
+) -> dict[str, Any]:
+    """Why a stored statement was (not) recognised: for its learner, the operator, and the
+    institution that sent it (its credential or admin: the bank's decision on its own
+    record)."""
+    learner_id, explanation = await explain_statement(session, statement_id)
+    stored = await get_statement_for_processing(session, statement_id)
+    if (
+        stored is not None
+        and stored.institution_id is not None
+        and authz.allowed(
+            principal, "statement.decision", authz.Resource(institution_id=stored.institution_id)
+        )
+    ):
+        return explanation
+    authz.authorize(principal, "statement.explain", authz.Resource(learner_id=learner_id))
+    return explanation
+
+
+async def dry_run_for(
+    session: AsyncSession,
+    principal: Principal,
+    statement: dict[str, Any],
+    *,
+    institution_key: str | None = None,
+    version: str | None = None,
+    set_id: str | None = None,
+    learner_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """A dry run for the caller: the sender defaults to the calling institution's
+    credential; against a learner's record only for her or the operator."""
+    authz.authorize(principal, "rules.dry_run")
+    institution_key = institution_key or principal.institution_key
+    if institution_key is None:
+        raise BadRequest("name the sending institution", code="institution_required")
+    if learner_id is not None:
+        authz.require_learner_access(principal, learner_id)
+    return await dry_run(
+        session,
+        statement,
+        institution_key=institution_key,
+        version=version,
+        set_id=set_id,
+        learner_id=learner_id,
+    )

@@ -20,6 +20,8 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import NotFound
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
 from creditbank.kit.time import isoformat_z
 from creditbank.ledger.service import Deposit
 from creditbank.ledger.service import ledger as ledger_service
@@ -307,6 +309,30 @@ async def get_outcome(session: AsyncSession, outcome_id: uuid.UUID) -> Outcome:
     outcome = await RulesRepository.from_session(session).outcome(outcome_id)
     if outcome is None:
         raise NotFound(f"no outcome {outcome_id} / 成果不存在", code="outcome_not_found")
+    return outcome
+
+
+# -- a caller's view: authorized here, through identity.authz ---------------------------
+
+
+async def outcomes_for(
+    session: AsyncSession,
+    principal: Principal,
+    learner_id: uuid.UUID,
+    *,
+    status: str | None = None,
+) -> list[Outcome]:
+    """A learner's outcomes, for her or the operator."""
+    authz.require_learner_access(principal, learner_id)
+    return await list_outcomes(session, learner_id, status=status)
+
+
+async def read_outcome(
+    session: AsyncSession, principal: Principal, outcome_id: uuid.UUID
+) -> Outcome:
+    """One outcome, for its learner or the operator."""
+    outcome = await get_outcome(session, outcome_id)
+    authz.require_learner_access(principal, outcome.learner_id)
     return outcome
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import NotFound
-from creditbank.identity.models import Institution
+from creditbank.identity.service import Institution
 from creditbank.identity.service import identity as identity_service
 from creditbank.kit.credits import ZERO
 from creditbank.kit.time import utc_now

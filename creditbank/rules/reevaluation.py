@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
 from creditbank.kit.credits import ZERO
 from creditbank.kit.time import utc_now
 from creditbank.rules.engine import Evaluation as EngineEvaluation
@@ -22,7 +24,8 @@ from creditbank.rules.models import OutcomeStatus
 from creditbank.rules.outcomes import record_from, revoke, store_evaluation
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
-from creditbank.standards.service import Published
+from creditbank.standards.service import Published, actor_label
+from creditbank.standards.service import standards as standards_service
 
 
 @dataclass
@@ -226,3 +229,19 @@ async def _apply_changes(
         if old is not None and created:
             old.superseded_by = created[0].id
             await session.flush()
+
+
+async def reevaluate_version(
+    session: AsyncSession,
+    principal: Principal,
+    set_id: str,
+    version: str,
+    *,
+    apply: bool,
+) -> dict[str, Any]:
+    """What a published version changes for which learners; with ``apply``, change it
+    (the operator: ``standards.reevaluate``)."""
+    authz.authorize(principal, "standards.reevaluate")
+    published = await standards_service.get_version(session, set_id, version)
+    report = await reevaluate(session, published, apply=apply, actor=actor_label(principal))
+    return report.as_json()

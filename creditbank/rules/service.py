@@ -37,6 +37,8 @@ class RulesService:
     learner_record = staticmethod(outcomes.learner_record)
     list_outcomes = staticmethod(outcomes.list_outcomes)
     get_outcome = staticmethod(outcomes.get_outcome)
+    outcomes_for = staticmethod(outcomes.outcomes_for)
+    read_outcome = staticmethod(outcomes.read_outcome)
     is_active = staticmethod(outcomes.is_active)
     export_learner_data = staticmethod(outcomes.export_learner_data)
     # an outcome's life
@@ -46,8 +48,13 @@ class RulesService:
     explain_outcome = staticmethod(explain.explain_outcome)
     explain_statement = staticmethod(explain.explain_statement)
     dry_run = staticmethod(explain.dry_run)
+    explain_outcome_for = staticmethod(explain.explain_outcome_for)
+    explain_ledger_entry = staticmethod(explain.explain_ledger_entry)
+    explain_statement_for = staticmethod(explain.explain_statement_for)
+    dry_run_for = staticmethod(explain.dry_run_for)
     # a new standards version
     reevaluate = staticmethod(reevaluation.reevaluate)
+    reevaluate_version = staticmethod(reevaluation.reevaluate_version)
 
 
 rules = RulesService()

@@ -14,10 +14,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creditbank.errors import Conflict, NotFound
+from creditbank.errors import Conflict, NotFound, ValidationFailed
+from creditbank.identity import authz
+from creditbank.identity.principal import Principal
 from creditbank.standards.loader import load_standards
 from creditbank.standards.models import StandardsVersion
 from creditbank.standards.repository import StandardsRepository
@@ -52,6 +56,11 @@ class Published:
     row: StandardsVersion
     standards: StandardsSet
     created: bool = False
+
+
+def actor_label(principal: Principal) -> str:
+    """Who published or re-evaluated, as stored with the version or the ledger entries."""
+    return f"user:{principal.id}" if principal.id else "operator"
 
 
 class StandardsService:
@@ -93,6 +102,38 @@ class StandardsService:
         )
         await repo.add(row)
         return Published(row, self._remember(standards), created=True)
+
+    async def publish_content(
+        self, session: AsyncSession, principal: Principal, content: dict[str, Any]
+    ) -> Published:
+        """Publish a set given as JSON (the operator); a bad set is refused with every problem."""
+        authz.authorize(principal, "standards.publish")
+        try:
+            loaded = StandardsSet.model_validate(content)
+        except ValidationError as exc:
+            raise ValidationFailed(str(exc), code="invalid_standards") from exc
+        return await self.publish(session, loaded, actor=actor_label(principal))
+
+    async def versions_for(
+        self, session: AsyncSession, principal: Principal, *, set_id: str | None = None
+    ) -> list[StandardsVersion]:
+        """Published versions, for anyone signed in."""
+        authz.authorize(principal, "standards.read")
+        return await self.list_versions(session, set_id=set_id)
+
+    async def in_force_for(
+        self, session: AsyncSession, principal: Principal, *, set_id: str | None = None
+    ) -> StandardsVersion:
+        """The version in force now, for anyone signed in."""
+        authz.authorize(principal, "standards.read")
+        return (await self.in_force(session, set_id=set_id)).row
+
+    async def version_for(
+        self, session: AsyncSession, principal: Principal, set_id: str, version: str
+    ) -> StandardsVersion:
+        """One published version with its content, for anyone signed in."""
+        authz.authorize(principal, "standards.read")
+        return (await self.get_version(session, set_id, version)).row
 
     async def publish_directory(
         self, session: AsyncSession, directory: Path, *, actor: str

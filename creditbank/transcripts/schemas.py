@@ -55,3 +55,11 @@ class VerifyReport(BaseModel):
     credential_id: Any = None
     subject: Any = None
     credential: dict[str, Any] | None = None
+
+
+class JwkRead(BaseModel):
+    """One issuer key as a JWK (RFC 7517); its other members are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: str

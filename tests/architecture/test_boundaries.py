@@ -114,12 +114,7 @@ PUBLISHED: dict[str, set[str]] = {
 #: Not contexts: the shared kit, and tools that drive every context from outside.
 NOT_CONTEXTS = {"kit", "cli", "bench"}
 #: Known crossings, to remove (each names who should offer what instead).
-ALLOWED_CROSSINGS = {
-    # Outcomes are joined to the learner row; identity should offer a query.
-    ("rules", "creditbank.identity.models"),
-    # The importer reads institutions' rows; identity should offer a lookup.
-    ("imports", "creditbank.identity.models"),
-}
+ALLOWED_CROSSINGS: set[tuple[str, str]] = set()
 
 
 def _contexts() -> set[str]:
@@ -172,10 +167,6 @@ EXECUTE = {"execute", "exec_driver_sql", "scalars", "scalar", "stream", "stream_
 INFRASTRUCTURE = {"creditbank/db.py", "creditbank/migrate.py", "creditbank/backup.py"}
 #: Known SQL outside repositories, to move into the context's repository.py.
 SQL_ALLOWED = {
-    "creditbank/jobs/service.py",
-    "creditbank/lrs/service.py",
-    "creditbank/lrs/activities.py",
-    "creditbank/lrs/agents.py",
     # The rules benchmark counts rows to report its figures.
     "creditbank/bench/rules.py",
 }

@@ -34,6 +34,13 @@ async def _bearer(client: httpx.AsyncClient, username: str, password: str) -> di
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+@pytest.fixture(autouse=True)
+def _loopback_is_a_trusted_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rounds sign in from addresses of their own, below the per-address rate limit:
+    the server (started after this fixture) trusts loopback's X-Forwarded-For."""
+    monkeypatch.setenv("CREDITBANK_TRUSTED_PROXIES", '["127.0.0.1"]')
+
+
 async def test_a_write_is_readable_as_soon_as_it_is_answered(
     live_server, world: World, db: Database
 ):
@@ -53,7 +60,7 @@ async def _new_sign_in_works_at_once(client: httpx.AsyncClient, world: World) ->
             headers=operator,
         )
         assert created.status_code == 201, created.text
-        # Each from an address of her own (uvicorn trusts loopback's X-Forwarded-For),
+        # Each from an address of her own (the server trusts loopback's X-Forwarded-For),
         # below the per-address sign-in rate limit.
         signed_in = await client.post(
             "/api/v1/auth/login",

@@ -140,8 +140,9 @@ class TestProductionKeys:
             return result
 
         created = cli("keys", "init")
-        # The keyring and each signing purpose (access tokens, ledger checkpoints).
-        assert len(created["created"]) == 3  # type: ignore[arg-type]
+        # The keyring and each signing purpose (access tokens, ledger checkpoints,
+        # transcript issuer).
+        assert len(created["created"]) == 4  # type: ignore[arg-type]
         listed = cli("keys", "list")
         first = listed["encryption"]["current"]  # type: ignore[index]
         ring = load_keyring(tmp_path / "keys" / "keyring.json", create=False)

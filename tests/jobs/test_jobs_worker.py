@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from creditbank.config import Settings
 from creditbank.db import Database
+from creditbank.identity.principal import Principal
 from creditbank.jobs.context import PermanentJobError, TaskContext
 from creditbank.jobs.models import Job, JobStatus
 from creditbank.jobs.service import backoff
@@ -25,6 +26,7 @@ from workers import scheduler
 from workers.registry import Registry
 from workers.runner import Worker
 
+OPERATOR = Principal(kind="user", roles=frozenset({"operator"}), label="ops")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -76,7 +78,7 @@ class TestClaim:
             (job,) = await jobs_service.claim(
                 session, worker_id="a", limit=1, lease=timedelta(seconds=1)
             )
-            row = await jobs_service.get(session, job.id)
+            row = await jobs_service.get(session, OPERATOR, job.id)
             row.attempts = row.max_attempts
         async with db.session_scope() as session:
             taken = await jobs_service.claim(
@@ -136,7 +138,7 @@ class TestRetries:
         assert await worker.run_once() == 0
         for attempt in (2, 3):
             async with db.session_scope() as session:
-                job = await jobs_service.get(session, row.id)
+                job = await jobs_service.get(session, OPERATOR, row.id)
                 job.run_at = utc_now() - timedelta(seconds=1)
             assert await worker.run_once() == 1
             (row,) = await _jobs(db)
@@ -147,7 +149,7 @@ class TestRetries:
         assert "boom 3" in (row.last_error or "")
 
         async with db.read_scope() as session:
-            dead = await jobs_service.dead_letters(session)
+            dead = await jobs_service.dead_letters(session, OPERATOR)
             session.expunge_all()
         assert [d.id for d in dead] == [row.id]
 
@@ -157,7 +159,7 @@ class TestRetries:
 
         worker.registry.register("t.flaky", fixed)
         async with db.session_scope() as session:
-            replayed = await jobs_service.replay(session, row.id)
+            replayed = await jobs_service.replay(session, OPERATOR, row.id)
         assert replayed.status == JobStatus.PENDING
         assert replayed.attempts == 0
         assert await worker.drain() == 1
@@ -172,7 +174,7 @@ class TestRetries:
         (row,) = await _jobs(db)
         async with db.session_scope() as session:
             with pytest.raises(Conflict):
-                await jobs_service.replay(session, row.id)
+                await jobs_service.replay(session, OPERATOR, row.id)
 
     async def test_unknown_jobs_and_permanent_errors_are_dead_at_once(
         self, db: Database, settings: Settings

@@ -416,3 +416,104 @@ async def test_the_dashboard_is_the_operators_only(client, db, settings):
     assert refused.status_code == 403
     assert "您无权查看此页面" in refused.text
     assert (await client.get("/operate/dashboard/statements.csv")).status_code == 403
+
+
+async def test_operator_searches_the_audit_log(client, db, settings):
+    demo = await load_story(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/audit")
+    assert page.status_code == 200
+    assert "审计日志" in page.text
+    assert "data-audit=" in page.text
+    found = await client.get("/operate/audit", params={"object_type": "nothing-like-this"})
+    assert "data-audit=" not in found.text
+    assert "暂无数据" in found.text
+    bad = await client.get("/operate/audit", params={"since": "yesterday"})
+    assert bad.status_code == 400
+    assert 'id="since-error"' in bad.text
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/audit", params={"since": "2000-01-01"})
+    assert '<html lang="en">' in english.text
+    assert "Audit log" in english.text
+    assert "data-audit=" in english.text
+
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/operate/audit")).status_code == 403
+
+
+async def test_operator_replays_a_dead_letter(client, db, settings):
+    from datetime import timedelta
+
+    from creditbank.jobs.service import jobs as jobs_service
+
+    demo = await load_story(db, settings)
+    async with db.session_scope() as session:
+        await jobs_service.enqueue(session, "portal.test", {"n": 1})
+    async with db.session_scope() as session:
+        claimed = await jobs_service.claim(
+            session, worker_id="t", limit=100, lease=timedelta(minutes=1)
+        )
+        mine = next(j for j in claimed if j.name == "portal.test")
+        await jobs_service.fail(
+            session, mine, "boom: no such handler", backoff_base_seconds=1, permanent=True
+        )
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/jobs")
+    assert page.status_code == 200
+    assert "任务队列与死信" in page.text
+    assert "boom: no such handler" in page.text
+    assert f'data-dead-job="{mine.id}"' in page.text
+    replayed = await client.post(
+        f"/operate/jobs/{mine.id}/replay", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert replayed.status_code == 303
+    after = await client.get("/operate/jobs?done=replayed")
+    assert f'data-dead-job="{mine.id}"' not in after.text
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/jobs")
+    assert "Job queue and dead letters" in english.text
+
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/operate/jobs")).status_code == 403
+
+
+async def test_operator_sees_the_signing_keys(client, db, settings):
+    demo = await load_story(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/operate/keys")
+    assert page.status_code == 200
+    assert "账本检查点签名密钥" in page.text
+    assert "当前密钥" in page.text
+    assert "data-key=" in page.text
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/operate/keys")
+    assert "Ledger checkpoint signing keys" in english.text
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/operate/keys")).status_code == 403
+
+
+async def test_institution_admin_sees_its_ingest_statistics(client, db, settings):
+    demo = await load_story(db, settings)
+    admin = demo["users"]["institution_admin"]
+    await sign_in(client, admin["username"], admin["password"])
+    page = await client.get("/institution/ingest")
+    assert page.status_code == 200
+    assert "数据接入统计" in page.text
+    assert int(figure(page.text, "statements")) >= 1
+    assert int(figure(page.text, "evaluated")) >= 1
+    await client.get("/lang", params={"to": "en", "next": "/"})
+    english = await client.get("/institution/ingest")
+    assert "Ingest statistics" in english.text
+    client.cookies.clear()
+    learner = demo["users"]["learner"]
+    await sign_in(client, learner["username"], learner["password"])
+    assert (await client.get("/institution/ingest")).status_code in (400, 403)

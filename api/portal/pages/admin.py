@@ -8,6 +8,7 @@ action is authorized by the identity service, with the signed-in principal.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,9 +16,11 @@ from fastapi.responses import Response
 
 from api.auth import client_ip
 from api.deps import get_database
+from api.portal.charts import bar_chart
 from api.portal.web import CheckedForm, Page, UserPage, form_text
 from creditbank.identity.schemas import CredentialRead, InstitutionRead
 from creditbank.identity.service import identity as identity_service
+from creditbank.reporting.service import reporting as reporting_service
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,3 +125,21 @@ async def accreditation(request: Request, page: UserPage, form: CheckedForm, key
             ip=client_ip(request),
         )
     return page.redirect("/operate/institutions?done=saved")
+
+
+@router.get("/institution/ingest")
+async def ingest(request: Request, page: UserPage) -> Response:
+    async with get_database(request).read_scope() as session:
+        institution = await identity_service.institution_for_caller(session, page.principal, None)
+        stats = await reporting_service.ingest(
+            session, page.principal, institution_id=institution.id, institution_key=institution.key
+        )
+        view = InstitutionRead.model_validate(institution)
+    bars = [(c.period[5:], Decimal(c.count)) for c in stats.statements_per_day]
+    title = page.t("chart_statements")
+    return page.render(
+        "admin/ingest.html",
+        institution=view,
+        stats=stats,
+        chart=bar_chart("chart-ingest", title, bars),
+    )

@@ -15,11 +15,8 @@ from api.deps import get_database
 from api.portal.web import CheckedForm, Page, UserPage, form_text
 from creditbank.conversions.schemas import ApplicationRead, DecisionCreate, ReviewRead
 from creditbank.conversions.service import conversions as conversion_service
-from creditbank.errors import NotFound
 from creditbank.identity.service import identity as identity_service
 from creditbank.kit.time import utc_now
-from creditbank.rules.schemas import OutcomeRead
-from creditbank.rules.service import rules as rules_service
 
 router = APIRouter(prefix="/certify", include_in_schema=False)
 
@@ -108,12 +105,9 @@ async def _application_page(
             for r in await conversion_service.reviews(session, page.principal, application_id)
         ]
         evidence: list[dict[str, Any]] = []
-        for outcome_id in application.outcome_ids:
-            try:
-                outcome = await rules_service.get_outcome(session, uuid.UUID(outcome_id))
-            except NotFound:
-                continue
-            explained = await rules_service.explain_outcome(session, outcome)
+        for outcome, explained in await conversion_service.evidence(
+            session, page.principal, application_id
+        ):
             found = await identity_service.find_institution(session, outcome.institution_key)
             source = (
                 {
@@ -128,7 +122,7 @@ async def _application_page(
             )
             evidence.append(
                 {
-                    "outcome": OutcomeRead.model_validate(outcome),
+                    "outcome": outcome,
                     "explained": explained,
                     "institution": source,
                     "trace": json.dumps(explained.get("trace"), ensure_ascii=False, indent=1),

@@ -54,10 +54,12 @@ def own_learner(page: Page) -> uuid.UUID:
 async def balance(request: Request, page: UserPage) -> Response:
     learner_id = own_learner(page)
     async with get_database(request).read_scope() as session:
-        figures = await ledger_service.balances(session, learner_id)
-        exemptions = await ledger_service.exemptions(session, learner_id)
-        entries = _entries(await ledger_service.entries(session, learner_id, limit=1000))
-        outcomes = _outcomes(await rules_service.list_outcomes(session, learner_id))
+        figures = await ledger_service.account(session, page.principal, learner_id)
+        exemptions = await ledger_service.exemptions_for(session, page.principal, learner_id)
+        entries = _entries(
+            await ledger_service.read_entries(session, page.principal, learner_id, limit=1000)
+        )
+        outcomes = _outcomes(await rules_service.outcomes_for(session, page.principal, learner_id))
     soon = utc_now() + timedelta(days=90)
     expiring = sum(
         (
@@ -74,14 +76,13 @@ async def balance(request: Request, page: UserPage) -> Response:
             Series(page.t("available"), [(e.posted_at, e.available) for e in entries], True),
         ],
     )
-    target = sum((Decimal(e["credits"]) for e in exemptions if e.get("credits")), Decimal("0"))
     return page.render(
         "learner/balance.html",
         figures=figures,
         expiring=expiring,
         chart=chart,
         exemptions=exemptions,
-        target=target,
+        target=figures.target_credits,
         entries=entries,
     )
 
@@ -90,7 +91,7 @@ async def balance(request: Request, page: UserPage) -> Response:
 async def outcomes(request: Request, page: UserPage) -> Response:
     learner_id = own_learner(page)
     async with get_database(request).read_scope() as session:
-        found = _outcomes(await rules_service.list_outcomes(session, learner_id))
+        found = _outcomes(await rules_service.outcomes_for(session, page.principal, learner_id))
     return page.render("learner/outcomes.html", outcomes=found)
 
 
@@ -98,7 +99,9 @@ async def outcomes(request: Request, page: UserPage) -> Response:
 async def ledger(request: Request, page: UserPage) -> Response:
     learner_id = own_learner(page)
     async with get_database(request).read_scope() as session:
-        entries = _entries(await ledger_service.entries(session, learner_id, limit=1000))
+        entries = _entries(
+            await ledger_service.read_entries(session, page.principal, learner_id, limit=1000)
+        )
     return page.render("learner/ledger.html", entries=entries)
 
 
@@ -106,16 +109,18 @@ async def ledger(request: Request, page: UserPage) -> Response:
 async def ledger_entry(request: Request, page: UserPage, entry_id: uuid.UUID) -> Response:
     learner_id = own_learner(page)
     async with get_database(request).read_scope() as session:
-        entries = _entries(await ledger_service.entries(session, learner_id, limit=1000))
+        entries = _entries(
+            await ledger_service.read_entries(session, page.principal, learner_id, limit=1000)
+        )
         entry = next((e for e in entries if e.id == entry_id), None)
         if entry is None:
             raise NotFound("no such ledger entry / 账目不存在", code="entry_not_found")
         outcome_ids = [uuid.UUID(leg["outcome_id"]) for leg in entry.legs if leg.get("outcome_id")]
         if entry.outcome_id is not None and entry.outcome_id not in outcome_ids:
             outcome_ids.insert(0, entry.outcome_id)
-        mine = {o.id: o for o in await rules_service.list_outcomes(session, learner_id)}
+        mine = {o.id for o in await rules_service.outcomes_for(session, page.principal, learner_id)}
         explained: list[dict[str, Any]] = [
-            await rules_service.explain_outcome(session, mine[oid])
+            await rules_service.explain_outcome_for(session, page.principal, oid)
             for oid in outcome_ids
             if oid in mine
         ]
@@ -274,11 +279,10 @@ async def consent_code(request: Request, page: UserPage, form: CheckedForm) -> R
 async def export(request: Request, page: UserPage) -> Response:
     learner_id = own_learner(page)
     async with get_database(request).session_scope() as session:
-        learner = await identity_service.get_learner(session, learner_id)
         data = await identity_service.export_learner(
             session,
             page.principal,
-            learner,
+            learner_id,
             keyring=keyring_for(page.settings),
             ip=client_ip(request),
         )

@@ -6,14 +6,22 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import get_database
 from api.portal.charts import bar_chart
-from api.portal.web import Page, UserPage
+from api.portal.web import CheckedForm, Page, UserPage
+from creditbank.audit.schemas import AuditFilter
+from creditbank.audit.service import audit as audit_service
+from creditbank.identity.schemas import AuditRead
+from creditbank.jobs.schemas import JobRead
+from creditbank.jobs.service import jobs as jobs_service
+from creditbank.ledger.checkpoints import checkpoints as checkpoints_service
 from creditbank.reporting.service import Dashboard, Total, region_name, totals
 from creditbank.reporting.service import reporting as reporting_service
 
@@ -180,3 +188,110 @@ async def dashboard_csv(request: Request, page: UserPage, key: str) -> Response:
             headers={"Content-Disposition": f'attachment; filename="dashboard-{key}.csv"'},
         )
     )
+
+
+AUDIT_OUTCOMES = ("ok", "denied", "error")
+
+
+def _when(value: str, *, end: bool = False) -> datetime | None:
+    """A ``YYYY-MM-DD`` from a date field as the start (or the end) of that UTC day."""
+    day = date.fromisoformat(value)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start + timedelta(days=1) if end else start
+
+
+@router.get("/operate/audit")
+async def audit_log(
+    request: Request,
+    page: UserPage,
+    action: str = "",
+    actor: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    outcome: str = "",
+    since: str = "",
+    until: str = "",
+    before_id: int | None = None,
+) -> Response:
+    values = {
+        "action": action.strip(),
+        "actor": actor.strip(),
+        "object_type": object_type.strip(),
+        "object_id": object_id.strip(),
+        "outcome": outcome if outcome in AUDIT_OUTCOMES else "",
+        "since": since.strip(),
+        "until": until.strip(),
+    }
+    errors: dict[str, str] = {}
+    moments: dict[str, datetime | None] = {"since": None, "until": None}
+    for name in ("since", "until"):
+        if values[name]:
+            try:
+                moments[name] = _when(values[name], end=name == "until")
+            except ValueError:
+                errors[name] = page.t("bad_date")
+    entries: list[AuditRead] = []
+    if not errors:
+        filters = AuditFilter(
+            action=values["action"] or None,
+            actor_id=values["actor"] or None,
+            object_type=values["object_type"] or None,
+            object_id=values["object_id"] or None,
+            outcome=values["outcome"] or None,
+            since=moments["since"],
+            until=moments["until"],
+            before_id=before_id,
+            limit=AUDIT_PAGE,
+        )
+        async with get_database(request).read_scope() as session:
+            entries = [
+                AuditRead.model_validate(e)
+                for e in await audit_service.read(session, page.principal, filters)
+            ]
+    more = None
+    if len(entries) == AUDIT_PAGE:
+        more = urlencode({**{k: v for k, v in values.items() if v}, "before_id": entries[-1].id})
+    return page.render(
+        "operator/audit.html",
+        status_code=400 if errors else 200,
+        entries=entries,
+        values=values,
+        errors=errors,
+        outcomes=AUDIT_OUTCOMES,
+        more=more,
+    )
+
+
+AUDIT_PAGE = 50
+
+
+@router.get("/operate/jobs")
+async def job_queue(request: Request, page: UserPage, done: str | None = None) -> Response:
+    async with get_database(request).read_scope() as session:
+        stats = await jobs_service.stats(session, page.principal)
+        dead = [
+            JobRead.model_validate(j)
+            for j in await jobs_service.dead_letters(session, page.principal, limit=100)
+        ]
+    statuses = sorted({s for counts in stats.values() for s in counts})
+    return page.render("operator/jobs.html", stats=stats, statuses=statuses, dead=dead, notice=done)
+
+
+@router.post("/operate/jobs/{job_id}/replay")
+async def replay_job(request: Request, page: UserPage, form: CheckedForm, job_id: int) -> Response:
+    async with get_database(request).session_scope() as session:
+        await jobs_service.replay(session, page.principal, job_id)
+    return page.redirect("/operate/jobs?done=replayed")
+
+
+@router.post("/operate/jobs/replay")
+async def replay_all_jobs(request: Request, page: UserPage, form: CheckedForm) -> Response:
+    async with get_database(request).session_scope() as session:
+        await jobs_service.replay_all(session, page.principal)
+    return page.redirect("/operate/jobs?done=replayed")
+
+
+@router.get("/operate/keys")
+async def signing_keys(page: UserPage) -> Response:
+    current, keys = checkpoints_service.keys_for(page.principal, page.settings)
+    return page.render("operator/keys.html", current=current, keys=keys)

@@ -38,7 +38,7 @@ async def test_export_then_erase_the_learners_documents(lrs, session, demo):
 
     # The learner's erasure request (through identity) reaches her documents too.
     operator = Principal(kind="user", id=uuid.uuid4(), roles=frozenset({"operator"}))
-    await identity_service.erase_learner(session, operator, learner)
+    await identity_service.erase_learner(session, operator, learner.id)
     await session.commit()
     assert (await lrs.get(STATE, state)).status_code == 404
     assert (await lrs.get(AGENT_PROFILE, profile)).status_code == 404
