@@ -204,26 +204,18 @@ class ImportService:
         mapping = parse_mapping(mapping_text)
         analysis = self.analyse(institution, filename=filename, content=content, mapping=mapping)
         await self.classify(session, institution, analysis)
-        batch = ImportBatch(
-            institution_id=institution.id,
-            institution_key=institution.key,
-            filename=filename[:255],
-            format=analysis.format,
-            encoding=analysis.encoding,
-            mapping=mapping_text,
+        batch = _batch_record(
+            institution,
+            principal,
+            filename=filename,
             content=content,
-            content_sha256=hashlib.sha256(content).hexdigest(),
+            mapping_text=mapping_text,
+            analysis=analysis,
             status=ImportStatus.PREVIEW,
-            rows=analysis.rows,
-            valid=len(analysis.statements),
             error_count=len(analysis.errors),
-            duplicate_rows=analysis.duplicate_rows,
-            new=analysis.count("new"),
-            unchanged=analysis.count("same"),
             conflicts=analysis.count("conflict"),
             errors=[error.as_dict() for error in analysis.errors[:MAX_LISTED]],
             conflict_rows=analysis.conflict_rows(),
-            created_by=principal.label,
             created_at=utc_now(),
         )
         return await ImportRepository.from_session(session).add(batch)
@@ -349,27 +341,19 @@ class ImportService:
             session, institution, analysis, label=principal.label, progress=progress
         )
         now = utc_now()
-        batch = ImportBatch(
-            institution_id=institution.id,
-            institution_key=institution.key,
-            filename=filename[:255],
-            format=analysis.format,
-            encoding=analysis.encoding,
-            mapping=mapping_text,
+        batch = _batch_record(
+            institution,
+            principal,
+            filename=filename,
             content=content,
-            content_sha256=hashlib.sha256(content).hexdigest(),
+            mapping_text=mapping_text,
+            analysis=analysis,
             status=ImportStatus.COMMITTED,
-            rows=analysis.rows,
-            valid=len(analysis.statements),
             error_count=0,
-            duplicate_rows=analysis.duplicate_rows,
-            new=analysis.count("new"),
-            unchanged=analysis.count("same"),
             conflicts=result["conflicts"],
             errors=[],
             conflict_rows=result.pop("conflict_rows"),
             result=result,
-            created_by=principal.label,
             created_at=now,
             committed_at=now,
         )
@@ -383,3 +367,33 @@ class ImportService:
 
 
 imports = ImportService()
+
+
+def _batch_record(
+    institution: Institution,
+    principal: Principal,
+    *,
+    filename: str,
+    content: bytes,
+    mapping_text: str,
+    analysis: Analysis,
+    **outcome: Any,
+) -> ImportBatch:
+    """The batch row for a checked file; ``outcome`` holds what preview and commit differ in."""
+    return ImportBatch(
+        institution_id=institution.id,
+        institution_key=institution.key,
+        filename=filename[:255],
+        format=analysis.format,
+        encoding=analysis.encoding,
+        mapping=mapping_text,
+        content=content,
+        content_sha256=hashlib.sha256(content).hexdigest(),
+        rows=analysis.rows,
+        valid=len(analysis.statements),
+        duplicate_rows=analysis.duplicate_rows,
+        new=analysis.count("new"),
+        unchanged=analysis.count("same"),
+        created_by=principal.label,
+        **outcome,
+    )
