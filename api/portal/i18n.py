@@ -267,6 +267,111 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "recognised_share": ("认定比例（%）", "Recognised share (%)"),
     "held_refused": ("暂缓或未认定的记录", "Statements held or not recognised"),
     "statement_id": ("记录标识", "Statement id"),
+    # the operator's standards versions, dry run and publishing
+    "nav_standards": ("标准版本", "Standards"),
+    "standards_title": ("标准版本", "Standards versions"),
+    "standards_text": (
+        "新版本先预览：校验后按新规则为每位学习者重放，列出学分的增减；确认后发布。"
+        "已发布的版本不可更改。",
+        "A new version is previewed first: checked, then replayed for every learner under "
+        "its rules, listing the credits that would change; publish after reviewing. A "
+        "published version never changes.",
+    ),
+    "in_force": ("现行版本", "In force"),
+    "none_in_force": ("目前没有生效的标准版本。", "No standards version is in force."),
+    "published_versions": ("已发布的版本", "Published versions"),
+    "standards_set": ("标准集", "Set"),
+    "version": ("版本", "Version"),
+    "title": ("名称", "Title"),
+    "effective_from": ("生效日期", "Effective from"),
+    "content_hash": ("内容哈希", "Content hash"),
+    "published_at": ("发布时间", "Published"),
+    "published_by": ("发布人", "Published by"),
+    "upload_standards": ("上传新版本", "Upload a new version"),
+    "upload_standards_text": (
+        "上传标准集 JSON 文件（与 GET /api/v1/standards/{集}/{版本} 的 content 相同结构），"
+        "或粘贴 JSON。",
+        "Upload the set as a JSON file (the shape of the content of "
+        "GET /api/v1/standards/{set}/{version}), or paste the JSON.",
+    ),
+    "standards_file": ("JSON 文件", "JSON file"),
+    "standards_json": ("或粘贴 JSON", "Or paste the JSON"),
+    "dry_run_button": ("校验并预览变化", "Check and preview the changes"),
+    "choose_standards": ("请选择文件或粘贴 JSON。", "Choose a file or paste the JSON."),
+    "bad_standards_file": (
+        "无法读取该文件（须为 UTF-8 JSON，且不超过 2 MB）。",
+        "The file cannot be read (UTF-8 JSON, at most 2 MB).",
+    ),
+    "bad_json": ("这不是有效的 JSON 对象。", "This is not a valid JSON object."),
+    "invalid_standards": ("标准集校验未通过：", "The set does not validate:"),
+    "dry_run_title": ("发布前预览", "Dry run before publishing"),
+    "dry_run_report": ("对学习者的影响", "What it changes for learners"),
+    "dry_run_text": (
+        "尚未写入任何数据。发布后，可在版本页面将其应用到已有成果（以冲正分录调整，不改写历史）。",
+        "Nothing has been written. Once published, the version page applies it to existing "
+        "outcomes (by compensating entries; nothing is rewritten).",
+    ),
+    "preview_new": ("校验通过，可以发布。", "The set is valid and can be published."),
+    "preview_published": (
+        "该版本已以相同内容发布，无需再次发布。",
+        "This version is already published with the same content; nothing to publish.",
+    ),
+    "preview_conflict": (
+        "该版本号已以不同内容发布，不能再发布；请使用新的版本号。",
+        "This version is published with other content and cannot change; use a new version.",
+    ),
+    "publish_button": ("发布此版本", "Publish this version"),
+    "back_to_standards": ("返回标准版本", "Back to the standards versions"),
+    "standards_published": ("已发布。", "Published."),
+    "standards_unchanged": (
+        "该版本已发布，内容相同，未作更改。",
+        "That version was already published with the same content; nothing changed.",
+    ),
+    "standards_applied": (
+        "已应用：冲正分录已记账。",
+        "Applied: the compensating entries are posted.",
+    ),
+    "apply_report": ("应用到已有成果", "Applying it to existing outcomes"),
+    "apply_text": (
+        "下表为预览。应用时，不再成立的成果被取代并冲正，新的成果入账；历史记录不会改写。",
+        "This is a preview. Applying supersedes and reverses the outcomes that no longer "
+        "hold and deposits the new ones; nothing is rewritten.",
+    ),
+    "apply_button": ("应用到所有学习者", "Apply to every learner"),
+    "learners_considered": ("涉及学习者", "Learners considered"),
+    "learners_changed": ("有变化的学习者", "Learners changed"),
+    "change": ("变化", "Change"),
+    "change_added": ("新增", "Added"),
+    "change_removed": ("取消", "Removed"),
+    "change_changed": ("学分变化", "Changed"),
+    "credits_delta": ("学分增减", "Credit change"),
+    "old_credits": ("原学分", "Old credits"),
+    "new_credits": ("新学分", "New credits"),
+    "old_rule": ("原规则", "Old rule"),
+    "new_rule": ("新规则", "New rule"),
+    "no_changes": ("没有学习者的学分会变化。", "No learner's credits change."),
+    # the institution admin's catalog mappings
+    "mappings_title": ("课程映射", "Catalog mappings"),
+    "mappings_link": ("查看课程映射", "See the catalog mappings"),
+    "activity": ("活动（课程）", "Activity (course)"),
+    "match_kind": ("匹配方式", "Match"),
+    "match_exact": ("完全一致", "Exact"),
+    "match_prefix": ("前缀", "Prefix"),
+    "match_glob": ("通配", "Pattern"),
+    "hours": ("学时", "Hours"),
+    "in_scope": ("在认证范围内", "In accreditation scope"),
+    "scope_categories": ("认证类别", "Categories"),
+    "scope_units": ("认证单元", "Units"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "no_mappings": (
+        "现行标准中本机构没有课程映射。",
+        "The standards in force map none of this institution's activities.",
+    ),
+    "not_in_catalog": (
+        "本机构不在现行标准的机构目录中。",
+        "This institution is not in the catalog of the standards in force.",
+    ),
     "demo_hint": (
         "演示账户：运行 creditbank demo 会打印每个用户的密码。",
         "Demo accounts: creditbank demo prints each user's password.",
