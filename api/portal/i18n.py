@@ -376,7 +376,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "演示账户：运行 creditbank demo 会打印每个用户的密码。",
         "Demo accounts: creditbank demo prints each user's password.",
     ),
-    "nav_transcripts": ("学习成果证明", "Transcripts"),
+    "nav_transcripts": ("我的证明", "Transcripts"),
     "transcripts_title": ("我的学习成果证明", "My transcripts"),
     "transcripts_text": (
         "学习成果证明由学分银行签名，记录您截至签发时的学习成果、学分转换与学分总额；"
@@ -466,6 +466,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check_status": ("撤销状态", "Revocation status"),
     "check_disclosures": ("选择性披露", "Disclosures"),
     "check_key_binding": ("持有人绑定", "Holder binding"),
+    "check_sm2": ("国密 SM2 签名", "SM2 signature (commercial cryptography)"),
     "check_ok": ("通过", "holds"),
     "check_failed": ("未通过", "fails"),
     "key_status_active": ("当前密钥", "current key"),
