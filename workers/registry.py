@@ -24,6 +24,7 @@ JOBS: dict[str, str] = {
     "jobs.analyze_stale": "creditbank.jobs.tasks:analyze_stale",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
+    "webhooks.deliver": "creditbank.webhooks.tasks:deliver",
 }
 
 #: name -> "module:function" of a batch body (optional): claimed jobs of that name run
