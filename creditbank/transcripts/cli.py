@@ -1,10 +1,11 @@
 """``creditbank verify FILE [--jwks FILE]``: check a transcript offline.
 
-FILE holds a VC-JWT (``-`` reads standard input). Without ``--jwks`` the bank's own
-issuer key set is used (current and retired keys); with it, the given JWK set (for
-example a saved copy of ``/.well-known/jwks.json``), so no network and no database are
-needed. Prints the JSON report; exit status 0 only when it is valid, 1 when it is not,
-2 when the input cannot be read at all. Issuer keys themselves are managed by
+FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
+``sm2`` (an issue answer as saved: the SM2 proof is checked too). Without ``--jwks`` the
+bank's own issuer key set is used (current and retired keys); with it, the given JWK set
+(for example a saved copy of ``/.well-known/jwks.json``), so no network and no database
+are needed. Prints the JSON report; exit status 0 only when it is valid, 1 when it is
+not, 2 when the input cannot be read at all. Issuer keys themselves are managed by
 ``creditbank keys ... --kind transcript-issuer``.
 """
 
@@ -36,8 +37,19 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if jwks is not None and not isinstance(jwks, dict):
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
+    sm2 = None
+    if token.lstrip().startswith("{"):
+        try:
+            answer = json.loads(token)
+        except (ValueError, RecursionError) as exc:
+            sys.stderr.write(f"creditbank verify: {exc}\n")
+            return 2
+        if not isinstance(answer, dict) or not isinstance(answer.get("vc_jwt"), str):
+            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string\n")
+            return 2
+        token, sm2 = answer["vc_jwt"], answer.get("sm2")
     try:
-        report = transcripts.verify(settings, token, jwks=jwks)
+        report = transcripts.verify(settings, token, jwks=jwks, sm2=sm2)
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
