@@ -37,7 +37,7 @@ VC_LD = "application/vc+ld+json"
 
 def _body(transcript: Transcript, settings: Any) -> str:
     """The TranscriptRead JSON with the credential exactly as signed (credits as numbers)."""
-    head = {
+    head: dict[str, Any] = {
         "id": str(transcript.id),
         "issued_at": transcript.issued_at.isoformat(),
         "as_of": transcript.as_of.isoformat(),
@@ -45,6 +45,8 @@ def _body(transcript: Transcript, settings: Any) -> str:
         "vc_jwt": transcript.vc_jwt,
         "vc_jose": transcript.vc_jose,
     }
+    if transcript.sm2 is not None:
+        head["sm2"] = transcript.sm2
     return canonical_json(head)[:-1] + ',"credential":' + transcript.credential + "}"
 
 
@@ -119,7 +121,8 @@ async def list_transcripts(
 @router.post("/api/v1/verify", response_model=VerifyReport)
 async def verify(request: Request, settings: SettingsDep) -> object:
     """Verify a VC-JWT (no login): the body is the token as ``text/plain`` (or
-    ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ...}``, or the
+    ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}``
+    (with the SM2 proof of an issue answer, its check is in the report too), or the
     credential with its Data Integrity proof as ``application/vc+ld+json``. The report's
     ``valid`` is true only when signature, issuer key and validity window all hold."""
     raw = await request.body()
@@ -142,9 +145,10 @@ async def verify(request: Request, settings: SettingsDep) -> object:
         if not isinstance(found, str | dict):
             raise BadRequest("vc_jwt: a string is required / 需要 vc_jwt", code="unparseable")
         token = found
+        sm2 = data.get("sm2") if not is_ld else None
     else:
-        token = text
-    report = transcripts_service.verify(settings, token)
+        token, sm2 = text, None
+    report = transcripts_service.verify(settings, token, sm2=sm2)
     return Response(canonical_json(report), media_type=JSON)
 
 

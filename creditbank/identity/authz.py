@@ -158,6 +158,8 @@ RULES: dict[str, dict[str, Check]] = {
     "standards.read": {"authenticated": _always},
     "standards.publish": {"operator": _always},
     "standards.reevaluate": {"operator": _always},
+    # the catalog mappings an institution owns, in the standards in force
+    "standards.mappings": {"operator": _always, "institution_admin": _admin_of_institution},
     # ledger and outcomes (a learner's own data otherwise goes through "learner.data")
     "ledger.adjust": {"operator": _always},
     # why a statement was (not) recognised: its learner, or the operator when the

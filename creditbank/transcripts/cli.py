@@ -1,13 +1,14 @@
 """``creditbank verify FILE [--jwks FILE] [--did FILE]``: check a transcript offline.
 
-FILE holds a VC-JWT, or the credential as JSON-LD with its Data Integrity proof
-(``application/vc+ld+json``; ``-`` reads standard input). ``--did`` is a saved copy of
-``/.well-known/did.json`` for the Data Integrity proof's verification method.
+FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
+``sm2`` (an issue answer as saved: the SM2 proof is checked too), or the credential as
+JSON-LD with its Data Integrity proof (``application/vc+ld+json``). ``--did`` is a saved
+copy of ``/.well-known/did.json`` for the Data Integrity proof's verification method.
 Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current and
 retired keys); with it, the given JWK set (for example a saved copy of
-``/.well-known/jwks.json``), so no network and no database are needed. Prints the
-JSON report; exit status 0 only when it is valid, 1 when it is not, 2 when the input
-cannot be read at all. Issuer keys themselves are managed by ``creditbank keys ...
+``/.well-known/jwks.json``), so no network and no database are needed. Prints the JSON
+report; exit status 0 only when it is valid, 1 when it is not, 2 when the input cannot
+be read at all. Issuer keys themselves are managed by ``creditbank keys ...
 --kind transcript-issuer``.
 """
 
@@ -34,8 +35,9 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None
         did_document = json.loads(Path(args.did).read_text("utf-8")) if args.did else None
-        # A JSON file is the credential with its Data Integrity proof (vc+ld+json).
-        token: str | dict[str, Any] = json.loads(text) if text.lstrip().startswith("{") else text
+        # JSON: the credential with its Data Integrity proof (vc+ld+json), or an issue
+        # answer {"vc_jwt": ..., "sm2"?: ...}.
+        token: Any = json.loads(text) if text.lstrip().startswith("{") else text
     except (OSError, ValueError, RecursionError) as exc:
         sys.stderr.write(f"creditbank verify: {exc}\n")
         return 2
@@ -45,8 +47,14 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if did_document is not None and not isinstance(did_document, dict):
         sys.stderr.write("creditbank verify: --did is not a DID document\n")
         return 2
+    sm2 = None
+    if isinstance(token, dict) and "@context" not in token:
+        if not isinstance(token.get("vc_jwt"), str):
+            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string or @context\n")
+            return 2
+        token, sm2 = token["vc_jwt"], token.get("sm2")
     try:
-        report = transcripts.verify(settings, token, jwks=jwks, did_document=did_document)
+        report = transcripts.verify(settings, token, jwks=jwks, did_document=did_document, sm2=sm2)
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2

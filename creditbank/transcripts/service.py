@@ -30,7 +30,8 @@ from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
 from creditbank.transcripts import dataintegrity, vcjwt, vcld
 from creditbank.transcripts import did as didweb
-from creditbank.transcripts.keys import TRANSCRIPT_ISSUER
+from creditbank.transcripts import sm2 as sm2_proof
+from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.repository import TranscriptRepository
 
@@ -79,11 +80,18 @@ class TranscriptService:
     def key_set(self, settings: Settings) -> signing.KeySet:
         return signing.key_set(settings, TRANSCRIPT_ISSUER)
 
-    def _signing_key(self, settings: Settings) -> signing.SigningKey:
-        alg = settings.transcripts.algorithm
+    def _signing_key(self, settings: Settings, alg: str | None = None) -> signing.SigningKey:
+        alg = alg or settings.transcripts.algorithm
         keys = self.key_set(settings)
         if alg not in keys.current and may_generate_keys(settings):
-            signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm=alg)
+            # Another algorithm (the Data Integrity Ed25519 key, SM2) is added beside the
+            # VC-JWT key, not instead of it: a plain `keys rotate` still renews that one.
+            signing.rotate(
+                settings,
+                TRANSCRIPT_ISSUER,
+                algorithm=alg,
+                make_default=alg == settings.transcripts.algorithm,
+            )
             keys = self.key_set(settings)
         return keys.current_key(alg)
 
@@ -99,15 +107,6 @@ class TranscriptService:
     def did_document(self, settings: Settings) -> dict[str, Any]:
         """``/.well-known/did.json``: every issuer key that verifies, current and retired."""
         return didweb.document(self.did(settings), self.key_set(settings))
-
-    def _proof_key(self, settings: Settings) -> signing.SigningKey:
-        keys = self.key_set(settings)
-        if DI_ALGORITHM not in keys.current and may_generate_keys(settings):
-            # Beside the VC-JWT key, not instead of it: a plain `keys rotate` still renews
-            # the key that signs the VC-JWTs.
-            signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm=DI_ALGORITHM, make_default=False)
-            keys = self.key_set(settings)
-        return keys.current_key(DI_ALGORITHM)
 
     def jwk(self, settings: Settings, kid: str) -> dict[str, Any]:
         key = self.key_set(settings).get(kid)
@@ -193,7 +192,12 @@ class TranscriptService:
         )
         key = self._signing_key(settings)
         url = kid_url(settings, key.kid)
-        proof_key = self._proof_key(settings)
+        vc_jwt = vcjwt.sign(credential, key, url)
+        sm2 = None
+        if settings.transcripts.sm2:
+            sm2_key = self._signing_key(settings, SM2)
+            sm2 = sm2_proof.proof(vc_jwt, sm2_key, kid_url(settings, sm2_key.kid))
+        proof_key = self._signing_key(settings, DI_ALGORITHM)
         secured = dataintegrity.sign(
             credential,
             proof_key,
@@ -210,9 +214,10 @@ class TranscriptService:
             alg=key.alg,
             kid=key.kid,
             credential=vcjwt.canonical_json(secured),  # with its Data Integrity proof
-            vc_jwt=vcjwt.sign(credential, key, url),
+            vc_jwt=vc_jwt,
             vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
             outcome_ids=sorted(str(o.id) for o in outcomes),
+            sm2=sm2,
         )
         return await TranscriptRepository.from_session(session).add(transcript)
 
@@ -234,6 +239,19 @@ class TranscriptService:
     ) -> list[Transcript]:
         authz.authorize(principal, "transcript.read", authz.Resource(learner_id=learner_id))
         return await TranscriptRepository.from_session(session).of_learner(learner_id)
+
+    async def signed_form_by_link(self, session: AsyncSession, transcript_id: uuid.UUID) -> str:
+        """The VC-JWT behind a transcript's public verify link (the QR code on its PDF).
+
+        No login: the id is a random UUID the holder hands out with the transcript, so
+        knowing it is being shown the transcript; an unknown id is simply not found.
+        """
+        transcript = await TranscriptRepository.from_session(session).get(transcript_id)
+        if transcript is None:
+            raise NotFound(
+                f"no transcript {transcript_id} / 证明不存在", code="transcript_not_found"
+            )
+        return transcript.vc_jwt
 
     async def export_learner_data(
         self, session: AsyncSession, learner_id: uuid.UUID
@@ -263,16 +281,25 @@ class TranscriptService:
         jwks: dict[str, Any] | None = None,
         did_document: dict[str, Any] | None = None,
         now: datetime | None = None,
+        sm2: Any = None,
     ) -> dict[str, Any]:
         """The report of ``token`` against the bank's issuer keys (or a given JWK set or
-        DID document). A JSON object is a credential secured with Data Integrity proofs."""
+        DID document); with ``sm2`` (the detached SM2 proof) its check too, which ``valid``
+        then needs. A JSON object is a credential secured with Data Integrity proofs."""
         if isinstance(token, dict):
             return vcld.verify(
                 token,
                 self.method_resolver(settings, jwks=jwks, did_document=did_document),
                 now=now or utc_now(),
             )
-        return vcjwt.verify(token, self.resolver(settings, jwks), now=now or utc_now())
+        resolve = self.resolver(settings, jwks)
+        report = vcjwt.verify(token, resolve, now=now or utc_now())
+        if sm2 is not None:
+            check, errors = sm2_proof.check(token, sm2, resolve)
+            report["checks"]["sm2"] = check
+            report["errors"] += errors
+            report["valid"] = report["valid"] and check["valid"]
+        return report
 
     def method_resolver(
         self,
