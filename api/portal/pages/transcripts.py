@@ -59,7 +59,7 @@ class Signed:
     vc_jwt: str
 
 
-async def _own(request: Request, page: Page, transcript_id: uuid.UUID) -> Signed:
+async def own_transcript(request: Request, page: Page, transcript_id: uuid.UUID) -> Signed:
     learner_id = own_learner(page)
     async with get_database(request).read_scope() as session:
         found = await transcripts_service.get(session, page.principal, transcript_id)
@@ -114,7 +114,7 @@ async def issue(request: Request, page: UserPage, form: CheckedForm) -> Response
 
 @router.get("/{transcript_id}.jwt")
 async def signed_file(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Response:
-    transcript = await _own(request, page, transcript_id)
+    transcript = await own_transcript(request, page, transcript_id)
     return page.finish(
         Response(
             transcript.vc_jwt,
@@ -128,7 +128,7 @@ async def signed_file(request: Request, page: UserPage, transcript_id: uuid.UUID
 
 @router.get("/{transcript_id}.pdf")
 async def pdf(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Response:
-    transcript = await _own(request, page, transcript_id)
+    transcript = await own_transcript(request, page, transcript_id)
     view = transcript_view.read(transcript.credential)
     if view is None:
         raise NotFound("no readable credential / 证明无法读取", code="transcript_not_found")
@@ -150,18 +150,33 @@ async def pdf(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Res
     )
 
 
-@router.get("/{transcript_id}")
-async def transcript(
-    request: Request, page: UserPage, transcript_id: uuid.UUID, done: str | None = None
+async def transcript_page(
+    request: Request,
+    page: Page,
+    transcript_id: uuid.UUID,
+    *,
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
-    found = await _own(request, page, transcript_id)
+    """The human view of her transcript (with the share form's errors, when it had any)."""
+    found = await own_transcript(request, page, transcript_id)
     report = transcripts_service.verify(page.settings, found.vc_jwt)
     return page.render(
         "learner/transcript.html",
+        status_code=400 if errors else 200,
         transcript=found,
         view=transcript_view.read(found.credential),
         report=report,
         status=status_of(report),
         verify_url=verify_url(page, found.id),
-        notice=done,
+        notice=notice,
+        errors=errors or {},
+        shares=None,
     )
+
+
+@router.get("/{transcript_id}")
+async def transcript(
+    request: Request, page: UserPage, transcript_id: uuid.UUID, done: str | None = None
+) -> Response:
+    return await transcript_page(request, page, transcript_id, notice=done)
