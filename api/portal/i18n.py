@@ -407,6 +407,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tstatus_invalid": ("无效", "Not valid"),
     "tstatus_revoked": ("已撤销", "Revoked"),
     "tstatus_suspended": ("已暂停", "Suspended"),
+    "tstatus_unknown": ("撤销状态无法核实", "Revocation status could not be checked"),
     "tstatus_expired": ("不在有效期内", "Outside its validity period"),
     "verify_title": ("验证学习成果证明", "Verify a transcript"),
     "verify_form_title": ("提交要验证的证明", "The transcript to verify"),

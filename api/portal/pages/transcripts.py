@@ -32,17 +32,24 @@ def verify_url(page: Page, transcript_id: uuid.UUID | str) -> str:
 
 
 def status_of(report: dict[str, Any]) -> str:
-    """``valid``, ``revoked``, ``suspended``, ``expired`` or ``invalid`` (a word key)."""
+    """``valid``, ``revoked``, ``suspended``, ``expired``, ``unknown`` (the status could
+    not be checked) or ``invalid``: the key of its word."""
     if report.get("valid"):
         return "valid"
+    if report.get("status") in ("revoked", "suspended"):
+        return str(report["status"])
     status = report.get("checks", {}).get("status")
     if isinstance(status, dict):
         for word in ("revoked", "suspended"):
             if status.get(word) or status.get("status") == word:
                 return word
-    validity = report.get("checks", {}).get("validity")
+    checks = report.get("checks", {})
+    validity = checks.get("validity")
     if isinstance(validity, dict) and validity.get("valid") is False:
         return "expired"
+    others = [c for name, c in checks.items() if name != "status" and isinstance(c, dict)]
+    if report.get("status") == "unknown" and others and all(c.get("valid") for c in others):
+        return "unknown"
     return "invalid"
 
 
