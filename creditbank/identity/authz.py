@@ -150,6 +150,8 @@ RULES: dict[str, dict[str, Check]] = {
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
     "reporting.read": {"operator": _always},
+    # an institution's outgoing webhooks (subscriptions, delivery log, replay)
+    "webhooks.manage": {"operator": _always, "institution_admin": _admin_of_institution},
     "reporting.institution": {"operator": _always, "institution_admin": _admin_of_institution},
     "keys.manage": {"operator": _always},
     "jobs.read": {"operator": _always},
