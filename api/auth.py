@@ -18,7 +18,7 @@ from creditbank.errors import DomainError, Unauthorized
 from creditbank.identity.principal import ANONYMOUS, Principal
 from creditbank.identity.service import identity as identity_service
 from creditbank.identity.signin import sign_in as sign_in_service
-from creditbank.identity.throttle import CredentialThrottle
+from creditbank.identity.throttle import CredentialThrottle, RequestRateLimit
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -95,6 +95,34 @@ class TooManyFailures(DomainError):
     def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+def verify_rate_limit(request: Request) -> None:
+    """Public verification, limited per address (429 with Retry-After); a dependency."""
+    state = request.app.state
+    limit: RequestRateLimit | None = getattr(state, "verify_rate_limit", None)
+    if limit is None:
+        cfg = get_app_settings(request).identity
+        limit = RequestRateLimit(
+            limit=cfg.verify_rate_limit, window_seconds=cfg.verify_rate_window_seconds
+        )
+        state.verify_rate_limit = limit
+    wait = limit.hit(client_ip(request))
+    if wait is not None:
+        raise RateLimited(
+            "too many verification requests from this address, try later /"
+            " 此地址验证请求过多，请稍后再试",
+            retry_after_seconds=wait,
+        )
 
 
 async def optional_principal(request: Request) -> Principal:

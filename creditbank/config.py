@@ -63,6 +63,10 @@ class IdentitySettings(BaseModel):
     credential_failures_per_address: int = Field(default=30, ge=1)
     credential_failures_per_key: int = Field(default=10, ge=1)
     credential_failure_window_seconds: int = Field(default=300, ge=1)
+    # Public transcript verification (POST /api/v1/verify, no login): requests per
+    # client address per window before it waits (429, Retry-After).
+    verify_rate_limit: int = Field(default=60, ge=1)
+    verify_rate_window_seconds: int = Field(default=60, ge=1)
     password_min_length: int = Field(default=10, ge=8)
     consent_code_ttl_seconds: int = Field(default=900, ge=30)
     # A verified LRS credential is trusted this long per process without a query

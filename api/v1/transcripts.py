@@ -9,9 +9,9 @@ import json
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
-from api.auth import CurrentPrincipal
+from api.auth import CurrentPrincipal, verify_rate_limit
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from creditbank.errors import BadRequest
 from creditbank.identity.schemas import JwksRead
@@ -118,7 +118,9 @@ async def list_transcripts(
     ]
 
 
-@router.post("/api/v1/verify", response_model=VerifyReport)
+@router.post(
+    "/api/v1/verify", response_model=VerifyReport, dependencies=[Depends(verify_rate_limit)]
+)
 async def verify(request: Request, settings: SettingsDep) -> object:
     """Verify a VC-JWT (no login): the body is the token as ``text/plain`` (or
     ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}``

@@ -1,4 +1,5 @@
-"""Failed-secret throttle for machine credentials (xAPI Basic, ``/oauth/token``).
+"""Throttles: failed secrets of machine credentials (xAPI Basic, ``/oauth/token``), and
+a plain per-address request rate for public endpoints (``POST /api/v1/verify``).
 
 Password sign-in keeps its attempts in the database (``signin``); LRS credentials
 are checked on every xAPI request, so their failures are counted in memory, per
@@ -52,3 +53,30 @@ class CredentialThrottle:
             self._failures.move_to_end(key)
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
+
+
+class RequestRateLimit:
+    """At most ``limit`` requests per address in a sliding ``window_seconds``, in memory,
+    per process: for public endpoints that anyone may call without signing in
+    (``POST /api/v1/verify``), so one address cannot spend the server's CPU on
+    signature checks. Every request counts, answered or refused."""
+
+    def __init__(self, *, limit: int, window_seconds: float, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.max_keys = max_keys
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def hit(self, address: str) -> int | None:
+        """Count one request; seconds the address must wait if it is over the limit."""
+        now = time.monotonic()
+        times = self._hits.setdefault(address, deque())
+        self._hits.move_to_end(address)
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return max(1, int(times[0] + self.window - now) + 1)
+        times.append(now)
+        while len(self._hits) > self.max_keys:
+            self._hits.popitem(last=False)
+        return None
