@@ -62,6 +62,8 @@ NO_SUCH = "00000000-0000-4000-8000-000000000000"
 
 ROWS = [
     Row("health", "GET", lambda w: "/healthz", cells(200, anonymous=200)),
+    # the operator, or a scraper with the configured metrics token (none in this world)
+    Row("metrics", "GET", lambda w: "/metrics", cells(403, operator=200)),
     Row("access-token keys", "GET", lambda w: "/oauth/jwks.json", cells(200, anonymous=200)),
     Row("list institutions", "GET", lambda w: "/api/v1/institutions", cells(200)),
     Row(
