@@ -213,6 +213,19 @@ class TranscriptService:
         authz.authorize(principal, "transcript.read", authz.Resource(learner_id=learner_id))
         return await TranscriptRepository.from_session(session).of_learner(learner_id)
 
+    async def signed_form_by_link(self, session: AsyncSession, transcript_id: uuid.UUID) -> str:
+        """The VC-JWT behind a transcript's public verify link (the QR code on its PDF).
+
+        No login: the id is a random UUID the holder hands out with the transcript, so
+        knowing it is being shown the transcript; an unknown id is simply not found.
+        """
+        transcript = await TranscriptRepository.from_session(session).get(transcript_id)
+        if transcript is None:
+            raise NotFound(
+                f"no transcript {transcript_id} / 证明不存在", code="transcript_not_found"
+            )
+        return transcript.vc_jwt
+
     async def export_learner_data(
         self, session: AsyncSession, learner_id: uuid.UUID
     ) -> dict[str, Any]:
