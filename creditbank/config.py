@@ -118,6 +118,28 @@ class ConversionSettings(BaseModel):
     webhook_timeout_seconds: float = 10.0
 
 
+class MetricsSettings(BaseModel):
+    """``/metrics`` (Prometheus text format): who may read it.
+
+    The operator (a signed-in operator's bearer access token) always may; a scraper
+    may with ``token`` (``CREDITBANK_METRICS__TOKEN``) as its bearer token. Nobody
+    else: with no token set, an anonymous scrape gets 401, so the default leaks nothing.
+    """
+
+    token: SecretStr | None = None
+
+
+class WebhookSettings(BaseModel):
+    """Institutions' outgoing webhooks (creditbank.webhooks), delivered by the worker."""
+
+    #: A receiver that does not answer within this is a failed attempt (the worker moves on).
+    timeout_seconds: float = 5.0
+    #: Attempts per delivery before it is dead (replayable from its log).
+    max_attempts: int = Field(default=8, ge=1)
+    #: Wait before the second attempt; doubled for each further one (capped at an hour).
+    backoff_base_seconds: float = 10.0
+
+
 class TranscriptSettings(BaseModel):
     """Signed transcripts (creditbank.transcripts)."""
 
@@ -169,6 +191,8 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     conversions: ConversionSettings = ConversionSettings()
     transcripts: TranscriptSettings = TranscriptSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -62,6 +62,8 @@ NO_SUCH = "00000000-0000-4000-8000-000000000000"
 
 ROWS = [
     Row("health", "GET", lambda w: "/healthz", cells(200, anonymous=200)),
+    # the operator, or a scraper with the configured metrics token (none in this world)
+    Row("metrics", "GET", lambda w: "/metrics", cells(403, operator=200)),
     Row("access-token keys", "GET", lambda w: "/oauth/jwks.json", cells(200, anonymous=200)),
     Row("list institutions", "GET", lambda w: "/api/v1/institutions", cells(200)),
     Row(
@@ -158,6 +160,7 @@ ROWS = [
         body=lambda who: {"vc_jwt": "not.a.jwt"},
     ),
     Row("issuer keys", "GET", lambda w: "/.well-known/jwks.json", cells(200, anonymous=200)),
+    Row("issuer DID document", "GET", lambda w: "/.well-known/did.json", cells(200, anonymous=200)),
     Row("list users", "GET", lambda w: "/api/v1/users", cells(403, operator=200)),
     Row("audit log", "GET", lambda w: "/api/v1/audit", cells(403, operator=200)),
     Row("read an institution", "GET", lambda w: "/api/v1/institutions/fxvs", cells(200)),
@@ -516,6 +519,61 @@ GROUPS: dict[str, list[Row]] = {
             cells(403, fxvs_admin=404, fxvs_lrs=404, operator=404),
         ),
     ],
+    "webhooks": [
+        Row(
+            "subscribe to an institution's events",
+            "POST",
+            lambda w: "/api/v1/institutions/fxvs/webhooks",
+            cells(403, fxvs_admin=201, operator=201),
+            body=lambda who: {
+                "url": "https://mis.fxvs.example.edu.cn/hooks",
+                "event_types": ["statement.recognised"],
+            },
+        ),
+        Row(
+            "an institution's webhook subscriptions",
+            "GET",
+            lambda w: "/api/v1/institutions/fxvs/webhooks",
+            cells(403, fxvs_admin=200, operator=200),
+        ),
+        Row(
+            "one subscription (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "disable a subscription (checked first)",
+            "PATCH",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+            body=lambda who: {"enabled": False},
+        ),
+        Row(
+            "delete a subscription (checked first)",
+            "DELETE",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "a subscription's delivery log (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "one delivery with its attempts (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "replay a delivery (checked first)",
+            "POST",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries/{NO_SUCH}/replay",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+    ],
     "standards and jobs": [
         Row("standards versions", "GET", lambda w: "/api/v1/standards", cells(200)),
         Row("standards in force", "GET", lambda w: "/api/v1/standards/in-force", cells(200)),
@@ -630,6 +688,7 @@ PUBLIC = {
     "POST /api/v1/verify",  # anyone verifies a presented transcript
     "GET /.well-known/jwks.json",
     "GET /.well-known/jwks/{kid}",
+    "GET /.well-known/did.json",
 }
 
 
