@@ -119,6 +119,7 @@ def _include_routers(app: FastAPI) -> None:
     from api.v1 import webhooks as v1_webhooks
 
     app.include_router(v1_webhooks.router)
+    app.include_router(v1_webhooks.forwarding_router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

@@ -571,6 +571,31 @@ GROUPS: dict[str, list[Row]] = {
             cells(403, fxvs_admin=404, operator=404),
         ),
     ],
+    "forwarding": [
+        Row(
+            "forward an institution's statements to another LRS",
+            "PUT",
+            lambda w: "/api/v1/institutions/fxvs/forwarding",
+            cells(403, fxvs_admin=200, operator=200),
+            body=lambda who: {
+                "endpoint": "https://lrs.fxvs.example.edu.cn/xapi",
+                "username": "bank",
+                "password": "s3cret",
+            },
+        ),
+        Row(
+            "an institution's forwarding",
+            "GET",
+            lambda w: "/api/v1/institutions/hbou/forwarding",
+            cells(403, hbou_admin=404, operator=404),
+        ),
+        Row(
+            "stop forwarding",
+            "DELETE",
+            lambda w: "/api/v1/institutions/hbou/forwarding",
+            cells(403, hbou_admin=404, operator=404),
+        ),
+    ],
     "standards and jobs": [
         Row("standards versions", "GET", lambda w: "/api/v1/standards", cells(200)),
         Row("standards in force", "GET", lambda w: "/api/v1/standards/in-force", cells(200)),
