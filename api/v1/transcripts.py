@@ -15,6 +15,7 @@ from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from creditbank.errors import BadRequest
 from creditbank.identity.schemas import JwksRead
+from creditbank.transcripts.fast import report_json
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
     DidDocumentRead,
@@ -149,7 +150,7 @@ async def verify(request: Request, settings: SettingsDep) -> object:
     else:
         token, sm2 = text, None
     report = transcripts_service.verify(settings, token, sm2=sm2)
-    return Response(canonical_json(report), media_type=JSON)
+    return Response(report_json(report), media_type=JSON)
 
 
 @router.get(JWKS_PATH, response_model=JwksRead)

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -397,3 +398,69 @@ class TestInterop:
                 f"{DID}#ti-old",
                 f"{DID}#ti-unknown",
             }
+
+
+class TestOfflineKeys:
+    def test_a_saved_jwks_resolves_the_method_by_its_kid(self):
+        key = _key()
+        secured = _secured(key)
+        jwks = {"keys": [{**key.jwk(), "kid": f"{ISSUER}/.well-known/jwks/{key.kid}"}]}
+        report = vcld.verify(secured, vcld.from_jwks(jwks), now=NOW)
+        assert report["valid"] is True, report
+        assert report["checks"]["issuer_key"]["status"] == "published"
+        other = {"keys": [{**_key().jwk(), "kid": key.kid}]}
+        assert vcld.verify(secured, vcld.from_jwks(other), now=NOW)["valid"] is False
+        assert vcld.verify(secured, vcld.from_jwks({"keys": []}), now=NOW)["valid"] is False
+
+    def test_a_did_document_of_someone_else_resolves_nothing(self):
+        key = _key()
+        secured = _secured(key)
+        document = didweb.document("did:web:evil.example", _key_set(key))
+        assert vcld.verify(secured, vcld.from_did_document(document), now=NOW)["valid"] is False
+        # A method that is listed but not an assertion method does not count either.
+        document = didweb.document(DID, _key_set(key))
+        document["assertionMethod"] = []
+        assert vcld.verify(secured, vcld.from_did_document(document), now=NOW)["valid"] is False
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        7,
+        [None],
+        {"@import": "https://example.org/x"},
+        {"@version": 9},
+        [documents.VC_V2, {"type": {"@id": "@nope"}}],
+        {"@vocab": 1},
+        [documents.VC_V2, {"@protected": True, "id": "https://x/"}],
+    ],
+)
+def test_odd_contexts_are_invalid_never_an_error(context):
+    key = _key()
+    secured = _secured(key)
+    secured["@context"] = context
+    report = _check(secured, key)
+    assert report["valid"] is False
+    assert report["errors"]
+
+
+@pytest.mark.parametrize("size", [6, 9, 40])
+def test_a_crafted_graph_is_refused_quickly_not_canonicalised_for_hours(size):
+    """Indistinguishable blank nodes make RDFC-1.0 factorial: 8 of them took minutes."""
+    nodes = [
+        {
+            "@id": f"_:b{i}",
+            "https://example.org/p": [{"@id": f"_:b{j}"} for j in range(size) if j != i],
+        }
+        for i in range(size)
+    ]
+    started = time.monotonic()
+    with pytest.raises(documents.TooComplexToCanonicalise):
+        documents.canonize({"@context": documents.VC_V2, "@graph": nodes})
+    assert time.monotonic() - started < documents.MAX_SECONDS + 1
+    key = _key()
+    secured = _secured(key)
+    secured["credentialSubject"]["x"] = nodes
+    report = _check(secured, key)
+    assert report["valid"] is False
+    assert any("too much work" in e for e in report["errors"]), report["errors"]
