@@ -460,11 +460,23 @@ class KeySet:
         return {"keys": [k.jwk() for k in keys]}
 
 
+#: Public keys loaded from JWKs, by their public members: a verifier sees the same few
+#: keys again and again, and a loaded key object verifies faster than a fresh one.
+_public_keys: dict[tuple[str, ...], Any] = {}
+_PUBLIC_MEMBERS = ("kty", "crv", "n", "e", "x", "y")
+
+
 def verify_with_jwk(jwk: dict[str, Any], data: bytes, signature: bytes) -> bool:
     """True when ``signature`` of ``data`` verifies with the public ``jwk`` (its ``alg``)."""
     try:
         algo = algorithm(str(jwk.get("alg")))
-        public = algo.load_public_jwk(jwk)
+        ident = (algo.name, *(str(jwk.get(m)) for m in _PUBLIC_MEMBERS))
+        public = _public_keys.get(ident)
+        if public is None:
+            public = algo.load_public_jwk(jwk)
+            if len(_public_keys) >= 1024:
+                _public_keys.clear()
+            _public_keys[ident] = public
     except (SigningKeyError, ValueError, KeyError, TypeError):
         return False
     return algo.verify(public, data, signature)
@@ -582,8 +594,18 @@ def _legacy(purpose: Purpose, data: dict[str, Any], path: Path) -> KeySet:
     return KeySet(purpose=purpose, current={algo.name: current}, keys=keys)
 
 
+_generation = 0
+
+
+def generation() -> int:
+    """Changes whenever this process writes a key file (caches of keys compare it)."""
+    return _generation
+
+
 def _write(path: Path, keys: KeySet, ring: Keyring, *, exclusive: bool = False) -> bool:
     """Write atomically; with ``exclusive`` only if no file is there (False if one was)."""
+    global _generation
+    _generation += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -653,9 +675,19 @@ def key_set(settings: Settings, purpose: Purpose, *, create: bool | None = None)
         return keys
 
 
-def rotate(settings: Settings, purpose: Purpose, *, algorithm: str | None = None) -> str:
+def rotate(
+    settings: Settings,
+    purpose: Purpose,
+    *,
+    algorithm: str | None = None,
+    make_default: bool = True,
+) -> str:
     """A new current key of ``algorithm`` (default: that of the key signing now), which
-    signs from now on; the previous one stays active. Returns its kid."""
+    signs from now on; the previous one stays active. Returns its kid.
+
+    ``make_default=False`` adds it without making it the key that signs (and that a
+    plain rotation renews) when no algorithm is named: a second algorithm of a purpose
+    (the transcripts' Ed25519 Data Integrity key beside their RS256 VC-JWT key)."""
     path = purpose.path(settings).resolve()
     ring = keyring_for(settings)
     with _lock:
@@ -667,7 +699,10 @@ def rotate(settings: Settings, purpose: Purpose, *, algorithm: str | None = None
         alg = algorithm or keys.current_key().alg
         new = _new_key(purpose, alg, keys.keys)
         current = {a: kid for a, kid in keys.current.items() if a != alg}
-        current[alg] = new.kid
+        if make_default or not current:
+            current[alg] = new.kid
+        else:
+            current = {alg: new.kid, **current}
         _write(path, KeySet(purpose, current, {**keys.keys, new.kid: new}), ring)
         _cache.pop((path, purpose.name), None)
     return new.kid
