@@ -1,6 +1,8 @@
 """``creditbank verify FILE [--jwks FILE]``: check a transcript offline.
 
-FILE holds a VC-JWT (``-`` reads standard input). Without ``--jwks`` the bank's own
+FILE holds a VC-JWT or an SD-JWT VC presentation (``-`` reads standard input; for an
+SD-JWT ``--nonce``/``--audience`` require key binding with them; whether a share was
+revoked is known to the bank only, ``POST /api/v1/verify``). Without ``--jwks`` the bank's own
 issuer key set is used (current and retired keys); with it, the given JWK set (for
 example a saved copy of ``/.well-known/jwks.json``), so no network and no database are
 needed. Prints the JSON report; exit status 0 only when it is valid, 1 when it is not,
@@ -19,8 +21,12 @@ from typing import Any
 from creditbank.config import Settings
 from creditbank.errors import DomainError
 from creditbank.kit.crypto import KeyringError
-from creditbank.transcripts import keys  # noqa: F401  (registers the transcript-issuer purpose)
+from creditbank.transcripts import (
+    keys,  # noqa: F401  (registers the transcript-issuer purpose)
+    sdjwt,
+)
 from creditbank.transcripts.service import transcripts
+from creditbank.transcripts.shares import shares
 from creditbank.transcripts.vcjwt import canonical_json
 
 __all__ = ["register"]
@@ -37,7 +43,12 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
     try:
-        report = transcripts.verify(settings, token, jwks=jwks)
+        if sdjwt.is_sd_jwt(token):
+            report = shares.verify_offline(
+                settings, token, jwks=jwks, nonce=args.nonce, audience=args.audience
+            )
+        else:
+            report = transcripts.verify(settings, token, jwks=jwks)
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
@@ -50,8 +61,12 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "verify", help="verify a transcript's VC-JWT offline (exit 0 only when valid)"
+        "verify", help="verify a transcript's VC-JWT or SD-JWT offline (exit 0 only when valid)"
     )
-    parser.add_argument("file", help="a file holding the VC-JWT, or - for standard input")
+    parser.add_argument("file", help="a file holding the VC-JWT or SD-JWT, or - for stdin")
     parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
+    parser.add_argument("--nonce", default=None, help="SD-JWT: the nonce the KB-JWT must carry")
+    parser.add_argument(
+        "--audience", default=None, help="SD-JWT: the audience (aud) the KB-JWT must name"
+    )
     parser.set_defaults(run=_cmd_verify)

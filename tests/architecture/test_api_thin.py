@@ -104,6 +104,8 @@ CALLER_FREE = {
     "transcripts_service.verify",  # verifying a presented transcript is public
     "transcripts_service.jwks",
     "transcripts_service.jwk",
+    "shares_service.verify_presentation",  # verifying a presented SD-JWT is public too
+    "shares_service.presentation",  # a share's URL is its capability
     "consistent_through",
     "configure_credential_cache",  # start-up wiring in api/app.py
     "attachment_parts",
