@@ -118,6 +118,9 @@ def _include_routers(app: FastAPI) -> None:
 
     app.include_router(v1_transcripts.router)
     app.include_router(v1_shares.router)
+    from api.v1 import webhooks as v1_webhooks
+
+    app.include_router(v1_webhooks.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

@@ -23,6 +23,7 @@ JOBS: dict[str, str] = {
     "jobs.purge_done": "creditbank.jobs.tasks:purge_done",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
+    "webhooks.deliver": "creditbank.webhooks.tasks:deliver",
 }
 
 #: name -> "module:function" of a batch body (optional): claimed jobs of that name run

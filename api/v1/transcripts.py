@@ -40,7 +40,7 @@ SD_JWT = sdjwt.MEDIA_TYPE
 
 def _body(transcript: Transcript, settings: Any) -> str:
     """The TranscriptRead JSON with the credential exactly as signed (credits as numbers)."""
-    head = {
+    head: dict[str, Any] = {
         "id": str(transcript.id),
         "issued_at": transcript.issued_at.isoformat(),
         "as_of": transcript.as_of.isoformat(),
@@ -49,6 +49,8 @@ def _body(transcript: Transcript, settings: Any) -> str:
         "vc_jose": transcript.vc_jose,
         "sd_jwt": transcript.sd_jwt,
     }
+    if transcript.sm2 is not None:
+        head["sm2"] = transcript.sm2
     return canonical_json(head)[:-1] + ',"credential":' + transcript.credential + "}"
 
 
@@ -126,9 +128,10 @@ async def list_transcripts(
 async def verify(request: Request, settings: SettingsDep, session: ReadSessionDep) -> object:
     """Verify a VC-JWT or an SD-JWT VC presentation (no login): the body is the token as
     ``text/plain`` (or ``application/vc+jwt``, ``application/jwt``,
-    ``application/dc+sd-jwt``) or JSON ``{"vc_jwt": ...}`` / ``{"sd_jwt": ..., "nonce":
-    ..., "audience": ...}`` (the KB-JWT must then carry that nonce and audience). The
-    report's ``valid`` is true only when every check holds; an SD-JWT's report names
+    ``application/dc+sd-jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}`` (with the SM2
+    proof of an issue answer, its check is in the report too) / ``{"sd_jwt": ...,
+    "nonce": ..., "audience": ...}`` (the KB-JWT must then carry that nonce and audience).
+    The report's ``valid`` is true only when every check holds; an SD-JWT's report names
     exactly the disclosed claims."""
     raw = await request.body()
     if len(raw) > MAX_TOKEN_BYTES:
@@ -158,12 +161,13 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
         token = data.get("vc_jwt") if isinstance(data, dict) else None
         if not isinstance(token, str):
             raise BadRequest("vc_jwt: a string is required / 需要 vc_jwt", code="unparseable")
+        sm2 = data.get("sm2")
     else:
-        token = text
+        token, sm2 = text, None
     if kind == SD_JWT or sdjwt.is_sd_jwt(token):
         report = await shares_service.verify_presentation(session, settings, token)
         return Response(canonical_json(report), media_type=JSON)
-    report = transcripts_service.verify(settings, token)
+    report = transcripts_service.verify(settings, token, sm2=sm2)
     return Response(canonical_json(report), media_type=JSON)
 
 

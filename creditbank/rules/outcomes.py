@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
+from creditbank.kit import events
 from creditbank.kit.time import isoformat_z
 from creditbank.ledger.service import Deposit
 from creditbank.ledger.service import ledger as ledger_service
@@ -290,6 +291,26 @@ async def revoke(
         reason=reason,
         actor=actor,
         idempotency_key=f"reverse:{outcome.id}",
+    )
+    await events.emit(
+        session,
+        [
+            events.Event(
+                type=events.OUTCOME_REVOKED,
+                id=f"{events.OUTCOME_REVOKED}:{outcome.id}",
+                institution_key=outcome.institution_key,
+                data={
+                    "outcome_id": str(outcome.id),
+                    "learner_id": str(outcome.learner_id),
+                    "unit_code": outcome.unit_code,
+                    "credits": str(outcome.credits),
+                    "statement_id": str(outcome.statement_id),
+                    "status": outcome.status,
+                    "reason": reason,
+                    "revoked_at": isoformat_z(now),
+                },
+            )
+        ],
     )
 
 

@@ -1,12 +1,13 @@
 """``creditbank verify FILE [--jwks FILE]``: check a transcript offline.
 
-FILE holds a VC-JWT or an SD-JWT VC presentation (``-`` reads standard input; for an
-SD-JWT ``--nonce``/``--audience`` require key binding with them; whether a share was
-revoked is known to the bank only, ``POST /api/v1/verify``). Without ``--jwks`` the bank's own
-issuer key set is used (current and retired keys); with it, the given JWK set (for
-example a saved copy of ``/.well-known/jwks.json``), so no network and no database are
-needed. Prints the JSON report; exit status 0 only when it is valid, 1 when it is not,
-2 when the input cannot be read at all. Issuer keys themselves are managed by
+FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
+``sm2`` (an issue answer as saved: the SM2 proof is checked too), or an SD-JWT VC
+presentation (``--nonce``/``--audience`` then require key binding with them; whether a
+share was revoked is known to the bank only: ``POST /api/v1/verify``). Without ``--jwks``
+the bank's own issuer key set is used (current and retired keys); with it, the given JWK
+set (for example a saved copy of ``/.well-known/jwks.json``), so no network and no
+database are needed. Prints the JSON report; exit status 0 only when it is valid, 1 when
+it is not, 2 when the input cannot be read at all. Issuer keys themselves are managed by
 ``creditbank keys ... --kind transcript-issuer``.
 """
 
@@ -42,13 +43,24 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if jwks is not None and not isinstance(jwks, dict):
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
+    sm2 = None
+    if token.lstrip().startswith("{"):
+        try:
+            answer = json.loads(token)
+        except (ValueError, RecursionError) as exc:
+            sys.stderr.write(f"creditbank verify: {exc}\n")
+            return 2
+        if not isinstance(answer, dict) or not isinstance(answer.get("vc_jwt"), str):
+            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string\n")
+            return 2
+        token, sm2 = answer["vc_jwt"], answer.get("sm2")
     try:
         if sdjwt.is_sd_jwt(token):
             report = shares.verify_offline(
                 settings, token, jwks=jwks, nonce=args.nonce, audience=args.audience
             )
         else:
-            report = transcripts.verify(settings, token, jwks=jwks)
+            report = transcripts.verify(settings, token, jwks=jwks, sm2=sm2)
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2

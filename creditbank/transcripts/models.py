@@ -36,6 +36,8 @@ class Transcript(Base):
     #: The same payload with ``typ: vc+jwt`` (W3C VC-JOSE-COSE).
     vc_jose: Mapped[str] = mapped_column(Text)
     outcome_ids: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    #: The detached SM2 proof over the VC-JWT's signing input (transcripts.sm2), or None.
+    sm2: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True, default=None)
     #: The SD-JWT VC (ES256) of the same credential with every disclosure.
     sd_jwt: Mapped[str | None] = mapped_column(Text, nullable=True)
 

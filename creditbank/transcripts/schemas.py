@@ -31,6 +31,10 @@ class TranscriptRead(BaseModel):
         default=None, description="SD-JWT VC (typ dc+sd-jwt, ES256) with every disclosure"
     )
     credential: dict[str, Any]
+    sm2: dict[str, Any] | None = Field(
+        default=None,
+        description="detached SM2/SM3 signature of vc_jwt's JWS signing input (transcripts.sm2)",
+    )
 
 
 class TranscriptSummary(BaseModel):
@@ -45,6 +49,7 @@ class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vc_jwt: str = Field(min_length=1, max_length=1_000_000)
+    sm2: dict[str, Any] | None = Field(default=None, description="the issue answer's sm2 proof")
 
 
 class VerifyReport(BaseModel):

@@ -29,7 +29,8 @@ from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
 from creditbank.transcripts import sdjwt, vcjwt
-from creditbank.transcripts.keys import TRANSCRIPT_ISSUER
+from creditbank.transcripts import sm2 as sm2_proof
+from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.repository import TranscriptRepository
 
@@ -75,8 +76,8 @@ class TranscriptService:
     def key_set(self, settings: Settings) -> signing.KeySet:
         return signing.key_set(settings, TRANSCRIPT_ISSUER)
 
-    def _signing_key(self, settings: Settings) -> signing.SigningKey:
-        alg = settings.transcripts.algorithm
+    def _signing_key(self, settings: Settings, alg: str | None = None) -> signing.SigningKey:
+        alg = alg or settings.transcripts.algorithm
         keys = self.key_set(settings)
         if alg not in keys.current and may_generate_keys(settings):
             signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm=alg)
@@ -190,6 +191,11 @@ class TranscriptService:
         )
         key = self._signing_key(settings)
         url = kid_url(settings, key.kid)
+        vc_jwt = vcjwt.sign(credential, key, url)
+        sm2 = None
+        if settings.transcripts.sm2:
+            sm2_key = self._signing_key(settings, SM2)
+            sm2 = sm2_proof.proof(vc_jwt, sm2_key, kid_url(settings, sm2_key.kid))
         transcript = Transcript(
             id=transcript_id,
             learner_id=learner_id,
@@ -200,10 +206,11 @@ class TranscriptService:
             alg=key.alg,
             kid=key.kid,
             credential=vcjwt.canonical_json(credential),
-            vc_jwt=vcjwt.sign(credential, key, url),
+            vc_jwt=vc_jwt,
             vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
             sd_jwt=self.full_sd_jwt(settings, credential, issued_at=issued_at),
             outcome_ids=sorted(str(o.id) for o in outcomes),
+            sm2=sm2,
         )
         return await TranscriptRepository.from_session(session).add(transcript)
 
@@ -225,6 +232,19 @@ class TranscriptService:
     ) -> list[Transcript]:
         authz.authorize(principal, "transcript.read", authz.Resource(learner_id=learner_id))
         return await TranscriptRepository.from_session(session).of_learner(learner_id)
+
+    async def signed_form_by_link(self, session: AsyncSession, transcript_id: uuid.UUID) -> str:
+        """The VC-JWT behind a transcript's public verify link (the QR code on its PDF).
+
+        No login: the id is a random UUID the holder hands out with the transcript, so
+        knowing it is being shown the transcript; an unknown id is simply not found.
+        """
+        transcript = await TranscriptRepository.from_session(session).get(transcript_id)
+        if transcript is None:
+            raise NotFound(
+                f"no transcript {transcript_id} / 证明不存在", code="transcript_not_found"
+            )
+        return transcript.vc_jwt
 
     async def export_learner_data(
         self, session: AsyncSession, learner_id: uuid.UUID
@@ -253,9 +273,18 @@ class TranscriptService:
         *,
         jwks: dict[str, Any] | None = None,
         now: datetime | None = None,
+        sm2: Any = None,
     ) -> dict[str, Any]:
-        """The report of ``token`` against the bank's issuer keys (or a given JWK set)."""
-        return vcjwt.verify(token, self.resolver(settings, jwks), now=now or utc_now())
+        """The report of ``token`` against the bank's issuer keys (or a given JWK set);
+        with ``sm2`` (the detached SM2 proof) its check too, which ``valid`` then needs."""
+        resolve = self.resolver(settings, jwks)
+        report = vcjwt.verify(token, resolve, now=now or utc_now())
+        if sm2 is not None:
+            check, errors = sm2_proof.check(token, sm2, resolve)
+            report["checks"]["sm2"] = check
+            report["errors"] += errors
+            report["valid"] = report["valid"] and check["valid"]
+        return report
 
     def resolver(self, settings: Settings, jwks: dict[str, Any] | None) -> vcjwt.KeyResolver:
         if jwks is not None:

@@ -1,8 +1,8 @@
 """transcripts: the SD-JWT VC of each transcript and its selectively disclosed shares
 
 Revision ID: transcripts_0002_sdjwt
-Revises: transcripts_0001
-Create Date: 2026-12-02 15:40:00
+Revises: transcripts_sm2
+Create Date: 2026-12-02 16:00:00
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import creditbank.kit.types
 
 revision: str = "transcripts_0002_sdjwt"
-down_revision: str | Sequence[str] | None = "transcripts_0001"
+down_revision: str | Sequence[str] | None = "transcripts_sm2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
