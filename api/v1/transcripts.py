@@ -19,6 +19,7 @@ from creditbank.identity.schemas import JwksRead
 from creditbank.transcripts import sdjwt
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
+    DidDocumentRead,
     JwkRead,
     SdJwtVerifyRequest,
     TranscriptCreate,
@@ -26,7 +27,7 @@ from creditbank.transcripts.schemas import (
     TranscriptSummary,
     VerifyReport,
 )
-from creditbank.transcripts.service import JWKS_PATH, KID_PATH, kid_url
+from creditbank.transcripts.service import DID_PATH, JWKS_PATH, KID_PATH, kid_url
 from creditbank.transcripts.service import transcripts as transcripts_service
 from creditbank.transcripts.shares import shares as shares_service
 from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES, canonical_json
@@ -36,6 +37,7 @@ router = APIRouter(tags=["transcripts"])
 JSON = "application/json"
 VC_JWT = "application/vc+jwt"
 SD_JWT = sdjwt.MEDIA_TYPE
+VC_LD = "application/vc+ld+json"
 
 
 def _body(transcript: Transcript, settings: Any) -> str:
@@ -77,7 +79,7 @@ async def issue_transcript(
 @router.get(
     "/api/v1/transcripts/{transcript_id}",
     response_model=TranscriptRead,
-    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, SD_JWT: {}}}},
+    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, VC_LD: {}, SD_JWT: {}}}},
 )
 async def read_transcript(
     transcript_id: uuid.UUID,
@@ -94,6 +96,8 @@ async def read_transcript(
         if transcript.sd_jwt is None:  # issued before SD-JWT VCs existed
             raise NotFound("this transcript has no SD-JWT / 此证明没有 SD-JWT", code="no_sd_jwt")
         return Response(transcript.sd_jwt, media_type=SD_JWT)
+    if VC_LD in accept:
+        return Response(transcript.credential, media_type=VC_LD)
     if VC_JWT in accept:
         return Response(transcript.vc_jose, media_type=VC_JWT)
     if "text/plain" in accept and JSON not in accept:
@@ -129,10 +133,11 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
     """Verify a VC-JWT or an SD-JWT VC presentation (no login): the body is the token as
     ``text/plain`` (or ``application/vc+jwt``, ``application/jwt``,
     ``application/dc+sd-jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}`` (with the SM2
-    proof of an issue answer, its check is in the report too) / ``{"sd_jwt": ...,
-    "nonce": ..., "audience": ...}`` (the KB-JWT must then carry that nonce and audience).
-    The report's ``valid`` is true only when every check holds; an SD-JWT's report names
-    exactly the disclosed claims."""
+    proof of an issue answer, its check is in the report too), or the credential with its
+    Data Integrity proof as ``application/vc+ld+json``, or ``{"sd_jwt": ..., "nonce": ...,
+    "audience": ...}`` (the KB-JWT must then carry that nonce and audience). The report's
+    ``valid`` is true only when every check holds; an SD-JWT's report names exactly the
+    disclosed claims."""
     raw = await request.body()
     if len(raw) > MAX_TOKEN_BYTES:
         raise BadRequest(f"body larger than {MAX_TOKEN_BYTES} bytes / 请求体过大", code="too_large")
@@ -141,7 +146,8 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("body is not UTF-8 / 请求体不是 UTF-8", code="unparseable") from exc
-    if kind in (JSON, "application/ld+json") or (not kind and text.lstrip().startswith("{")):
+    token: str | dict[str, Any]
+    if kind in (JSON, "application/ld+json", VC_LD) or (not kind and text.lstrip().startswith("{")):
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
@@ -158,13 +164,16 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
                 session, settings, asked.sd_jwt, nonce=asked.nonce, audience=asked.audience
             )
             return Response(canonical_json(report), media_type=JSON)
-        token = data.get("vc_jwt") if isinstance(data, dict) else None
-        if not isinstance(token, str):
+        # A credential with embedded Data Integrity proofs, or {"vc_jwt": ...}.
+        is_ld = isinstance(data, dict) and (kind == VC_LD or "@context" in data)
+        found = data if is_ld else data.get("vc_jwt") if isinstance(data, dict) else None
+        if not isinstance(found, str | dict):
             raise BadRequest("vc_jwt: a string is required / 需要 vc_jwt", code="unparseable")
-        sm2 = data.get("sm2")
+        token = found
+        sm2 = data.get("sm2") if not is_ld else None
     else:
         token, sm2 = text, None
-    if kind == SD_JWT or sdjwt.is_sd_jwt(token):
+    if isinstance(token, str) and (kind == SD_JWT or sdjwt.is_sd_jwt(token)):
         report = await shares_service.verify_presentation(session, settings, token)
         return Response(canonical_json(report), media_type=JSON)
     report = transcripts_service.verify(settings, token, sm2=sm2)
@@ -175,6 +184,16 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
 async def jwks(settings: SettingsDep) -> object:
     """The transcript issuer's public keys, current and retired (each kid its URL)."""
     return transcripts_service.jwks(settings)
+
+
+@router.get(DID_PATH, response_model=DidDocumentRead)
+async def did_document(settings: SettingsDep) -> object:
+    """The bank's ``did:web`` DID document: every issuer key, current and retired, as a
+    verification method (what Data Integrity proofs name)."""
+    return Response(
+        canonical_json(transcripts_service.did_document(settings)),
+        media_type="application/did+json",
+    )
 
 
 @router.get(KID_PATH + "{kid}", response_model=JwkRead)

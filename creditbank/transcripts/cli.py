@@ -1,14 +1,17 @@
-"""``creditbank verify FILE [--jwks FILE]``: check a transcript offline.
+"""``creditbank verify FILE [--jwks FILE] [--did FILE]``: check a transcript offline.
 
 FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
-``sm2`` (an issue answer as saved: the SM2 proof is checked too), or an SD-JWT VC
+``sm2`` (an issue answer as saved: the SM2 proof is checked too), or the credential as
+JSON-LD with its Data Integrity proof (``application/vc+ld+json``), or an SD-JWT VC
 presentation (``--nonce``/``--audience`` then require key binding with them; whether a
-share was revoked is known to the bank only: ``POST /api/v1/verify``). Without ``--jwks``
-the bank's own issuer key set is used (current and retired keys); with it, the given JWK
-set (for example a saved copy of ``/.well-known/jwks.json``), so no network and no
-database are needed. Prints the JSON report; exit status 0 only when it is valid, 1 when
-it is not, 2 when the input cannot be read at all. Issuer keys themselves are managed by
-``creditbank keys ... --kind transcript-issuer``.
+share was revoked is known to the bank only: ``POST /api/v1/verify``). ``--did`` is a
+saved copy of ``/.well-known/did.json`` for the Data Integrity proof's verification
+method. Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current
+and retired keys); with it, the given JWK set (for example a saved copy of
+``/.well-known/jwks.json``), so no network and no database are needed. Prints the JSON
+report; exit status 0 only when it is valid, 1 when it is not, 2 when the input cannot
+be read at all. Issuer keys themselves are managed by ``creditbank keys ...
+--kind transcript-issuer``.
 """
 
 from __future__ import annotations
@@ -35,32 +38,36 @@ __all__ = ["register"]
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        token = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None
-    except (OSError, ValueError) as exc:
+        did_document = json.loads(Path(args.did).read_text("utf-8")) if args.did else None
+        # JSON: the credential with its Data Integrity proof (vc+ld+json), or an issue
+        # answer {"vc_jwt": ..., "sm2"?: ...}.
+        token: Any = json.loads(text) if text.lstrip().startswith("{") else text
+    except (OSError, ValueError, RecursionError) as exc:
         sys.stderr.write(f"creditbank verify: {exc}\n")
         return 2
     if jwks is not None and not isinstance(jwks, dict):
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
+    if did_document is not None and not isinstance(did_document, dict):
+        sys.stderr.write("creditbank verify: --did is not a DID document\n")
+        return 2
     sm2 = None
-    if token.lstrip().startswith("{"):
-        try:
-            answer = json.loads(token)
-        except (ValueError, RecursionError) as exc:
-            sys.stderr.write(f"creditbank verify: {exc}\n")
+    if isinstance(token, dict) and "@context" not in token:
+        if not isinstance(token.get("vc_jwt"), str):
+            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string or @context\n")
             return 2
-        if not isinstance(answer, dict) or not isinstance(answer.get("vc_jwt"), str):
-            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string\n")
-            return 2
-        token, sm2 = answer["vc_jwt"], answer.get("sm2")
+        token, sm2 = token["vc_jwt"], token.get("sm2")
     try:
-        if sdjwt.is_sd_jwt(token):
+        if isinstance(token, str) and sdjwt.is_sd_jwt(token):
             report = shares.verify_offline(
                 settings, token, jwks=jwks, nonce=args.nonce, audience=args.audience
             )
         else:
-            report = transcripts.verify(settings, token, jwks=jwks, sm2=sm2)
+            report = transcripts.verify(
+                settings, token, jwks=jwks, did_document=did_document, sm2=sm2
+            )
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
@@ -73,10 +80,18 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "verify", help="verify a transcript's VC-JWT or SD-JWT offline (exit 0 only when valid)"
+        "verify",
+        help="verify a transcript (VC-JWT, JSON-LD with its proof, SD-JWT) offline (0 if valid)",
     )
-    parser.add_argument("file", help="a file holding the VC-JWT or SD-JWT, or - for stdin")
+    parser.add_argument(
+        "file", help="a file holding the VC-JWT, JSON-LD credential or SD-JWT, or - for stdin"
+    )
     parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
+    parser.add_argument(
+        "--did",
+        default=None,
+        help="a saved /.well-known/did.json instead of the bank's keys (Data Integrity proofs)",
+    )
     parser.add_argument("--nonce", default=None, help="SD-JWT: the nonce the KB-JWT must carry")
     parser.add_argument(
         "--audience", default=None, help="SD-JWT: the audience (aud) the KB-JWT must name"

@@ -123,3 +123,14 @@ class SdJwtVerifyRequest(BaseModel):
     sd_jwt: str = Field(min_length=1, max_length=1_000_000)
     nonce: str | None = Field(default=None, max_length=1000)
     audience: str | None = Field(default=None, max_length=1000)
+
+
+class DidDocumentRead(BaseModel):
+    """The bank's ``did:web`` DID document (W3C DID 1.0); other members kept as they are."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    context: list[str] = Field(alias="@context")
+    id: str
+    verificationMethod: list[dict[str, Any]]
+    assertionMethod: list[str]

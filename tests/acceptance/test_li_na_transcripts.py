@@ -132,9 +132,10 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert payload["jti"] == credential["id"] == f"urn:uuid:{t1['id']}"
         assert payload["sub"] == subject["id"]
         jwks = client.get("/.well-known/jwks.json").json()
+        # The VC-JWT's RSA key, beside the Ed25519 key of the Data Integrity proof and the
+        # ES256 key of the SD-JWT VCs.
         (published,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
-        # beside it the ES256 key of the SD-JWT VCs
-        assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "RS256"]
+        assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "EdDSA", "RS256"]
         assert published["kid"] == header["kid"]
         assert published["kty"] == "RSA"
         assert len(_unb64(published["n"])) * 8 >= 3072
@@ -262,7 +263,8 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert report["valid"] is True
         assert report["checks"]["issuer_key"]["status"] == "retired"
         after = client.get("/.well-known/jwks.json").json()
-        assert sorted(k["alg"] for k in after["keys"]) == ["ES256", "RS256", "RS256"]
+        # two RSA (one retired), the Ed25519 and the ES256 key
+        assert sorted(k["alg"] for k in after["keys"]) == ["ES256", "EdDSA", "RS256", "RS256"]
         (tmp_path / "jwks-after.json").write_text(json.dumps(after))
         assert _jose(tmp_path / "t1.jwt", tmp_path / "jwks-after.json").returncode == 0
         t2 = client.post(f"/api/v1/learners/{learner_id}/transcripts", json={}, headers=lina).json()

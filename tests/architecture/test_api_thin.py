@@ -103,6 +103,7 @@ CALLER_FREE = {
     "checkpoint_service.get",
     "transcripts_service.verify",  # verifying a presented transcript is public
     "transcripts_service.jwks",
+    "transcripts_service.did_document",
     "transcripts_service.signed_form_by_link",  # the QR link: the random id is the capability
     "transcripts_service.jwk",
     "shares_service.verify_presentation",  # verifying a presented SD-JWT is public too
