@@ -66,7 +66,7 @@ async def test_sd_jwt_shares_verify_and_revoke(
     assert (await _verify(client, full, SD))["valid"] is True
     # the ES256 key is published beside the VC-JWT key
     jwks = (await client.get("/.well-known/jwks.json")).json()
-    assert {k["alg"] for k in jwks["keys"]} == {"RS256", "ES256"}
+    assert {"RS256", "ES256"} <= {k["alg"] for k in jwks["keys"]}
 
     # a key-bound share that shows only her credit totals
     holder = _holder()
