@@ -17,6 +17,7 @@ from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from creditbank.errors import BadRequest, NotFound
 from creditbank.identity.schemas import JwksRead
 from creditbank.transcripts import sdjwt
+from creditbank.transcripts.fast import report_json
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
     DidDocumentRead,
@@ -177,7 +178,7 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
         report = await shares_service.verify_presentation(session, settings, token)
         return Response(canonical_json(report), media_type=JSON)
     report = transcripts_service.verify(settings, token, sm2=sm2)
-    return Response(canonical_json(report), media_type=JSON)
+    return Response(report_json(report), media_type=JSON)
 
 
 @router.get(JWKS_PATH, response_model=JwksRead)
