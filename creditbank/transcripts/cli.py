@@ -2,10 +2,12 @@
 
 FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
 ``sm2`` (an issue answer as saved: the SM2 proof is checked too), or the credential as
-JSON-LD with its Data Integrity proof (``application/vc+ld+json``). ``--did`` is a saved
-copy of ``/.well-known/did.json`` for the Data Integrity proof's verification method.
-Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current and
-retired keys); with it, the given JWK set (for example a saved copy of
+JSON-LD with its Data Integrity proof (``application/vc+ld+json``), or an SD-JWT VC
+presentation (``--nonce``/``--audience`` then require key binding with them; whether a
+share was revoked is known to the bank only: ``POST /api/v1/verify``). ``--did`` is a
+saved copy of ``/.well-known/did.json`` for the Data Integrity proof's verification
+method. Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current
+and retired keys); with it, the given JWK set (for example a saved copy of
 ``/.well-known/jwks.json``), so no network and no database are needed. Prints the JSON
 report; exit status 0 only when it is valid, 1 when it is not, 2 when the input cannot
 be read at all. Issuer keys themselves are managed by ``creditbank keys ...
@@ -23,8 +25,12 @@ from typing import Any
 from creditbank.config import Settings
 from creditbank.errors import DomainError
 from creditbank.kit.crypto import KeyringError
-from creditbank.transcripts import keys  # noqa: F401  (registers the transcript-issuer purpose)
+from creditbank.transcripts import (
+    keys,  # noqa: F401  (registers the transcript-issuer purpose)
+    sdjwt,
+)
 from creditbank.transcripts.service import transcripts
+from creditbank.transcripts.shares import shares
 from creditbank.transcripts.vcjwt import canonical_json
 
 __all__ = ["register"]
@@ -54,7 +60,14 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         token, sm2 = token["vc_jwt"], token.get("sm2")
     try:
-        report = transcripts.verify(settings, token, jwks=jwks, did_document=did_document, sm2=sm2)
+        if isinstance(token, str) and sdjwt.is_sd_jwt(token):
+            report = shares.verify_offline(
+                settings, token, jwks=jwks, nonce=args.nonce, audience=args.audience
+            )
+        else:
+            report = transcripts.verify(
+                settings, token, jwks=jwks, did_document=did_document, sm2=sm2
+            )
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
@@ -68,15 +81,19 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "verify",
-        help="verify a transcript (VC-JWT or JSON-LD with its proof) offline (0 only if valid)",
+        help="verify a transcript (VC-JWT, JSON-LD with its proof, SD-JWT) offline (0 if valid)",
     )
     parser.add_argument(
-        "file", help="a file holding the VC-JWT or the JSON-LD credential, or - for standard input"
+        "file", help="a file holding the VC-JWT, JSON-LD credential or SD-JWT, or - for stdin"
     )
     parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
     parser.add_argument(
         "--did",
         default=None,
         help="a saved /.well-known/did.json instead of the bank's keys (Data Integrity proofs)",
+    )
+    parser.add_argument("--nonce", default=None, help="SD-JWT: the nonce the KB-JWT must carry")
+    parser.add_argument(
+        "--audience", default=None, help="SD-JWT: the audience (aud) the KB-JWT must name"
     )
     parser.set_defaults(run=_cmd_verify)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creditbank.transcripts.models import Transcript
+from creditbank.transcripts.models import Transcript, TranscriptShare
 
 
 class TranscriptRepository:
@@ -31,5 +31,30 @@ class TranscriptRepository:
             select(Transcript)
             .where(Transcript.learner_id == learner_id)
             .order_by(Transcript.issued_at, Transcript.id)
+        )
+        return list(result.scalars())
+
+
+class ShareRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> ShareRepository:
+        return cls(session)
+
+    async def add(self, share: TranscriptShare) -> TranscriptShare:
+        self.session.add(share)
+        await self.session.flush()
+        return share
+
+    async def get(self, share_id: uuid.UUID) -> TranscriptShare | None:
+        return await self.session.get(TranscriptShare, share_id)
+
+    async def of_transcript(self, transcript_id: uuid.UUID) -> list[TranscriptShare]:
+        result = await self.session.execute(
+            select(TranscriptShare)
+            .where(TranscriptShare.transcript_id == transcript_id)
+            .order_by(TranscriptShare.created_at, TranscriptShare.id)
         )
         return list(result.scalars())
