@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from creditbank.conversions.service import conversions as conversions_service
 from creditbank.identity.data_rights import register_eraser, register_exporter
+from creditbank.kit import events
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
 from creditbank.lrs.service import export_learner_statements
 from creditbank.rules.service import rules as rules_service
+from creditbank.transcripts import status as transcript_status
 from creditbank.transcripts.service import transcripts as transcripts_service
 
 #: Learner data a context keeps when she is erased (beyond what its eraser leaves), and why
@@ -52,3 +54,12 @@ def register_data_rights() -> None:
     register_exporter("conversions", conversions_service.export_learner_data)
     register_exporter("transcripts", transcripts_service.export_learner_data)
     register_eraser("conversions", conversions_service.erase_learner_data)
+
+
+def register_event_handlers() -> None:
+    """Each context's reactions to another's events (:mod:`creditbank.kit.events`).
+
+    A revoked outcome revokes every transcript (and share) that contained it, in the
+    transaction that reverses its ledger deposit.
+    """
+    events.subscribe(events.OUTCOMES_REVOKED, "transcripts", transcript_status.outcomes_revoked)

@@ -125,6 +125,8 @@ class TranscriptSettings(BaseModel):
     algorithm: Literal["RS256", "ES256", "EdDSA"] = "RS256"
     #: Transcripts expire this many days after issue (None: no validUntil).
     valid_days: int | None = Field(default=None, ge=1)
+    #: The status lists' ``ttl`` (and ``Cache-Control: max-age``) at ``/status/{list}``.
+    status_ttl_seconds: int = Field(default=300, ge=1)
 
 
 class Settings(BaseSettings):

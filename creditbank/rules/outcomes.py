@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
+from creditbank.kit import events
 from creditbank.kit.time import isoformat_z
 from creditbank.ledger.service import Deposit
 from creditbank.ledger.service import ledger as ledger_service
@@ -291,6 +292,16 @@ async def revoke(
         actor=actor,
         idempotency_key=f"reverse:{outcome.id}",
     )
+    if status is OutcomeStatus.REVOKED:
+        # Transcripts holding it are revoked in this same transaction (their subscriber).
+        await events.emit(
+            events.OUTCOMES_REVOKED,
+            session,
+            outcome_ids=[outcome.id],
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
 
 
 async def list_outcomes(

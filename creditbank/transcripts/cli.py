@@ -1,35 +1,60 @@
-"""``creditbank verify FILE [--jwks FILE]``: check a transcript offline.
+"""``creditbank verify FILE [--jwks FILE] [--status FILE ...]``: check a transcript.
 
 FILE holds a VC-JWT (``-`` reads standard input). Without ``--jwks`` the bank's own
 issuer key set is used (current and retired keys); with it, the given JWK set (for
 example a saved copy of ``/.well-known/jwks.json``), so no network and no database are
-needed. Prints the JSON report; exit status 0 only when it is valid, 1 when it is not,
-2 when the input cannot be read at all. Issuer keys themselves are managed by
-``creditbank keys ... --kind transcript-issuer``.
+needed. ``--status FILE`` (once per list) supplies a status list credential (a saved
+``/status/{list}`` VC-JWT); without any, and without ``--jwks``, the bank's own lists
+are read from its database; with ``--jwks`` and no ``--status`` the status cannot be
+checked and the report is not valid. Prints the JSON report; exit status 0 only when it
+is valid, 1 when it is not, 2 when the input cannot be read at all. Issuer keys
+themselves are managed by ``creditbank keys ... --kind transcript-issuer``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from creditbank.config import Settings
+from creditbank.db import Database
 from creditbank.errors import DomainError
 from creditbank.kit.crypto import KeyringError
-from creditbank.transcripts import keys  # noqa: F401  (registers the transcript-issuer purpose)
+from creditbank.transcripts import (
+    keys,  # noqa: F401  (registers the transcript-issuer purpose)
+    status,
+)
 from creditbank.transcripts.service import transcripts
-from creditbank.transcripts.vcjwt import canonical_json
+from creditbank.transcripts.vcjwt import canonical_json, parse
 
 __all__ = ["register"]
+
+
+async def _bank_lists(settings: Settings, token: str) -> dict[str, str]:
+    """The bank's own status lists the token names, read from its database."""
+    try:
+        _, payload, _, _ = parse(token)
+    except DomainError:
+        return {}
+    database = Database.from_settings(settings)
+    try:
+        async with database.read_scope() as session:
+            return await transcripts.published_status_lists(
+                session, settings, status.referenced_lists(payload)
+            )
+    finally:
+        await database.dispose()
 
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         token = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None
+        lists = status.lists_from_texts(Path(f).read_text("utf-8") for f in args.status or ())
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"creditbank verify: {exc}\n")
         return 2
@@ -37,7 +62,9 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
     try:
-        report = transcripts.verify(settings, token, jwks=jwks)
+        if not args.status and jwks is None:
+            lists = asyncio.run(_bank_lists(settings, token))
+        report = transcripts.verify(settings, token, jwks=jwks, status_lists=lists)
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
@@ -54,4 +81,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("file", help="a file holding the VC-JWT, or - for standard input")
     parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
+    parser.add_argument(
+        "--status",
+        action="append",
+        metavar="FILE",
+        help="a status list credential (VC-JWT) file; repeat for each list",
+    )
     parser.set_defaults(run=_cmd_verify)
