@@ -19,7 +19,7 @@ from api.xapi import documents as xapi_documents
 from api.xapi import statements as xapi_statements
 from api.xapi.alternate import AlternateRequestMiddleware
 from api.xapi.cors import XapiCorsMiddleware
-from creditbank.bootstrap import register_data_rights, register_event_handlers
+from creditbank.bootstrap import register_data_rights
 from creditbank.config import Settings, get_settings
 from creditbank.db import Database
 from creditbank.identity.service import identity as identity_service
@@ -34,7 +34,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     ensure_keys(settings)
     register_data_rights()
-    register_event_handlers()
     identity_service.configure_credential_cache(settings.identity.credential_cache_seconds)
 
     @asynccontextmanager
@@ -117,6 +116,9 @@ def _include_routers(app: FastAPI) -> None:
     from api.v1 import transcripts as v1_transcripts
 
     app.include_router(v1_transcripts.router)
+    from api.v1 import webhooks as v1_webhooks
+
+    app.include_router(v1_webhooks.router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

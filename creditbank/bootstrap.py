@@ -2,7 +2,8 @@
 
 Nothing here runs at import: an entry point calls :func:`register_data_rights` once
 (calling it again is harmless), so which contexts take part in a learner's export
-and erasure is read here, in one place, instead of depending on which modules
+and erasure, and which listen to the domain events (:func:`register_event_handlers`,
+called by it), is read here, in one place, instead of depending on which modules
 happen to have been imported.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from creditbank.conversions.service import conversions as conversions_service
 from creditbank.identity.data_rights import register_eraser, register_exporter
-from creditbank.kit import events
+from creditbank.kit.events import register_event_handler
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
 from creditbank.lrs.service import export_learner_statements
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import status as transcript_status
 from creditbank.transcripts.service import transcripts as transcripts_service
+from creditbank.webhooks.service import webhooks as webhooks_service
 
 #: Learner data a context keeps when she is erased (beyond what its eraser leaves), and why
 #: (docs/data-classification.md, "Erasure").
@@ -54,12 +56,12 @@ def register_data_rights() -> None:
     register_exporter("conversions", conversions_service.export_learner_data)
     register_exporter("transcripts", transcripts_service.export_learner_data)
     register_eraser("conversions", conversions_service.erase_learner_data)
+    register_event_handlers()
 
 
 def register_event_handlers() -> None:
-    """Each context's reactions to another's events (:mod:`creditbank.kit.events`).
-
-    A revoked outcome revokes every transcript (and share) that contained it, in the
-    transaction that reverses its ledger deposit.
-    """
-    events.subscribe(events.OUTCOMES_REVOKED, "transcripts", transcript_status.outcomes_revoked)
+    """Listeners of the domain events (:mod:`creditbank.kit.events`) the contexts emit in
+    their decisions' transactions; emitters import none of them."""
+    register_event_handler("webhooks", webhooks_service.on_events)
+    # A revoked outcome revokes every transcript (and share) that contained it.
+    register_event_handler("transcripts", transcript_status.on_events)

@@ -118,6 +118,17 @@ class ConversionSettings(BaseModel):
     webhook_timeout_seconds: float = 10.0
 
 
+class WebhookSettings(BaseModel):
+    """Institutions' outgoing webhooks (creditbank.webhooks), delivered by the worker."""
+
+    #: A receiver that does not answer within this is a failed attempt (the worker moves on).
+    timeout_seconds: float = 5.0
+    #: Attempts per delivery before it is dead (replayable from its log).
+    max_attempts: int = Field(default=8, ge=1)
+    #: Wait before the second attempt; doubled for each further one (capped at an hour).
+    backoff_base_seconds: float = 10.0
+
+
 class TranscriptSettings(BaseModel):
     """Signed transcripts (creditbank.transcripts)."""
 
@@ -127,6 +138,9 @@ class TranscriptSettings(BaseModel):
     valid_days: int | None = Field(default=None, ge=1)
     #: The status lists' ``ttl`` (and ``Cache-Control: max-age``) at ``/status/{list}``.
     status_ttl_seconds: int = Field(default=300, ge=1)
+    #: Also sign each VC-JWT's signing input with SM2/SM3 (商用密码; a detached proof
+    #: ``sm2`` beside it, key in the transcript-issuer set): CREDITBANK_TRANSCRIPTS__SM2.
+    sm2: bool = False
 
 
 class Settings(BaseSettings):
@@ -168,6 +182,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     conversions: ConversionSettings = ConversionSettings()
     transcripts: TranscriptSettings = TranscriptSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
-from creditbank.bootstrap import register_data_rights, register_event_handlers
+from creditbank.bootstrap import register_data_rights
 from creditbank.config import Settings
 from creditbank.db import Base, Database, import_all_models
 from creditbank.migrate import upgrade
@@ -102,7 +102,6 @@ def database(
 def _data_rights_registered() -> None:
     """What every entry point does at start-up; tests also call services without one."""
     register_data_rights()
-    register_event_handlers()
 
 
 @pytest.fixture

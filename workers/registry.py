@@ -21,8 +21,10 @@ JOBS: dict[str, str] = {
     "rules.expiry_sweep": "creditbank.rules.tasks:expiry_sweep",
     "rules.reprocess_statement": "creditbank.rules.tasks:reprocess_statement",
     "jobs.purge_done": "creditbank.jobs.tasks:purge_done",
+    "jobs.analyze_stale": "creditbank.jobs.tasks:analyze_stale",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
+    "webhooks.deliver": "creditbank.webhooks.tasks:deliver",
 }
 
 #: name -> "module:function" of a batch body (optional): claimed jobs of that name run

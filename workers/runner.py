@@ -322,10 +322,9 @@ async def run_worker(settings: Settings, *, once: bool) -> int:
 
 def main(settings: Settings, once: bool = False) -> int:
     """Entry point of ``creditbank worker [--once]``."""
-    from creditbank.bootstrap import register_data_rights, register_event_handlers
+    from creditbank.bootstrap import register_data_rights
     from creditbank.kit.logging import configure_logging
 
     configure_logging(settings.log_level)
     register_data_rights()
-    register_event_handlers()
     return asyncio.run(run_worker(settings, once=once))

@@ -75,6 +75,10 @@ class Page:
     def t(self, key: str, **values: object) -> str:
         return translate(self.lang, key, **values)
 
+    def t_other(self, key: str, **values: object) -> str:
+        """The same words in the other language (for what is printed in both)."""
+        return translate("en" if self.lang == "zh-CN" else "zh-CN", key, **values)
+
     def bi(self, value: Any, zh: str = "zh", en: str = "en") -> str:
         """The chosen language's side of a bilingual value (the other if it is missing)."""
         if isinstance(value, Undefined) or value is None:

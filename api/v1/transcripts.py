@@ -39,7 +39,7 @@ VC_JWT = "application/vc+jwt"
 
 def _body(transcript: Transcript, settings: Any) -> str:
     """The TranscriptRead JSON with the credential exactly as signed (credits as numbers)."""
-    head = {
+    head: dict[str, Any] = {
         "id": str(transcript.id),
         "issued_at": transcript.issued_at.isoformat(),
         "as_of": transcript.as_of.isoformat(),
@@ -47,6 +47,8 @@ def _body(transcript: Transcript, settings: Any) -> str:
         "vc_jwt": transcript.vc_jwt,
         "vc_jose": transcript.vc_jose,
     }
+    if transcript.sm2 is not None:
+        head["sm2"] = transcript.sm2
     return canonical_json(head)[:-1] + ',"credential":' + transcript.credential + "}"
 
 
@@ -119,7 +121,8 @@ async def list_transcripts(
 @router.post("/api/v1/verify", response_model=VerifyReport)
 async def verify(request: Request, session: ReadSessionDep, settings: SettingsDep) -> object:
     """Verify a VC-JWT (no login): the body is the token as ``text/plain`` (or
-    ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ...}``. The report's
+    ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}``
+    (with the SM2 proof of an issue answer, its check is in the report too). The report's
     ``valid`` is true only when signature, issuer key, validity window and status (each
     ``credentialStatus`` entry against the bank's status lists, their own signatures
     included) all hold."""
@@ -139,9 +142,10 @@ async def verify(request: Request, session: ReadSessionDep, settings: SettingsDe
         token = data.get("vc_jwt") if isinstance(data, dict) else None
         if not isinstance(token, str):
             raise BadRequest("vc_jwt: a string is required / 需要 vc_jwt", code="unparseable")
+        sm2 = data.get("sm2")
     else:
-        token = text
-    report = await transcripts_service.verify_published(session, settings, token)
+        token, sm2 = text, None
+    report = await transcripts_service.verify_published(session, settings, token, sm2=sm2)
     return Response(canonical_json(report), media_type=JSON)
 
 

@@ -218,9 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         reasons = [str(e.get("msg", e)) for e in getattr(exc, "errors", lambda: [])()] or [str(exc)]
         print(f"creditbank: {'; '.join(reasons)}".replace("\n", " "), file=sys.stderr)
         return 2
-    from creditbank.bootstrap import register_data_rights, register_event_handlers
+    from creditbank.bootstrap import register_data_rights
 
     register_data_rights()
-    register_event_handlers()
     code: int = args.run(args, settings)
     return code

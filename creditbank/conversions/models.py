@@ -63,6 +63,9 @@ class ConversionApplication(Base):
         CheckConstraint("required_approvals >= 1", name="required_approvals_positive"),
         Index("ix_conversion_applications_learner", "learner_id", "created_at"),
         Index("ix_conversion_applications_queue", "status", "target_institution_key"),
+        # The dashboard: applications submitted and decided per month (conversions_0002).
+        Index("ix_conversion_applications_created", "created_at"),
+        Index("ix_conversion_applications_decided", "decided_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -62,6 +62,7 @@ from creditbank.identity import authz
 from creditbank.identity.authz import Resource
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
+from creditbank.kit import events
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.conversion import (
@@ -674,6 +675,17 @@ class ConversionService:
                 ),
                 data={"application_id": str(application.id), "status": application.status},
             )
+        )
+        await events.emit(
+            session,
+            [
+                events.Event(
+                    type=events.CONVERSION_DECIDED,
+                    id=f"{events.CONVERSION_DECIDED}:{application.id}:{application.status}",
+                    institution_key=application.target_institution_key,
+                    data=webhook_body(application, event)["application"],
+                )
+            ],
         )
         url = settings.conversions.webhooks.get(application.target_institution_key)
         if url:

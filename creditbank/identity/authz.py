@@ -152,6 +152,8 @@ RULES: dict[str, dict[str, Check]] = {
     "user.manage": {"operator": _always},
     "audit.read": {"operator": _always},
     "reporting.read": {"operator": _always},
+    # an institution's outgoing webhooks (subscriptions, delivery log, replay)
+    "webhooks.manage": {"operator": _always, "institution_admin": _admin_of_institution},
     "reporting.institution": {"operator": _always, "institution_admin": _admin_of_institution},
     "keys.manage": {"operator": _always},
     "jobs.read": {"operator": _always},
@@ -160,6 +162,8 @@ RULES: dict[str, dict[str, Check]] = {
     "standards.read": {"authenticated": _always},
     "standards.publish": {"operator": _always},
     "standards.reevaluate": {"operator": _always},
+    # the catalog mappings an institution owns, in the standards in force
+    "standards.mappings": {"operator": _always, "institution_admin": _admin_of_institution},
     # ledger and outcomes (a learner's own data otherwise goes through "learner.data")
     "ledger.adjust": {"operator": _always},
     # why a statement was (not) recognised: its learner, or the operator when the

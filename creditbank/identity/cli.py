@@ -3,6 +3,10 @@
 
     creditbank keys list
     creditbank keys init                          # create missing key files (production set-up)
+    creditbank keys init --kind transcript-issuer --algorithm ES256 --algorithm SM2
+                                                  # a current key of each named algorithm
+    creditbank keys list [--kind transcript-issuer]   # keys per algorithm: current, active, retired
+    creditbank keys rotate --kind transcript-issuer --algorithm SM2   # one algorithm's key
     creditbank keys rotate --kind encryption      # new current AES key; old ones still decrypt
     creditbank keys reencrypt                     # move every value to the current AES key
     creditbank keys rotate --kind access-tokens   # new signing key; old tokens verify until expiry
@@ -73,6 +77,13 @@ async def _audit_cli(
 
 def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
     out: dict[str, Any] = {}
+    if args.kind not in (None, ENCRYPTION):
+        try:
+            out[args.kind] = signing.describe(settings, _purpose(args.kind))
+        except KeyringError as exc:
+            out[args.kind] = {"error": str(exc)}
+        _out(out)
+        return 0
     try:
         ring = load_keyring(keyring_path(settings), create=False)
         out[ENCRYPTION] = {
@@ -100,7 +111,26 @@ def _keys_init(args: argparse.Namespace, settings: Settings) -> int:
         if not purpose.path(settings).exists():
             signing.key_set(settings, purpose, create=True)
             created.append(str(purpose.path(settings)))
-    _out({"created": created})
+    if not args.algorithm:
+        _out({"created": created})
+        return 0
+    if args.kind in (None, ENCRYPTION):
+        sys.stderr.write("creditbank keys: --algorithm needs --kind (a signing-key purpose)\n")
+        return 1
+    purpose = _purpose(args.kind)
+    current: dict[str, str] = {}
+    try:
+        for alg in args.algorithm:  # only those without a current key get one
+            keys = signing.key_set(settings, purpose, create=False)
+            if alg in keys.current:
+                current[alg] = keys.current[alg]
+                continue
+            current[alg] = signing.rotate(settings, purpose, algorithm=alg)
+            asyncio.run(_audit_cli(settings, "keys.rotate", current[alg], {"kind": args.kind}))
+    except KeyringError as exc:
+        sys.stderr.write(f"creditbank keys: {exc}\n")
+        return 1
+    _out({"created": created, "kind": args.kind, "current": current})
     return 0
 
 
@@ -205,8 +235,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     name = "identity-keys" if "keys" in subparsers.choices else "keys"
     keys = subparsers.add_parser(name, help="field-encryption and signing keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
-    ksub.add_parser("list", help="key ids and status").set_defaults(run=_keys_list)
-    ksub.add_parser("init", help="create missing key files").set_defaults(run=_keys_init)
+    listing = ksub.add_parser("list", help="key ids and status (per algorithm)")
+    listing.add_argument("--kind", choices=(ENCRYPTION, *_kinds()), default=None)
+    listing.set_defaults(run=_keys_list)
+    init = ksub.add_parser("init", help="create missing key files (and algorithms' keys)")
+    init.add_argument("--kind", choices=(ENCRYPTION, *_kinds()), default=None)
+    init.add_argument(
+        "--algorithm",
+        action="append",
+        default=[],
+        help=f"with --kind: ensure a current key of this algorithm ({signing.algorithms()})",
+    )
+    init.set_defaults(run=_keys_init)
     rotate = ksub.add_parser("rotate", help="add a new current key")
     rotate.add_argument("--kind", choices=(ENCRYPTION, *_kinds()), required=True)
     rotate.add_argument(

@@ -1,12 +1,14 @@
-"""Every query of the job table: claim with leases, finish, retry, dead letters."""
+"""Every query of the job table (claim with leases, finish, retry, dead letters) and of
+the planner statistics the maintenance job keeps fresh."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,3 +150,89 @@ class JobRepository:
             delete(Job).where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class StatisticsRepository:
+    """Planner statistics of the hot tables: how stale they are, and ANALYZE.
+
+    The tables are other contexts' (named, never read row by row): keeping the
+    planner's statistics fresh is the database's housekeeping, which the job table
+    runs for everyone.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> StatisticsRepository:
+        return cls(session)
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def _quoted(self, table: str) -> str:
+        return self.session.get_bind().dialect.identifier_preparer.quote(table)
+
+    async def staleness(self, tables: Sequence[str]) -> list[TableStatistics]:
+        """Rows changed since the last ANALYZE and the rows the planner believes in."""
+        if self.dialect == "postgresql":
+            result = await self.session.execute(
+                text(
+                    "SELECT s.relname, s.n_mod_since_analyze, c.reltuples, "
+                    "coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL "
+                    "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                    "WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables)"
+                ),
+                {"tables": list(tables)},
+            )
+            return [
+                TableStatistics(str(r[0]), int(r[1] or 0), max(float(r[2] or 0), 0.0), bool(r[3]))
+                for r in result.all()
+            ]
+        # SQLite: sqlite_stat1 holds the row count ANALYZE saw (the first number of each
+        # index's stat; ``stat`` alone for a table without indexes).
+        existing = {
+            str(r[0])
+            for r in await self.session.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
+        }
+        seen: dict[str, float] = {}
+        if "sqlite_stat1" in existing:
+            for name, stat in await self.session.execute(
+                text("SELECT tbl, stat FROM sqlite_stat1")
+            ):
+                head = str(stat or "").split(" ", 1)[0]
+                if head.isdigit():
+                    seen[str(name)] = max(seen.get(str(name), 0.0), float(head))
+        out: list[TableStatistics] = []
+        for table in tables:
+            if table not in existing:
+                continue
+            rows = (
+                await self.session.execute(text(f"SELECT count(*) FROM {self._quoted(table)}"))  # noqa: S608
+            ).scalar_one()
+            believed = seen.get(table)
+            out.append(
+                TableStatistics(
+                    table,
+                    abs(int(rows) - int(believed or 0)),
+                    believed or 0.0,
+                    believed is not None,
+                )
+            )
+        return out
+
+    async def analyze(self, table: str) -> None:
+        await self.session.execute(text(f"ANALYZE {self._quoted(table)}"))
+
+
+@dataclass(frozen=True)
+class TableStatistics:
+    table: str
+    #: Rows inserted, updated or deleted since the statistics were taken.
+    modified: int
+    #: The row count the statistics record (0 when never analyzed).
+    rows: float
+    analyzed: bool

@@ -21,13 +21,33 @@ from creditbank.errors import Conflict, NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.jobs.models import Job, JobStatus
-from creditbank.jobs.repository import JobRepository
+from creditbank.jobs.repository import JobRepository, StatisticsRepository
 from creditbank.kit.time import utc_now
 
 #: The longest wait between two attempts, however many failed before.
 MAX_BACKOFF = timedelta(hours=1)
 #: Error texts are kept short enough to list.
 MAX_ERROR_CHARS = 4000
+#: The tables the hot paths query and the dashboard aggregates: their planner
+#: statistics are kept fresh by the ``jobs.analyze_stale`` job.
+HOT_TABLES = (
+    "lrs_statements",
+    "lrs_statement_keys",
+    "rule_evaluations",
+    "rule_outcomes",
+    "rule_held_statements",
+    "ledger_entries",
+    "ledger_heads",
+    "conversion_applications",
+    "identity_links",
+    "learners",
+    "jobs",
+    "audit_log",
+)
+#: Stale once more rows changed than ANALYZE_THRESHOLD + ANALYZE_SCALE x rows
+#: (PostgreSQL's autovacuum_analyze_threshold and _scale_factor defaults).
+ANALYZE_THRESHOLD = 50
+ANALYZE_SCALE = 0.1
 
 
 @dataclass(frozen=True)
@@ -329,6 +349,30 @@ class JobService:
     async def purge_done(self, session: AsyncSession, *, older_than: timedelta) -> int:
         """Delete finished jobs older than ``older_than`` (dead letters are kept)."""
         return await JobRepository.from_session(session).delete_done_before(utc_now() - older_than)
+
+    async def analyze_stale(
+        self,
+        session: AsyncSession,
+        *,
+        tables: Sequence[str] = HOT_TABLES,
+        threshold: int = ANALYZE_THRESHOLD,
+        scale: float = ANALYZE_SCALE,
+    ) -> list[str]:
+        """ANALYZE each of ``tables`` whose statistics are stale; returns those analyzed.
+
+        Stale, as autovacuum reckons it: never analyzed while holding rows, or more
+        rows changed since the last ANALYZE than ``threshold + scale * rows``. The
+        product must not depend on autovacuum (off on this machine's and CI's
+        PostgreSQL) or on someone running ANALYZE after a bulk load (issue 14).
+        """
+        repo = StatisticsRepository.from_session(session)
+        analyzed: list[str] = []
+        for stats in await repo.staleness(tables):
+            never = not stats.analyzed and stats.modified > 0
+            if never or stats.modified > threshold + scale * stats.rows:
+                await repo.analyze(stats.table)
+                analyzed.append(stats.table)
+        return analyzed
 
 
 def _clip(text: str) -> str:

@@ -1,58 +1,60 @@
-"""In-process domain events, so one context can react to another's change without
-importing it: the context where something happened ``emit``\\s it inside its own
-transaction, and the contexts that care ``subscribe`` at start-up
-(``creditbank.bootstrap.register_event_handlers``, never as an import side effect).
+"""Domain events, emitted in the transaction of the decision that causes them.
 
-Handlers run in the emitter's session, before it commits: what they write commits or
-rolls back with the change that caused it (a revoked outcome and the transcripts it
-revokes are one transaction). An event is emitted only after the entry point wired
-the handlers; emitting before raises, since a silently unheard "outcome revoked"
-would leave a transcript valid that must not be.
+A context that decides something other contexts may want to hear of (a statement
+recognised or held, an outcome revoked, a conversion decided) calls :func:`emit`
+with the decision's session; the handlers registered at start-up
+(``creditbank.bootstrap.register_event_handlers``) write what they need in that same
+transaction (the webhooks context: deliveries and their jobs), so a rollback leaves
+nothing behind. The emitter imports no listener: contexts stay independent.
 
-Events
-    ``outcomes.revoked`` (rules): ``outcome_ids`` (list of UUIDs), ``reason``,
-    ``actor``, ``now`` — outcomes revoked because their statement was voided (their
-    ledger deposits are reversed in the same transaction).
+Handlers must be cheap when nobody listens (one query at most): they run on the
+statement-processing hot path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-OUTCOMES_REVOKED = "outcomes.revoked"
-EVENTS = frozenset({OUTCOMES_REVOKED})
-
-#: async fn(session, **payload)
-Handler = Callable[..., Awaitable[Any]]
-_HANDLERS: dict[str, dict[str, Handler]] = {}
-_wired = False
-
-
-def subscribe(event: str, name: str, handler: Handler) -> None:
-    """Run ``handler(session, **payload)`` on every ``event`` (``name`` replaces an earlier
-    subscription of the same name, so wiring twice is harmless)."""
-    global _wired
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}")
-    _HANDLERS.setdefault(event, {})[name] = handler
-    _wired = True
+STATEMENT_RECOGNISED = "statement.recognised"
+STATEMENT_HELD = "statement.held"
+OUTCOME_REVOKED = "outcome.revoked"
+CONVERSION_DECIDED = "conversion.decided"
+#: Every event type a listener can subscribe to.
+EVENT_TYPES = (STATEMENT_RECOGNISED, STATEMENT_HELD, OUTCOME_REVOKED, CONVERSION_DECIDED)
 
 
-def subscribers(event: str) -> dict[str, Handler]:
-    return dict(_HANDLERS.get(event, {}))
+@dataclass(frozen=True)
+class Event:
+    """One decision. ``id`` is deterministic (emitting the same decision twice is one
+    event); the institution concerned is named by key or id, or, for statement
+    events, found from ``statement_id`` by the listener if it cares."""
+
+    type: str
+    id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    institution_key: str | None = None
+    institution_id: uuid.UUID | None = None
+    statement_id: uuid.UUID | None = None
 
 
-async def emit(event: str, session: AsyncSession, **payload: Any) -> None:
-    """Run the subscribers of ``event`` in ``session``'s transaction, in subscription order."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}")
-    if not _wired:
-        raise RuntimeError(
-            "event handlers are not registered: the entry point must call "
-            "creditbank.bootstrap.register_event_handlers()"
-        )
-    for handler in list(_HANDLERS.get(event, {}).values()):
-        await handler(session, **payload)
+EventHandler = Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
+
+_handlers: dict[str, EventHandler] = {}
+
+
+def register_event_handler(name: str, handler: EventHandler) -> None:
+    """Add (or replace, by ``name``) a listener; calling it twice is harmless."""
+    _handlers[name] = handler
+
+
+async def emit(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Hand ``events`` to every listener, in the caller's transaction."""
+    if not events:
+        return
+    for handler in list(_handlers.values()):
+        await handler(session, events)

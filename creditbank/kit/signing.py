@@ -694,9 +694,16 @@ def retire(settings: Settings, purpose: Purpose, kid: str) -> None:
 def describe(settings: Settings, purpose: Purpose) -> dict[str, Any]:
     """What ``creditbank keys list`` shows of a purpose (never a private part)."""
     keys = key_set(settings, purpose, create=False)
+    by_algorithm: dict[str, dict[str, Any]] = {}
+    for kid, k in sorted(keys.keys.items(), key=lambda item: item[1].created_at):
+        entry = by_algorithm.setdefault(
+            k.alg, {"current": keys.current.get(k.alg), "active": [], "retired": []}
+        )
+        entry["active" if k.status == ACTIVE else "retired"].append(kid)
     return {
         "path": str(purpose.path(settings)),
         "current": keys.current,
+        "by_algorithm": by_algorithm,
         "keys": {
             kid: {
                 "alg": k.alg,

@@ -56,6 +56,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         UniqueConstraint("learner_id", "seq", name="uq_ledger_entries_learner_seq"),
         Index("ix_ledger_entries_learner_posted", "learner_id", "posted_at", "seq"),
+        # The dashboard's learners active per month: a range on posted_at (ledger_0002).
+        Index("ix_ledger_entries_posted", "posted_at", "learner_id"),
         CheckConstraint("seq >= 1", name="seq_positive"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("banked >= 0", name="banked_not_negative"),

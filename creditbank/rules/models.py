@@ -43,6 +43,9 @@ class Outcome(Base):
         ),
         Index("ix_rule_outcomes_learner", "learner_id", "recognised_at"),
         Index("ix_rule_outcomes_expiry", "status", "expires_at"),
+        # The dashboard's credits recognised per month, type and region: a range on
+        # recognised_at that carries what the GROUP BY reads (rules_0002).
+        Index("ix_rule_outcomes_recognised", "recognised_at", "institution_key", "credits"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -85,7 +88,11 @@ class Evaluation(Base):
     """
 
     __tablename__ = "rule_evaluations"
-    __table_args__ = (Index("ix_rule_evaluations_statement", "statement_id", "evaluated_at"),)
+    __table_args__ = (
+        Index("ix_rule_evaluations_statement", "statement_id", "evaluated_at"),
+        # An institution's ingest statistics: its evaluations over a window (rules_0002).
+        Index("ix_rule_evaluations_institution", "institution_key", "evaluated_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     statement_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -292,16 +292,26 @@ async def revoke(
         actor=actor,
         idempotency_key=f"reverse:{outcome.id}",
     )
-    if status is OutcomeStatus.REVOKED:
-        # Transcripts holding it are revoked in this same transaction (their subscriber).
-        await events.emit(
-            events.OUTCOMES_REVOKED,
-            session,
-            outcome_ids=[outcome.id],
-            reason=reason,
-            actor=actor,
-            now=now,
-        )
+    await events.emit(
+        session,
+        [
+            events.Event(
+                type=events.OUTCOME_REVOKED,
+                id=f"{events.OUTCOME_REVOKED}:{outcome.id}",
+                institution_key=outcome.institution_key,
+                data={
+                    "outcome_id": str(outcome.id),
+                    "learner_id": str(outcome.learner_id),
+                    "unit_code": outcome.unit_code,
+                    "credits": str(outcome.credits),
+                    "statement_id": str(outcome.statement_id),
+                    "status": outcome.status,
+                    "reason": reason,
+                    "revoked_at": isoformat_z(now),
+                },
+            )
+        ],
+    )
 
 
 async def list_outcomes(

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import NotFound
 from creditbank.identity.service import Institution
 from creditbank.identity.service import identity as identity_service
+from creditbank.kit import events
 from creditbank.kit.credits import ZERO
-from creditbank.kit.time import utc_now
+from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.service import (
     StatementForProcessing,
     get_statement_for_processing,
@@ -120,6 +121,22 @@ async def process_statement(
         if await repo.held(statement_id) is None:
             await repo.add(HeldStatement(statement_id=statement_id, actor_ifi=ifi, held_at=now))
             await _preview_held(session, stored, standards_set=standards_set, now=now)
+            await events.emit(
+                session,
+                [
+                    events.Event(
+                        type=events.STATEMENT_HELD,
+                        id=f"{events.STATEMENT_HELD}:{statement_id}",
+                        institution_id=stored.institution_id,
+                        statement_id=statement_id,
+                        data={
+                            "statement_id": str(statement_id),
+                            "reason": "the actor is linked to no learner yet",
+                            "held_at": isoformat_z(now),
+                        },
+                    )
+                ],
+            )
         return Processed("held", reason=f"actor {ifi} is linked to no learner yet")
     return await evaluate_for(
         session,
@@ -248,6 +265,14 @@ async def process_statements(
                 records[learner_id] = record_from(counted[learner_id], standards)
             built.append((index, item, rows))
         await store_rows(session, [rows for _, _, rows in built], actor=actor)
+        await events.emit(
+            session,
+            [
+                recognised_event(item.statement_id, institution.id, item, rows.evaluation_id)
+                for (_, _, _, institution), (_, item, rows) in zip(batch, built, strict=True)
+                if item.result.recognised
+            ],
+        )
         for index, item, rows in built:
             results[index] = Processed(
                 "recognised" if item.result.recognised else "not_recognised",
@@ -372,11 +397,58 @@ async def evaluate_for(
         actor=actor,
         now=now,
     )
+    if result.recognised:
+        item = ToStore(stored.id, learner_id, result, "statement", notes)
+        await events.emit(
+            session,
+            [
+                recognised_event(
+                    stored.id, institution.id, item, evaluation.id, [o.id for o in outcomes]
+                )
+            ],
+        )
     return Processed(
         "recognised" if result.recognised else "not_recognised",
         evaluation.id,
         tuple(o.id for o in outcomes),
         reason=result.reason.en,
+    )
+
+
+def recognised_event(
+    statement_id: uuid.UUID,
+    institution_id: uuid.UUID,
+    item: ToStore,
+    evaluation_id: uuid.UUID | None,
+    outcome_ids: Sequence[uuid.UUID] | None = None,
+) -> events.Event:
+    """``statement.recognised`` for the sending institution (ids, unit and credits only)."""
+    result = item.result
+    return events.Event(
+        type=events.STATEMENT_RECOGNISED,
+        id=f"{events.STATEMENT_RECOGNISED}:{statement_id}",
+        institution_id=institution_id,
+        statement_id=statement_id,
+        data={
+            "statement_id": str(statement_id),
+            "learner_id": str(item.learner_id),
+            "evaluation_id": str(evaluation_id) if evaluation_id else None,
+            "outcome_ids": [str(o) for o in outcome_ids or ()],
+            "unit_code": result.unit_code,
+            "decisions": [
+                {
+                    "unit_code": d.unit_code,
+                    "rule_id": d.rule_id,
+                    "rule_version": d.rule_version,
+                    "credits": str(d.credits),
+                    "credited": str(d.credited),
+                    "requires_review": d.requires_review,
+                }
+                for d in result.decisions
+            ],
+            "standards": result.standards.model_dump(mode="json"),
+            "reason": {"zh": result.reason.zh, "en": result.reason.en},
+        },
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.audit.service import audit as audit_service
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.kit.credits import ZERO
@@ -238,10 +239,64 @@ async def reevaluate_version(
     version: str,
     *,
     apply: bool,
+    ip: str | None = None,
 ) -> dict[str, Any]:
     """What a published version changes for which learners; with ``apply``, change it
-    (the operator: ``standards.reevaluate``)."""
+    (the operator: ``standards.reevaluate``; an application is audited)."""
     authz.authorize(principal, "standards.reevaluate")
     published = await standards_service.get_version(session, set_id, version)
     report = await reevaluate(session, published, apply=apply, actor=actor_label(principal))
-    return report.as_json()
+    answer = report.as_json()
+    if apply:
+        await audit_service.record(
+            session,
+            actor=principal,
+            action="standards.reevaluate",
+            object_type="standards_version",
+            object_id=published.row.id,
+            detail={
+                "set_id": set_id,
+                "version": version,
+                "learners_changed": answer["learners_changed"],
+                **answer["totals"],
+            },
+            ip=ip,
+        )
+    return answer
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A set not yet published, checked, and what it would change for every learner."""
+
+    standards: StandardsSet
+    #: ``new`` (publishing stores it), ``published`` (identical content is already
+    #: published: publishing changes nothing) or ``conflict`` (that id and version are
+    #: published with other content: publishing is refused).
+    status: str
+    report: dict[str, Any]
+
+
+async def preview_content(
+    session: AsyncSession, principal: Principal, content: dict[str, Any]
+) -> Preview:
+    """The dry run before publishing (the operator): ``content`` checked as a standards
+    set and replayed for every learner against her active outcomes. Writes nothing."""
+    authz.authorize(principal, "standards.publish")
+    loaded = standards_service.parse_content(principal, content)
+    meta = loaded.meta
+    existing = next(
+        (
+            v
+            for v in await standards_service.versions_for(session, principal, set_id=meta.id)
+            if v.version == meta.version
+        ),
+        None,
+    )
+    if existing is None:
+        status = "new"
+    else:
+        status = "published" if existing.content_hash == loaded.content_hash else "conflict"
+    draft = standards_service.draft(loaded, actor=actor_label(principal))
+    report = await reevaluate(session, draft, apply=False, actor=actor_label(principal))
+    return Preview(standards=loaded, status=status, report=report.as_json())

@@ -55,6 +55,7 @@ class RulesService:
     # a new standards version
     reevaluate = staticmethod(reevaluation.reevaluate)
     reevaluate_version = staticmethod(reevaluation.reevaluate_version)
+    preview_content = staticmethod(reevaluation.preview_content)
 
 
 rules = RulesService()

@@ -13,19 +13,21 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.audit.service import audit as audit_service
 from creditbank.errors import Conflict, NotFound, ValidationFailed
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.standards.loader import load_standards
 from creditbank.standards.models import StandardsVersion
 from creditbank.standards.repository import StandardsRepository
-from creditbank.standards.schemas import StandardsSet
+from creditbank.standards.schemas import Institution, StandardsSet, Unit
 
 #: Parsed sets kept per process, by content hash (a set is immutable, so is its parse).
 CACHE_SIZE = 16
@@ -47,6 +49,33 @@ class NoStandardsInForce(NotFound):
     """No published standards version is in force at that moment."""
 
     code = "no_standards_in_force"
+
+
+class StandardsChangedSinceReview(Conflict):
+    """The set to publish is not the one whose dry run the operator reviewed."""
+
+    code = "standards_changed_since_review"
+
+
+@dataclass(frozen=True)
+class MappedActivity:
+    """One activity of an institution and the catalog unit it maps to."""
+
+    activity: str
+    match: str
+    hours: Decimal | None
+    unit_code: str
+    unit: Unit | None
+    in_scope: bool
+
+
+@dataclass(frozen=True)
+class InstitutionMappings:
+    """An institution's entry in the standards in force, with its activity mappings."""
+
+    version: StandardsVersion
+    institution: Institution | None
+    mappings: list[MappedActivity]
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,22 @@ class StandardsService:
     def validate(self, directory: Path) -> StandardsSet:
         """Load and check a set directory; :class:`InvalidStandards` lists every problem."""
         return load_standards(Path(directory))
+
+    def draft(self, standards: StandardsSet, *, actor: str) -> Published:
+        """``standards`` as a version not stored (never added to a session): what a dry
+        run before publishing evaluates with."""
+        meta = standards.meta
+        row = StandardsVersion(
+            set_id=meta.id,
+            version=meta.version,
+            effective_from=meta.effective_from,
+            content_hash=standards.content_hash,
+            title_zh=meta.title.zh,
+            title_en=meta.title.en,
+            content={},
+            published_by=actor,
+        )
+        return Published(row, standards)
 
     async def publish(
         self, session: AsyncSession, standards: StandardsSet, *, actor: str
@@ -104,15 +149,83 @@ class StandardsService:
         return Published(row, self._remember(standards), created=True)
 
     async def publish_content(
-        self, session: AsyncSession, principal: Principal, content: dict[str, Any]
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        content: dict[str, Any],
+        *,
+        reviewed_hash: str | None = None,
+        ip: str | None = None,
     ) -> Published:
-        """Publish a set given as JSON (the operator); a bad set is refused with every problem."""
+        """Publish a set given as JSON (the operator); a bad set is refused with every problem.
+
+        ``reviewed_hash``: the content hash the operator saw in the dry run; a set whose
+        content hashes otherwise is refused, so what is published is what was reviewed.
+        A new version is audited (``standards.publish``) in the same transaction.
+        """
+        authz.authorize(principal, "standards.publish")
+        loaded = self.parse_content(principal, content)
+        if reviewed_hash is not None and loaded.content_hash != reviewed_hash:
+            raise StandardsChangedSinceReview(
+                "the set differs from the one reviewed in the dry run; review it again / "
+                "标准内容与预览时不同，请重新预览"
+            )
+        published = await self.publish(session, loaded, actor=actor_label(principal))
+        if published.created:
+            await audit_service.record(
+                session,
+                actor=principal,
+                action="standards.publish",
+                object_type="standards_version",
+                object_id=published.row.id,
+                detail={
+                    "set_id": loaded.meta.id,
+                    "version": loaded.meta.version,
+                    "hash": loaded.content_hash,
+                },
+                ip=ip,
+            )
+        return published
+
+    def parse_content(self, principal: Principal, content: dict[str, Any]) -> StandardsSet:
+        """A set given as JSON, checked (the operator); :class:`ValidationFailed` lists
+        every problem."""
         authz.authorize(principal, "standards.publish")
         try:
-            loaded = StandardsSet.model_validate(content)
+            return StandardsSet.model_validate(content)
         except ValidationError as exc:
             raise ValidationFailed(str(exc), code="invalid_standards") from exc
-        return await self.publish(session, loaded, actor=actor_label(principal))
+
+    async def mappings_for(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        institution_id: uuid.UUID,
+        institution_key: str,
+        set_id: str | None = None,
+    ) -> InstitutionMappings:
+        """The catalog mappings an institution owns in the standards in force: what each
+        of its activities maps to (for its admin or the operator)."""
+        authz.authorize(
+            principal, "standards.mappings", authz.Resource(institution_id=institution_id)
+        )
+        published = await self.in_force(session, set_id=set_id)
+        found = published.standards.institution(institution_key)
+        rows: list[MappedActivity] = []
+        for mapping in found.mappings if found else ():
+            unit = published.standards.unit(mapping.unit)
+            rows.append(
+                MappedActivity(
+                    activity=mapping.activity,
+                    match=mapping.match.value,
+                    hours=mapping.hours,
+                    unit=unit,
+                    unit_code=mapping.unit,
+                    in_scope=bool(found and unit and found.scope.covers(unit)),
+                )
+            )
+        return InstitutionMappings(version=published.row, institution=found, mappings=rows)
 
     async def versions_for(
         self, session: AsyncSession, principal: Principal, *, set_id: str | None = None
@@ -120,6 +233,19 @@ class StandardsService:
         """Published versions, for anyone signed in."""
         authz.authorize(principal, "standards.read")
         return await self.list_versions(session, set_id=set_id)
+
+    async def versions_to_manage(
+        self, session: AsyncSession, principal: Principal, *, set_id: str | None = None
+    ) -> tuple[list[StandardsVersion], StandardsVersion | None]:
+        """Every published version, newest first, and the one in force (``None`` when
+        none is): the operator's view before publishing another."""
+        authz.authorize(principal, "standards.publish")
+        versions = await self.list_versions(session)
+        try:
+            in_force: StandardsVersion | None = (await self.in_force(session, set_id=set_id)).row
+        except NoStandardsInForce:
+            in_force = None
+        return list(reversed(versions)), in_force
 
     async def in_force_for(
         self, session: AsyncSession, principal: Principal, *, set_id: str | None = None

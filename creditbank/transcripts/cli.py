@@ -1,9 +1,10 @@
 """``creditbank verify FILE [--jwks FILE] [--status FILE ...]``: check a transcript.
 
-FILE holds a VC-JWT (``-`` reads standard input). Without ``--jwks`` the bank's own
-issuer key set is used (current and retired keys); with it, the given JWK set (for
-example a saved copy of ``/.well-known/jwks.json``), so no network and no database are
-needed. ``--status FILE`` (once per list) supplies a status list credential (a saved
+FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
+``sm2`` (an issue answer as saved: the SM2 proof is checked too). Without ``--jwks`` the
+bank's own issuer key set is used (current and retired keys); with it, the given JWK set
+(for example a saved copy of ``/.well-known/jwks.json``), so no network and no database
+are needed. ``--status FILE`` (once per list) supplies a status list credential (a saved
 ``/status/{list}`` VC-JWT); without any, and without ``--jwks``, the bank's own lists
 are read from its database; with ``--jwks`` and no ``--status`` the status cannot be
 checked and the report is not valid. Prints the JSON report; exit status 0 only when it
@@ -61,10 +62,21 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if jwks is not None and not isinstance(jwks, dict):
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
+    sm2 = None
+    if token.lstrip().startswith("{"):
+        try:
+            answer = json.loads(token)
+        except (ValueError, RecursionError) as exc:
+            sys.stderr.write(f"creditbank verify: {exc}\n")
+            return 2
+        if not isinstance(answer, dict) or not isinstance(answer.get("vc_jwt"), str):
+            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string\n")
+            return 2
+        token, sm2 = answer["vc_jwt"], answer.get("sm2")
     try:
         if not args.status and jwks is None:
             lists = asyncio.run(_bank_lists(settings, token))
-        report = transcripts.verify(settings, token, jwks=jwks, status_lists=lists)
+        report = transcripts.verify(settings, token, jwks=jwks, sm2=sm2, status_lists=lists)
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2

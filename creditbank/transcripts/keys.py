@@ -8,9 +8,12 @@ years ago must still check out after the bank rotated.
 from __future__ import annotations
 
 from creditbank.kit import signing
+from creditbank.kit import sm2 as _sm2  # registers SM2 (the optional parallel signature)
 
 #: What a VC-JWT may be signed with (PyJWT and every JOSE verifier know these).
 JOSE_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+#: The algorithm of the parallel SM2 signature (商用密码), never a VC-JWT's ``alg``.
+SM2 = _sm2.NAME
 
 TRANSCRIPT_ISSUER = signing.Purpose(
     name="transcript-issuer",
@@ -18,7 +21,7 @@ TRANSCRIPT_ISSUER = signing.Purpose(
     default_algorithm="RS256",
     path=lambda s: s.key_dir / "transcript-issuer-keys.json",
     retired_verifies=True,
-    allowed_algorithms=JOSE_ALGORITHMS,
-    description="signed transcripts (VC-JWT); retired keys still verify",
+    allowed_algorithms=JOSE_ALGORITHMS | {SM2},
+    description="signed transcripts (VC-JWT; SM2 in parallel); retired keys still verify",
 )
 signing.register_purpose(TRANSCRIPT_ISSUER)

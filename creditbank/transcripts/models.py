@@ -45,6 +45,8 @@ class Transcript(Base):
     #: The same payload with ``typ: vc+jwt`` (W3C VC-JOSE-COSE).
     vc_jose: Mapped[str] = mapped_column(Text)
     outcome_ids: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    #: The detached SM2 proof over the VC-JWT's signing input (transcripts.sm2), or None.
+    sm2: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True, default=None)
 
 
 class TranscriptOutcome(Base):

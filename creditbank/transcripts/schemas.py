@@ -28,6 +28,10 @@ class TranscriptRead(BaseModel):
     vc_jwt: str = Field(description="1EdTech VC-JWT (typ JWT)")
     vc_jose: str = Field(description="the same credential with typ vc+jwt (W3C VC-JOSE-COSE)")
     credential: dict[str, Any]
+    sm2: dict[str, Any] | None = Field(
+        default=None,
+        description="detached SM2/SM3 signature of vc_jwt's JWS signing input (transcripts.sm2)",
+    )
 
 
 class TranscriptSummary(BaseModel):
@@ -64,6 +68,7 @@ class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vc_jwt: str = Field(min_length=1, max_length=1_000_000)
+    sm2: dict[str, Any] | None = Field(default=None, description="the issue answer's sm2 proof")
 
 
 class VerifyReport(BaseModel):

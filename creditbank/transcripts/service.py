@@ -30,8 +30,9 @@ from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
+from creditbank.transcripts import sm2 as sm2_proof
 from creditbank.transcripts import status, vcjwt
-from creditbank.transcripts.keys import TRANSCRIPT_ISSUER
+from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.repository import TranscriptRepository
 
@@ -77,8 +78,8 @@ class TranscriptService:
     def key_set(self, settings: Settings) -> signing.KeySet:
         return signing.key_set(settings, TRANSCRIPT_ISSUER)
 
-    def _signing_key(self, settings: Settings) -> signing.SigningKey:
-        alg = settings.transcripts.algorithm
+    def _signing_key(self, settings: Settings, alg: str | None = None) -> signing.SigningKey:
+        alg = alg or settings.transcripts.algorithm
         keys = self.key_set(settings)
         if alg not in keys.current and may_generate_keys(settings):
             signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm=alg)
@@ -176,6 +177,11 @@ class TranscriptService:
         )
         key = self._signing_key(settings)
         url = kid_url(settings, key.kid)
+        vc_jwt = vcjwt.sign(credential, key, url)
+        sm2 = None
+        if settings.transcripts.sm2:
+            sm2_key = self._signing_key(settings, SM2)
+            sm2 = sm2_proof.proof(vc_jwt, sm2_key, kid_url(settings, sm2_key.kid))
         transcript = Transcript(
             id=transcript_id,
             learner_id=learner_id,
@@ -186,9 +192,10 @@ class TranscriptService:
             alg=key.alg,
             kid=key.kid,
             credential=vcjwt.canonical_json(credential),
-            vc_jwt=vcjwt.sign(credential, key, url),
+            vc_jwt=vc_jwt,
             vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
             outcome_ids=sorted(str(o.id) for o in outcomes),
+            sm2=sm2,
         )
         await TranscriptRepository.from_session(session).add(transcript)
         await status.link_outcomes(session, transcript_id, [o.id for o in outcomes])
@@ -266,6 +273,19 @@ class TranscriptService:
             "suspended": bits.get(status.SUSPENSION, False),
         }
 
+    async def signed_form_by_link(self, session: AsyncSession, transcript_id: uuid.UUID) -> str:
+        """The VC-JWT behind a transcript's public verify link (the QR code on its PDF).
+
+        No login: the id is a random UUID the holder hands out with the transcript, so
+        knowing it is being shown the transcript; an unknown id is simply not found.
+        """
+        transcript = await TranscriptRepository.from_session(session).get(transcript_id)
+        if transcript is None:
+            raise NotFound(
+                f"no transcript {transcript_id} / 证明不存在", code="transcript_not_found"
+            )
+        return transcript.vc_jwt
+
     async def export_learner_data(
         self, session: AsyncSession, learner_id: uuid.UUID
     ) -> dict[str, Any]:
@@ -293,14 +313,21 @@ class TranscriptService:
         *,
         jwks: dict[str, Any] | None = None,
         now: datetime | None = None,
+        sm2: Any = None,
         status_lists: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The report of ``token`` against the bank's issuer keys (or a given JWK set) and
         the status list credentials ``status_lists`` (URL -> VC-JWT; none given: the
-        status is ``unknown`` and the report not valid). No database."""
+        status is ``unknown`` and the report not valid); with ``sm2`` (the detached SM2
+        proof) its check too, which ``valid`` then needs. No database."""
         moment = now or utc_now()
         resolve = self.resolver(settings, jwks)
         report = vcjwt.verify(token, resolve, now=moment)
+        if sm2 is not None:
+            check, errors = sm2_proof.check(token, sm2, resolve)
+            report["checks"]["sm2"] = check
+            report["errors"] += errors
+            report["valid"] = report["valid"] and check["valid"]
         if report["credential"] is None:
             return status.unchecked(report)
         found = status.check(
@@ -309,7 +336,13 @@ class TranscriptService:
         return status.apply(report, found)
 
     async def verify_published(
-        self, session: AsyncSession, settings: Settings, token: str, *, now: datetime | None = None
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        token: str,
+        *,
+        now: datetime | None = None,
+        sm2: Any = None,
     ) -> dict[str, Any]:
         """:meth:`verify` with the bank's own status lists read from the database (the
         signed lists are cached in memory per list version)."""
@@ -320,7 +353,7 @@ class TranscriptService:
         lists = await self.published_status_lists(
             session, settings, status.referenced_lists(payload)
         )
-        return self.verify(settings, token, now=now, status_lists=lists)
+        return self.verify(settings, token, now=now, sm2=sm2, status_lists=lists)
 
     async def published_status_lists(
         self, session: AsyncSession, settings: Settings, urls: list[str]

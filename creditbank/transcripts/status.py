@@ -24,10 +24,11 @@ Bits
     number per request, not the bits. Revocation is final; suspension can be lifted.
 
 Revoking outcomes
-    :func:`outcomes_revoked` is subscribed (``creditbank.bootstrap``) to the rules
-    context's ``outcomes.revoked`` event (:mod:`creditbank.kit.events`): it runs in the
-    transaction that reverses the ledger and sets the revocation bit of every
-    transcript that contained one of the outcomes, and of those transcripts' shares.
+    :func:`on_events` listens (``creditbank.bootstrap``) to the rules context's
+    ``outcome.revoked`` events (:mod:`creditbank.kit.events`): it runs in the
+    transaction that reverses the ledger and, through :func:`outcomes_revoked`, sets
+    the revocation bit of every transcript that contained the outcome and of those
+    transcripts' shares. A superseded outcome (new standards) revokes nothing.
 
 Checking
     :func:`check` verifies every ``credentialStatus`` entry of a credential against
@@ -55,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.audit.service import audit as audit_service
 from creditbank.errors import BadRequest
-from creditbank.kit import signing
+from creditbank.kit import events, signing
 from creditbank.kit.time import utc_now
 from creditbank.transcripts import vcjwt
 from creditbank.transcripts.credential import VC_V2, issuer_profile
@@ -458,6 +459,23 @@ async def outcomes_revoked(
                 detail={"reason": reason, "outcome_ids": sorted(str(o) for o in outcome_ids)},
             )
     return revoked
+
+
+#: The rules context's status of an outcome revoked for good (not "superseded").
+_OUTCOME_REVOKED = "revoked"
+
+
+async def on_events(session: AsyncSession, found: Sequence[events.Event]) -> None:
+    """The :mod:`creditbank.kit.events` listener: no query unless an outcome was revoked."""
+    for event in found:
+        if event.type != events.OUTCOME_REVOKED or event.data.get("status") != _OUTCOME_REVOKED:
+            continue
+        await outcomes_revoked(
+            session,
+            outcome_ids=[uuid.UUID(event.data["outcome_id"])],
+            reason=str(event.data.get("reason", "outcome revoked")),
+            actor="rules",
+        )
 
 
 # -- checking ------------------------------------------------------------------------------

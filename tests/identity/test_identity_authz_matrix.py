@@ -524,6 +524,61 @@ GROUPS: dict[str, list[Row]] = {
             cells(403, fxvs_admin=404, fxvs_lrs=404, operator=404),
         ),
     ],
+    "webhooks": [
+        Row(
+            "subscribe to an institution's events",
+            "POST",
+            lambda w: "/api/v1/institutions/fxvs/webhooks",
+            cells(403, fxvs_admin=201, operator=201),
+            body=lambda who: {
+                "url": "https://mis.fxvs.example.edu.cn/hooks",
+                "event_types": ["statement.recognised"],
+            },
+        ),
+        Row(
+            "an institution's webhook subscriptions",
+            "GET",
+            lambda w: "/api/v1/institutions/fxvs/webhooks",
+            cells(403, fxvs_admin=200, operator=200),
+        ),
+        Row(
+            "one subscription (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "disable a subscription (checked first)",
+            "PATCH",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+            body=lambda who: {"enabled": False},
+        ),
+        Row(
+            "delete a subscription (checked first)",
+            "DELETE",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "a subscription's delivery log (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "one delivery with its attempts (checked first)",
+            "GET",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries/{NO_SUCH}",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+        Row(
+            "replay a delivery (checked first)",
+            "POST",
+            lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries/{NO_SUCH}/replay",
+            cells(403, fxvs_admin=404, operator=404),
+        ),
+    ],
     "standards and jobs": [
         Row("standards versions", "GET", lambda w: "/api/v1/standards", cells(200)),
         Row("standards in force", "GET", lambda w: "/api/v1/standards/in-force", cells(200)),

@@ -9,7 +9,6 @@ import base64
 import gzip
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -230,17 +229,25 @@ async def test_a_revoked_outcome_revokes_the_transcripts_holding_it(
 ) -> None:
     t1, _ = await _issue(client, world)
     t2, _ = await _issue(client, world)
-    held = uuid.uuid4()
+    held, superseded = uuid.uuid4(), uuid.uuid4()
     async with db.session_scope() as session:
         await status.link_outcomes(session, uuid.UUID(t1["id"]), [held])
+        await status.link_outcomes(session, uuid.UUID(t2["id"]), [superseded])
     async with db.session_scope() as session:
         await events.emit(
-            events.OUTCOMES_REVOKED,
             session,
-            outcome_ids=[held],
-            reason="statement voided",
-            actor="worker",
-            now=datetime.now(UTC),
+            [
+                events.Event(
+                    type=events.OUTCOME_REVOKED,
+                    id=f"outcome.revoked:{held}",
+                    data={"outcome_id": str(held), "status": "revoked", "reason": "voided"},
+                ),
+                events.Event(  # a superseded outcome revokes nothing
+                    type=events.OUTCOME_REVOKED,
+                    id=f"outcome.revoked:{superseded}",
+                    data={"outcome_id": str(superseded), "status": "superseded"},
+                ),
+            ],
         )
     assert (await _verify(client, t1["vc_jwt"]))["status"] == "revoked"
     assert (await _verify(client, t2["vc_jwt"]))["status"] == "valid"

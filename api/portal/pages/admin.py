@@ -1,8 +1,9 @@
 """The institution admin's and the operator's pages.
 
 Institution admin: its LRS credentials (create, rotate, revoke; a secret is shown once,
-in the answer that made it). Operator: institutions and their accreditation. Every
-action is authorized by the identity service, with the signed-in principal.
+in the answer that made it), its ingest statistics, the catalog mappings it owns.
+Operator: institutions and their accreditation. Every action is authorized by the
+identity service, with the signed-in principal.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from api.portal.web import CheckedForm, Page, UserPage, form_text
 from creditbank.identity.schemas import CredentialRead, InstitutionRead
 from creditbank.identity.service import identity as identity_service
 from creditbank.reporting.service import reporting as reporting_service
+from creditbank.standards.service import standards as standards_service
+from creditbank.standards.version_schemas import StandardsVersionRead
 
 router = APIRouter(include_in_schema=False)
 
@@ -142,4 +145,27 @@ async def ingest(request: Request, page: UserPage) -> Response:
         institution=view,
         stats=stats,
         chart=bar_chart("chart-ingest", title, bars),
+    )
+
+
+@router.get("/institution/mappings")
+async def mappings(request: Request, page: UserPage) -> Response:
+    """The catalog mappings the institution owns: what each of its activities maps to
+    in the standards in force."""
+    async with get_database(request).read_scope() as session:
+        institution = await identity_service.institution_for_caller(session, page.principal, None)
+        found = await standards_service.mappings_for(
+            session,
+            page.principal,
+            institution_id=institution.id,
+            institution_key=institution.key,
+            set_id=page.settings.rules.standards_set,
+        )
+        view = InstitutionRead.model_validate(institution)
+    return page.render(
+        "admin/mappings.html",
+        institution=view,
+        version=StandardsVersionRead.model_validate(found.version),
+        entry=found.institution,
+        mappings=found.mappings,
     )

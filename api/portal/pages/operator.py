@@ -5,25 +5,35 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 
+from api.auth import client_ip
 from api.deps import get_database
 from api.portal.charts import bar_chart
-from api.portal.web import CheckedForm, Page, UserPage
+from api.portal.web import CheckedForm, Page, UserPage, form_text
 from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit as audit_service
+from creditbank.errors import ValidationFailed
 from creditbank.identity.schemas import AuditRead
 from creditbank.jobs.schemas import JobRead
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.ledger.checkpoints import checkpoints as checkpoints_service
 from creditbank.reporting.service import Dashboard, Total, region_name, totals
 from creditbank.reporting.service import reporting as reporting_service
+from creditbank.rules.schemas import ReevaluationRead
+from creditbank.rules.service import rules as rules_service
+from creditbank.standards.service import standards as standards_service
+from creditbank.standards.version_schemas import StandardsVersionRead
 
 router = APIRouter(include_in_schema=False)
 
@@ -295,3 +305,144 @@ async def replay_all_jobs(request: Request, page: UserPage, form: CheckedForm) -
 async def signing_keys(page: UserPage) -> Response:
     current, keys = checkpoints_service.keys_for(page.principal, page.settings)
     return page.render("operator/keys.html", current=current, keys=keys)
+
+
+# -- standards: versions, the dry run of a new version, publishing, applying ----------
+
+#: The largest standards file the upload form takes (the demo set is ~20 kB as JSON).
+MAX_STANDARDS_BYTES = 2_000_000
+
+
+async def _standards_page(
+    request: Request,
+    page: Page,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    content: str = "",
+) -> Response:
+    async with get_database(request).read_scope() as session:
+        rows, current = await standards_service.versions_to_manage(
+            session, page.principal, set_id=page.settings.rules.standards_set
+        )
+        versions = [StandardsVersionRead.model_validate(v) for v in rows]
+        in_force = StandardsVersionRead.model_validate(current) if current else None
+    return page.render(
+        "operator/standards.html",
+        status_code=400 if errors else 200,
+        versions=versions,
+        in_force=in_force,
+        errors=errors or {},
+        notice=notice,
+        content=content,
+    )
+
+
+@router.get("/operate/standards")
+async def standards_versions(request: Request, page: UserPage, done: str | None = None) -> Response:
+    notice = done if done in ("published", "unchanged", "applied") else None
+    return await _standards_page(request, page, notice=notice)
+
+
+async def _uploaded_text(form: FormData) -> str:
+    """The set as JSON text: the uploaded file if one was chosen, else the text field."""
+    upload = form.get("file")
+    if isinstance(upload, StarletteUpload) and upload.filename:
+        raw = await upload.read(MAX_STANDARDS_BYTES + 1)
+        if len(raw) > MAX_STANDARDS_BYTES:
+            raise ValueError("too_large")
+        return raw.decode("utf-8-sig")
+    return form_text(form, "content")
+
+
+def _content_of(text: str) -> dict[str, Any]:
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise ValueError("not an object")
+    return document
+
+
+@router.post("/operate/standards/preview")
+async def standards_preview(request: Request, page: UserPage, form: CheckedForm) -> Response:
+    """The dry run before publishing: the set checked, and what it changes for whom."""
+    try:
+        text = await _uploaded_text(form)
+    except (ValueError, UnicodeDecodeError):
+        errors = {"content": page.t("bad_standards_file")}
+        return await _standards_page(request, page, errors=errors)
+    if not text:
+        errors = {"content": page.t("choose_standards")}
+        return await _standards_page(request, page, errors=errors)
+    try:
+        content = _content_of(text)
+    except ValueError:
+        return await _standards_page(
+            request, page, errors={"content": page.t("bad_json")}, content=text
+        )
+    try:
+        async with get_database(request).read_scope() as session:
+            preview = await rules_service.preview_content(session, page.principal, content)
+    except ValidationFailed as exc:
+        return await _standards_page(
+            request,
+            page,
+            errors={"content": f"{page.t('invalid_standards')} {exc.detail}"},
+            content=text,
+        )
+    canonical = preview.standards.canonical_json().decode()
+    return page.render(
+        "operator/standards_preview.html",
+        preview=preview,
+        meta=preview.standards.meta,
+        report=ReevaluationRead.model_validate(preview.report),
+        content=canonical,
+    )
+
+
+@router.post("/operate/standards/publish")
+async def standards_publish(request: Request, page: UserPage, form: CheckedForm) -> Response:
+    """Publish exactly the set whose dry run was shown (its hash travels with the form)."""
+    try:
+        content = _content_of(form_text(form, "content"))
+    except ValueError:
+        return await _standards_page(request, page, errors={"content": page.t("bad_json")})
+    async with get_database(request).session_scope() as session:
+        published = await standards_service.publish_content(
+            session,
+            page.principal,
+            content,
+            reviewed_hash=form_text(form, "content_hash"),
+            ip=client_ip(request),
+        )
+    done = "published" if published.created else "unchanged"
+    return page.redirect(f"/operate/standards?done={done}")
+
+
+@router.get("/operate/standards/{set_id}/{version}")
+async def standards_version(
+    request: Request, page: UserPage, set_id: str, version: str
+) -> Response:
+    """A published version and what applying it to every learner would change."""
+    async with get_database(request).read_scope() as session:
+        row = StandardsVersionRead.model_validate(
+            await standards_service.version_for(session, page.principal, set_id, version)
+        )
+        report = ReevaluationRead.model_validate(
+            await rules_service.reevaluate_version(
+                session, page.principal, set_id, version, apply=False
+            )
+        )
+    return page.render("operator/standards_version.html", version=row, report=report)
+
+
+@router.post("/operate/standards/{set_id}/{version}/apply")
+async def standards_apply(
+    request: Request, page: UserPage, form: CheckedForm, set_id: str, version: str
+) -> Response:
+    """Apply a published version: compensating entries (superseded outcomes reversed,
+    new ones deposited), audited."""
+    async with get_database(request).session_scope() as session:
+        await rules_service.reevaluate_version(
+            session, page.principal, set_id, version, apply=True, ip=client_ip(request)
+        )
+    return page.redirect("/operate/standards?done=applied")

@@ -1,0 +1,1 @@
+"""Institutions' outgoing webhooks: subscriptions, signed deliveries, their log."""
