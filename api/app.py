@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     publish_validation_schema(app)
     app.include_router(health.router)
+    from api import metrics as metrics_api
+
+    app.include_router(metrics_api.router)
     _include_routers(app)
     # The portal last: it answers every path the API routes above do not.
     from api.portal import mount_portal
@@ -84,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # too). A sub-app (the portal) adds its prefix: app.state.security_headers.add_prefix.
     app.state.security_headers = default_rules(settings)
     app.add_middleware(SecurityHeadersMiddleware, rules=app.state.security_headers)
+    # Outside everything: every answer is counted, the refusals of the guards too.
+    app.state.http_metrics = metrics_api.HttpMetrics()
+    app.add_middleware(metrics_api.MetricsMiddleware, metrics=app.state.http_metrics)
     return app
 
 

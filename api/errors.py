@@ -50,7 +50,12 @@ def install_error_handlers(app: FastAPI) -> None:
         retry_after = getattr(exc, "retry_after_seconds", None)
         if isinstance(exc, ServiceUnavailable) or retry_after is not None:
             headers["Retry-After"] = str(retry_after)
-        return error_response(request, exc.status_code, exc.code, exc.detail, headers)
+        detail: object = exc.detail
+        if exc.status_code == 422 and not _is_xapi(request):
+            # Every 422 of the bank's API has the one published shape (a list of
+            # loc/msg/type items), whether pydantic or a service refused the payload.
+            detail = [{"loc": ["body"], "msg": exc.detail, "type": exc.code}]
+        return error_response(request, exc.status_code, exc.code, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -124,16 +129,45 @@ VALIDATION_ERROR_SCHEMA: dict[str, object] = {
 }
 
 
+#: Every other client error of ours: ``error_response``'s body (xAPI's too).
+ERROR_SCHEMA: dict[str, object] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "title": "Error", "examples": ["not_found"]},
+        "detail": {"title": "Detail", "description": "what is wrong, for a person"},
+    },
+}
+
+_CLIENT_ERROR = {
+    "description": "Refused: the request, its credentials or the state it meets "
+    "(401, 403, 404, 409, 412, 413, 429, 431, ...); the code in `error` says which",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
 def publish_validation_schema(app: FastAPI) -> None:
-    """Make the published 422 schema the body ``_validation`` (and the edge guard) send."""
+    """Make the published error answers the bodies we send.
+
+    The 422 schema is the body ``_validation`` (and the edge guard) send. Every
+    operation also documents ``4XX`` with the one error body: any request can be
+    refused by the edge guard, authentication, authorization or the service, and
+    a client (or schemathesis, ``tests/fuzz``) must be able to rely on its shape.
+    """
     build = app.openapi
 
     def openapi() -> dict[str, object]:
         if app.openapi_schema is None:
             schema = build()
-            components = schema.get("components", {}).get("schemas", {})
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
             if "HTTPValidationError" in components:
                 components["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+            components["Error"] = ERROR_SCHEMA
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict) and "responses" in operation:
+                        operation["responses"].setdefault("4XX", _CLIENT_ERROR)
             app.openapi_schema = schema
         return app.openapi_schema
 

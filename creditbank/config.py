@@ -118,6 +118,17 @@ class ConversionSettings(BaseModel):
     webhook_timeout_seconds: float = 10.0
 
 
+class MetricsSettings(BaseModel):
+    """``/metrics`` (Prometheus text format): who may read it.
+
+    The operator (a signed-in operator's bearer access token) always may; a scraper
+    may with ``token`` (``CREDITBANK_METRICS__TOKEN``) as its bearer token. Nobody
+    else: with no token set, an anonymous scrape gets 401, so the default leaks nothing.
+    """
+
+    token: SecretStr | None = None
+
+
 class WebhookSettings(BaseModel):
     """Institutions' outgoing webhooks (creditbank.webhooks), delivered by the worker."""
 
@@ -183,6 +194,7 @@ class Settings(BaseSettings):
     conversions: ConversionSettings = ConversionSettings()
     transcripts: TranscriptSettings = TranscriptSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -34,6 +34,7 @@ RESERVED_PREFIXES = (
     "/.well-known",
     "/healthz",
     "/readyz",
+    "/metrics",
     "/status",
     "/docs",
     "/redoc",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +39,7 @@ class OutcomeRow:
 
 @dataclass(frozen=True)
 class ConversionRow:
+    claim_id: str
     programme: str
     target_unit: str
     title_zh: str
@@ -129,6 +131,7 @@ def _outcome(vc: dict[str, Any]) -> OutcomeRow:
 def _conversion(claim: dict[str, Any]) -> ConversionRow:
     title = _dict(claim.get("title"))
     return ConversionRow(
+        claim_id=_text(claim.get("id")),
         programme=_text(claim.get("programme")),
         target_unit=_text(claim.get("targetUnit")),
         title_zh=_text(title.get("zh")),
@@ -149,6 +152,10 @@ def read(credential: dict[str, Any] | str | None) -> TranscriptView | None:
             return None
     if not isinstance(credential, dict):
         return None
+    if "credentialSubject" not in credential and (
+        "achievements" in credential or "vct" in credential
+    ):
+        return _disclosed(credential)
     issuer = credential.get("issuer")
     issuer_d = _dict(issuer)
     subject = _dict(credential.get("credentialSubject"))
@@ -164,6 +171,40 @@ def read(credential: dict[str, Any] | str | None) -> TranscriptView | None:
         as_of=_text(subject.get("asOf")),
         outcomes=[_outcome(vc) for vc in _list(subject.get("verifiableCredential")) if _dict(vc)],
         conversions=[_conversion(c) for c in _list(subject.get("conversions")) if _dict(c)],
+        totals={
+            name: _credits(totals[name])
+            for name in ("banked", "available", "converted")
+            if name in totals
+        },
+    )
+
+
+def _instant(value: Any) -> str:
+    """An ISO instant of a JWT NumericDate (``nbf``, ``exp``); empty when it is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    try:
+        return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _disclosed(claims: dict[str, Any]) -> TranscriptView:
+    """The claims an SD-JWT VC share disclosed (its disclosures put in place): outcomes
+    as ``achievements``, ``conversions``, and the personal ``sub`` / ``credit_totals``
+    only when they were chosen."""
+    totals = _dict(claims.get("credit_totals"))
+    return TranscriptView(
+        credential_id=_text(claims.get("jti")),
+        name=_text(claims.get("name")),
+        issuer_id=_text(claims.get("iss")),
+        issuer_name="",
+        subject=_text(claims.get("sub")),
+        valid_from=_instant(claims.get("nbf")),
+        valid_until=_instant(claims.get("exp")),
+        as_of=_text(claims.get("as_of")),
+        outcomes=[_outcome(vc) for vc in _list(claims.get("achievements")) if _dict(vc)],
+        conversions=[_conversion(c) for c in _list(claims.get("conversions")) if _dict(c)],
         totals={
             name: _credits(totals[name])
             for name in ("banked", "available", "converted")

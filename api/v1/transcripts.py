@@ -17,6 +17,7 @@ from creditbank.errors import BadRequest
 from creditbank.identity.schemas import JwksRead
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
+    DidDocumentRead,
     JwkRead,
     StatusListRead,
     TranscriptCreate,
@@ -26,7 +27,7 @@ from creditbank.transcripts.schemas import (
     TranscriptSummary,
     VerifyReport,
 )
-from creditbank.transcripts.service import JWKS_PATH, KID_PATH, kid_url
+from creditbank.transcripts.service import DID_PATH, JWKS_PATH, KID_PATH, kid_url
 from creditbank.transcripts.service import transcripts as transcripts_service
 from creditbank.transcripts.status import REVOCATION, STATUS_PATH, SUSPENSION
 from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES, canonical_json
@@ -35,6 +36,7 @@ router = APIRouter(tags=["transcripts"])
 
 JSON = "application/json"
 VC_JWT = "application/vc+jwt"
+VC_LD = "application/vc+ld+json"
 
 
 def _body(transcript: Transcript, settings: Any) -> str:
@@ -75,7 +77,7 @@ async def issue_transcript(
 @router.get(
     "/api/v1/transcripts/{transcript_id}",
     response_model=TranscriptRead,
-    responses={200: {"content": {"text/plain": {}, VC_JWT: {}}}},
+    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, VC_LD: {}}}},
 )
 async def read_transcript(
     transcript_id: uuid.UUID,
@@ -88,6 +90,8 @@ async def read_transcript(
     ``typ: vc+jwt`` form."""
     transcript = await transcripts_service.get(session, principal, transcript_id)
     accept = request.headers.get("accept", "")
+    if VC_LD in accept:
+        return Response(transcript.credential, media_type=VC_LD)
     if VC_JWT in accept:
         return Response(transcript.vc_jose, media_type=VC_JWT)
     if "text/plain" in accept and JSON not in accept:
@@ -122,7 +126,8 @@ async def list_transcripts(
 async def verify(request: Request, session: ReadSessionDep, settings: SettingsDep) -> object:
     """Verify a VC-JWT (no login): the body is the token as ``text/plain`` (or
     ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}``
-    (with the SM2 proof of an issue answer, its check is in the report too). The report's
+    (with the SM2 proof of an issue answer, its check is in the report too), or the
+    credential with its Data Integrity proof as ``application/vc+ld+json``. The report's
     ``valid`` is true only when signature, issuer key, validity window and status (each
     ``credentialStatus`` entry against the bank's status lists, their own signatures
     included) all hold."""
@@ -134,15 +139,19 @@ async def verify(request: Request, session: ReadSessionDep, settings: SettingsDe
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("body is not UTF-8 / 请求体不是 UTF-8", code="unparseable") from exc
-    if kind in (JSON, "application/ld+json") or (not kind and text.lstrip().startswith("{")):
+    token: str | dict[str, Any]
+    if kind in (JSON, "application/ld+json", VC_LD) or (not kind and text.lstrip().startswith("{")):
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise BadRequest("body is not JSON / 请求体不是 JSON", code="unparseable") from exc
-        token = data.get("vc_jwt") if isinstance(data, dict) else None
-        if not isinstance(token, str):
+        # A credential with embedded Data Integrity proofs, or {"vc_jwt": ...}.
+        is_ld = isinstance(data, dict) and (kind == VC_LD or "@context" in data)
+        found = data if is_ld else data.get("vc_jwt") if isinstance(data, dict) else None
+        if not isinstance(found, str | dict):
             raise BadRequest("vc_jwt: a string is required / 需要 vc_jwt", code="unparseable")
-        sm2 = data.get("sm2")
+        token = found
+        sm2 = data.get("sm2") if not is_ld else None
     else:
         token, sm2 = text, None
     report = await transcripts_service.verify_published(session, settings, token, sm2=sm2)
@@ -240,6 +249,16 @@ async def status_list(
 async def jwks(settings: SettingsDep) -> object:
     """The transcript issuer's public keys, current and retired (each kid its URL)."""
     return transcripts_service.jwks(settings)
+
+
+@router.get(DID_PATH, response_model=DidDocumentRead)
+async def did_document(settings: SettingsDep) -> object:
+    """The bank's ``did:web`` DID document: every issuer key, current and retired, as a
+    verification method (what Data Integrity proofs name)."""
+    return Response(
+        canonical_json(transcripts_service.did_document(settings)),
+        media_type="application/did+json",
+    )
 
 
 @router.get(KID_PATH + "{kid}", response_model=JwkRead)

@@ -156,7 +156,9 @@ RULES: dict[str, dict[str, Check]] = {
     "webhooks.manage": {"operator": _always, "institution_admin": _admin_of_institution},
     "reporting.institution": {"operator": _always, "institution_admin": _admin_of_institution},
     "keys.manage": {"operator": _always},
-    "jobs.read": {"operator": _always},
+    "jobs.read": {"operator": _always, "metrics": _always},
+    # /metrics: the operator, or the scraper holding the configured metrics token
+    "metrics.read": {"operator": _always, "metrics": _always},
     "jobs.replay": {"operator": _always},
     # standards (rule sets): anyone signed in reads them, the operator publishes
     "standards.read": {"authenticated": _always},

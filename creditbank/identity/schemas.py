@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 class _Strict(BaseModel):
@@ -23,10 +24,22 @@ class InstitutionCreate(_Strict):
 
 
 class InstitutionUpdate(_Strict):
-    name_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    """A partial update: an absent field is kept. ``name_en`` and ``region_code`` may be
+    cleared with ``null``; the Chinese name and the homePages cannot (``null`` is 422,
+    not a NOT NULL violation further down)."""
+
+    # None only when absent: the published schema has no null, and a null sent is refused.
+    name_zh: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
     name_en: str | None = Field(default=None, max_length=200)
     region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
-    home_pages: list[str] | None = Field(default=None, max_length=20)
+    home_pages: list[str] | SkipJsonSchema[None] = Field(default=None, max_length=20)
+
+    @field_validator("name_zh", "home_pages", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out but not set to null")
+        return value
 
 
 class AccreditationScope(_Strict):

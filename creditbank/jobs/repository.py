@@ -143,6 +143,15 @@ class JobRepository:
         )
         return {(name, status): int(count) for name, status, count in result.all()}
 
+    async def oldest_due(self, now: datetime) -> dict[str, datetime]:
+        """Per job name, the ``run_at`` of its oldest pending job that is due."""
+        result = await self.session.execute(
+            select(Job.name, func.min(Job.run_at))
+            .where(Job.status == JobStatus.PENDING.value, Job.run_at <= now)
+            .group_by(Job.name)
+        )
+        return {str(name): at for name, at in result.all() if at is not None}
+
     async def delete_done_before(self, cutoff: datetime) -> int:
         from sqlalchemy import delete
 

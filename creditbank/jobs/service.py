@@ -346,6 +346,15 @@ class JobService:
             out.setdefault(name, {})[status] = count
         return out
 
+    async def oldest_due_age(
+        self, session: AsyncSession, principal: Principal, *, now: datetime | None = None
+    ) -> dict[str, float]:
+        """Per job name, how long (seconds) its oldest due job has waited: the queue's lag."""
+        authz.authorize(principal, "jobs.read")
+        now = now or utc_now()
+        found = await JobRepository.from_session(session).oldest_due(now)
+        return {name: max((now - at).total_seconds(), 0.0) for name, at in found.items()}
+
     async def purge_done(self, session: AsyncSession, *, older_than: timedelta) -> int:
         """Delete finished jobs older than ``older_than`` (dead letters are kept)."""
         return await JobRepository.from_session(session).delete_done_before(utc_now() - older_than)

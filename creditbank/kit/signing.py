@@ -653,9 +653,19 @@ def key_set(settings: Settings, purpose: Purpose, *, create: bool | None = None)
         return keys
 
 
-def rotate(settings: Settings, purpose: Purpose, *, algorithm: str | None = None) -> str:
+def rotate(
+    settings: Settings,
+    purpose: Purpose,
+    *,
+    algorithm: str | None = None,
+    make_default: bool = True,
+) -> str:
     """A new current key of ``algorithm`` (default: that of the key signing now), which
-    signs from now on; the previous one stays active. Returns its kid."""
+    signs from now on; the previous one stays active. Returns its kid.
+
+    ``make_default=False`` adds it without making it the key that signs (and that a
+    plain rotation renews) when no algorithm is named: a second algorithm of a purpose
+    (the transcripts' Ed25519 Data Integrity key beside their RS256 VC-JWT key)."""
     path = purpose.path(settings).resolve()
     ring = keyring_for(settings)
     with _lock:
@@ -667,7 +677,10 @@ def rotate(settings: Settings, purpose: Purpose, *, algorithm: str | None = None
         alg = algorithm or keys.current_key().alg
         new = _new_key(purpose, alg, keys.keys)
         current = {a: kid for a, kid in keys.current.items() if a != alg}
-        current[alg] = new.kid
+        if make_default or not current:
+            current[alg] = new.kid
+        else:
+            current = {alg: new.kid, **current}
         _write(path, KeySet(purpose, current, {**keys.keys, new.kid: new}), ring)
         _cache.pop((path, purpose.name), None)
     return new.kid

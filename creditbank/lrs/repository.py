@@ -106,6 +106,11 @@ class StatementRepository:
     def dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
+    async def highest_seq(self) -> int:
+        """The last statement's ``seq`` (one index probe): how many were ever stored."""
+        result = await self.session.execute(select(func.max(Statement.seq)))
+        return int(result.scalar() or 0)
+
     # -- writes -------------------------------------------------------------------------
 
     async def lock_for_append(self) -> None:

@@ -771,6 +771,11 @@ class StatementService:
         value = await repo.consistent_through()
         return value or _millis(utc_now())
 
+    async def stored_total(self, session: AsyncSession, principal: Principal) -> int:
+        """Statements stored since the LRS began (the last ``seq``), for ``/metrics``."""
+        authz.authorize(principal, "metrics.read")
+        return await StatementRepository.from_session(session).highest_seq()
+
 
 def _format(
     body: dict[str, Any], fmt: str, languages: Sequence[str], downgrade: bool = False

@@ -1,15 +1,18 @@
-"""``creditbank verify FILE [--jwks FILE] [--status FILE ...]``: check a transcript.
+"""``creditbank verify FILE [--jwks FILE] [--did FILE] [--status FILE ...]``: check one.
 
 FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
-``sm2`` (an issue answer as saved: the SM2 proof is checked too). Without ``--jwks`` the
-bank's own issuer key set is used (current and retired keys); with it, the given JWK set
-(for example a saved copy of ``/.well-known/jwks.json``), so no network and no database
-are needed. ``--status FILE`` (once per list) supplies a status list credential (a saved
-``/status/{list}`` VC-JWT); without any, and without ``--jwks``, the bank's own lists
-are read from its database; with ``--jwks`` and no ``--status`` the status cannot be
-checked and the report is not valid. Prints the JSON report; exit status 0 only when it
-is valid, 1 when it is not, 2 when the input cannot be read at all. Issuer keys
-themselves are managed by ``creditbank keys ... --kind transcript-issuer``.
+``sm2`` (an issue answer as saved: the SM2 proof is checked too), or the credential as
+JSON-LD with its Data Integrity proof (``application/vc+ld+json``). ``--did`` is a saved
+copy of ``/.well-known/did.json`` for the Data Integrity proof's verification method.
+Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current and
+retired keys); with it, the given JWK set (for example a saved copy of
+``/.well-known/jwks.json``), so no network and no database are needed. ``--status
+FILE`` (once per list) supplies a status list credential (a saved ``/status/{list}``
+VC-JWT); without any, and without ``--jwks``/``--did``, the bank's own lists are read
+from its database; offline without ``--status`` the status cannot be checked and the
+report is not valid. Prints the JSON report; exit status 0 only when it is valid, 1
+when it is not, 2 when the input cannot be read at all. Issuer keys themselves are
+managed by ``creditbank keys ... --kind transcript-issuer``.
 """
 
 from __future__ import annotations
@@ -35,12 +38,15 @@ from creditbank.transcripts.vcjwt import canonical_json, parse
 __all__ = ["register"]
 
 
-async def _bank_lists(settings: Settings, token: str) -> dict[str, str]:
-    """The bank's own status lists the token names, read from its database."""
-    try:
-        _, payload, _, _ = parse(token)
-    except DomainError:
-        return {}
+async def _bank_lists(settings: Settings, token: str | dict[str, Any]) -> dict[str, str]:
+    """The bank's own status lists the credential names, read from its database."""
+    if isinstance(token, dict):
+        payload = token
+    else:
+        try:
+            _, payload, _, _ = parse(token)
+        except DomainError:
+            return {}
     database = Database.from_settings(settings)
     try:
         async with database.read_scope() as session:
@@ -53,30 +59,39 @@ async def _bank_lists(settings: Settings, token: str) -> dict[str, str]:
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        token = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None
         lists = status.lists_from_texts(Path(f).read_text("utf-8") for f in args.status or ())
-    except (OSError, ValueError) as exc:
+        did_document = json.loads(Path(args.did).read_text("utf-8")) if args.did else None
+        # JSON: the credential with its Data Integrity proof (vc+ld+json), or an issue
+        # answer {"vc_jwt": ..., "sm2"?: ...}.
+        token: Any = json.loads(text) if text.lstrip().startswith("{") else text
+    except (OSError, ValueError, RecursionError) as exc:
         sys.stderr.write(f"creditbank verify: {exc}\n")
         return 2
     if jwks is not None and not isinstance(jwks, dict):
         sys.stderr.write("creditbank verify: --jwks is not a JWK set\n")
         return 2
+    if did_document is not None and not isinstance(did_document, dict):
+        sys.stderr.write("creditbank verify: --did is not a DID document\n")
+        return 2
     sm2 = None
-    if token.lstrip().startswith("{"):
-        try:
-            answer = json.loads(token)
-        except (ValueError, RecursionError) as exc:
-            sys.stderr.write(f"creditbank verify: {exc}\n")
+    if isinstance(token, dict) and "@context" not in token:
+        if not isinstance(token.get("vc_jwt"), str):
+            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string or @context\n")
             return 2
-        if not isinstance(answer, dict) or not isinstance(answer.get("vc_jwt"), str):
-            sys.stderr.write("creditbank verify: JSON input needs a vc_jwt string\n")
-            return 2
-        token, sm2 = answer["vc_jwt"], answer.get("sm2")
+        token, sm2 = token["vc_jwt"], token.get("sm2")
     try:
-        if not args.status and jwks is None:
+        if not args.status and jwks is None and did_document is None:
             lists = asyncio.run(_bank_lists(settings, token))
-        report = transcripts.verify(settings, token, jwks=jwks, sm2=sm2, status_lists=lists)
+        report = transcripts.verify(
+            settings,
+            token,
+            jwks=jwks,
+            did_document=did_document,
+            sm2=sm2,
+            status_lists=lists,
+        )
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
@@ -89,14 +104,22 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "verify", help="verify a transcript's VC-JWT offline (exit 0 only when valid)"
+        "verify",
+        help="verify a transcript (VC-JWT or JSON-LD with its proof) offline (0 only if valid)",
     )
-    parser.add_argument("file", help="a file holding the VC-JWT, or - for standard input")
+    parser.add_argument(
+        "file", help="a file holding the VC-JWT or the JSON-LD credential, or - for standard input"
+    )
     parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
     parser.add_argument(
         "--status",
         action="append",
         metavar="FILE",
         help="a status list credential (VC-JWT) file; repeat for each list",
+    )
+    parser.add_argument(
+        "--did",
+        default=None,
+        help="a saved /.well-known/did.json instead of the bank's keys (Data Integrity proofs)",
     )
     parser.set_defaults(run=_cmd_verify)

@@ -18,6 +18,10 @@ from creditbank.kit.time import isoformat_z
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 OB_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CLR_V2 = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
+#: Maps the terms that neither VC 2.0 nor OB 3.0 / CLR 2.0 define (conversions, totals,
+#: English names) to the W3C's undefined-term vocabulary instead of dropping them from
+#: the RDF that the Data Integrity proof signs.
+UNDEFINED_TERMS_V2 = "https://www.w3.org/ns/credentials/undefined-terms/v2"
 #: Names of the bank's own achievement and conversion ids (uuid5 namespace).
 _IDS = uuid.UUID("6f1d3a52-6b7e-4d6c-9a51-1e0c2a3b7d10")
 ISSUER_NAME = "终身学习学分银行 / Lifelong Learning Credit Bank"
@@ -69,12 +73,14 @@ def _t(value: datetime) -> str:
     return isoformat_z(value.replace(microsecond=0)).replace(".000Z", "Z")
 
 
-def issuer_profile(issuer_id: str) -> dict[str, Any]:
-    return {"id": issuer_id, "type": ["Profile"], "name": ISSUER_NAME}
+def issuer_profile(issuer_id: str, issuer_did: str | None = None) -> dict[str, Any]:
+    """The issuer: its ``did:web`` when given (Data Integrity verifiers require the issuer
+    to be the controller of the proof's key), else the base URL."""
+    return {"id": issuer_did or issuer_id, "type": ["Profile"], "name": ISSUER_NAME}
 
 
 def achievement_credential(
-    claim: OutcomeClaim, *, issuer_id: str, subject_id: str
+    claim: OutcomeClaim, *, issuer_id: str, subject_id: str, issuer_did: str | None = None
 ) -> dict[str, Any]:
     achievement_id = f"{issuer_id}/units/{claim.unit_code}"
     institution: dict[str, Any] = {
@@ -85,10 +91,10 @@ def achievement_credential(
     if claim.institution_name_en:
         institution["name_en"] = claim.institution_name_en
     out: dict[str, Any] = {
-        "@context": [VC_V2, OB_V3],
+        "@context": [VC_V2, OB_V3, UNDEFINED_TERMS_V2],
         "id": f"urn:uuid:{uuid.uuid5(_IDS, f'outcome:{claim.outcome_id}')}",
         "type": ["VerifiableCredential", "OpenBadgeCredential", "AchievementCredential"],
-        "issuer": issuer_profile(issuer_id),
+        "issuer": issuer_profile(issuer_id, issuer_did),
         "name": f"{claim.title_zh} / {claim.title_en}",
         "validFrom": _t(claim.awarded_at),
         "credentialSubject": {
@@ -160,17 +166,18 @@ def build(
     conversions: list[ConversionClaim],
     totals: Totals,
     valid_until: datetime | None = None,
+    issuer_did: str | None = None,
 ) -> dict[str, Any]:
     """The ClrCredential (unsigned). Order is stable: by unit code, by decision."""
     achievements = [
-        achievement_credential(o, issuer_id=issuer_id, subject_id=subject_id)
+        achievement_credential(o, issuer_id=issuer_id, subject_id=subject_id, issuer_did=issuer_did)
         for o in sorted(outcomes, key=lambda o: (o.unit_code, str(o.outcome_id)))
     ]
     credential: dict[str, Any] = {
-        "@context": [VC_V2, CLR_V2, OB_V3],
+        "@context": [VC_V2, CLR_V2, OB_V3, UNDEFINED_TERMS_V2],
         "id": f"urn:uuid:{transcript_id}",
         "type": ["VerifiableCredential", "ClrCredential"],
-        "issuer": issuer_profile(issuer_id),
+        "issuer": issuer_profile(issuer_id, issuer_did),
         "name": "学习成果证明 / Learning record transcript",
         "validFrom": _t(issued_at),
         "credentialSubject": {

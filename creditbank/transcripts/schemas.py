@@ -90,3 +90,14 @@ class JwkRead(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     kty: str
+
+
+class DidDocumentRead(BaseModel):
+    """The bank's ``did:web`` DID document (W3C DID 1.0); other members kept as they are."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    context: list[str] = Field(alias="@context")
+    id: str
+    verificationMethod: list[dict[str, Any]]
+    assertionMethod: list[str]

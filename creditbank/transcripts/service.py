@@ -30,13 +30,17 @@ from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
+from creditbank.transcripts import dataintegrity, status, vcjwt, vcld
+from creditbank.transcripts import did as didweb
 from creditbank.transcripts import sm2 as sm2_proof
-from creditbank.transcripts import status, vcjwt
 from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.repository import TranscriptRepository
 
 JWKS_PATH = "/.well-known/jwks.json"
+DID_PATH = "/.well-known/did.json"
+#: The Data Integrity proof (eddsa-rdfc-2022) is made with the issuer's Ed25519 key.
+DI_ALGORITHM = "EdDSA"
 KID_PATH = "/.well-known/jwks/"
 # Status values of the rules and conversions contexts (their models are theirs to import).
 _SUPERSEDED, _REVOKED, _APPROVED = "superseded", "revoked", "approved"
@@ -82,7 +86,14 @@ class TranscriptService:
         alg = alg or settings.transcripts.algorithm
         keys = self.key_set(settings)
         if alg not in keys.current and may_generate_keys(settings):
-            signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm=alg)
+            # Another algorithm (the Data Integrity Ed25519 key, SM2) is added beside the
+            # VC-JWT key, not instead of it: a plain `keys rotate` still renews that one.
+            signing.rotate(
+                settings,
+                TRANSCRIPT_ISSUER,
+                algorithm=alg,
+                make_default=alg == settings.transcripts.algorithm,
+            )
             keys = self.key_set(settings)
         return keys.current_key(alg)
 
@@ -90,6 +101,14 @@ class TranscriptService:
         """Current and retired issuer keys, each ``kid`` its URL."""
         keys = self.key_set(settings).jwks()["keys"]
         return {"keys": [{**k, "kid": kid_url(settings, k["kid"])} for k in keys]}
+
+    def did(self, settings: Settings) -> str:
+        """``did:web`` of the bank's base URL (the controller of every issuer key)."""
+        return didweb.did_web(issuer_id(settings))
+
+    def did_document(self, settings: Settings) -> dict[str, Any]:
+        """``/.well-known/did.json``: every issuer key that verifies, current and retired."""
+        return didweb.document(self.did(settings), self.key_set(settings))
 
     def jwk(self, settings: Settings, kid: str) -> dict[str, Any]:
         key = self.key_set(settings).get(kid)
@@ -171,6 +190,7 @@ class TranscriptService:
             conversions=conversions,
             totals=builder.Totals(balances.banked, balances.available, balances.converted),
             valid_until=issued_at + timedelta(days=valid_days) if valid_days else None,
+            issuer_did=self.did(settings),
         )
         credential["credentialStatus"] = await status.allocate_entries(
             session, issuer=issuer_id(settings), transcript_id=transcript_id, now=issued_at
@@ -182,6 +202,13 @@ class TranscriptService:
         if settings.transcripts.sm2:
             sm2_key = self._signing_key(settings, SM2)
             sm2 = sm2_proof.proof(vc_jwt, sm2_key, kid_url(settings, sm2_key.kid))
+        proof_key = self._signing_key(settings, DI_ALGORITHM)
+        secured = dataintegrity.sign(
+            credential,
+            proof_key,
+            didweb.verification_method_id(self.did(settings), proof_key.kid),
+            created=issued_at,
+        )
         transcript = Transcript(
             id=transcript_id,
             learner_id=learner_id,
@@ -191,7 +218,7 @@ class TranscriptService:
             issued_by=principal.id,
             alg=key.alg,
             kid=key.kid,
-            credential=vcjwt.canonical_json(credential),
+            credential=vcjwt.canonical_json(secured),  # with its Data Integrity proof
             vc_jwt=vc_jwt,
             vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
             outcome_ids=sorted(str(o.id) for o in outcomes),
@@ -309,29 +336,49 @@ class TranscriptService:
     def verify(
         self,
         settings: Settings,
-        token: str,
+        token: str | dict[str, Any],
         *,
         jwks: dict[str, Any] | None = None,
+        did_document: dict[str, Any] | None = None,
         now: datetime | None = None,
         sm2: Any = None,
         status_lists: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The report of ``token`` against the bank's issuer keys (or a given JWK set) and
-        the status list credentials ``status_lists`` (URL -> VC-JWT; none given: the
-        status is ``unknown`` and the report not valid); with ``sm2`` (the detached SM2
-        proof) its check too, which ``valid`` then needs. No database."""
+        """The report of ``token`` against the bank's issuer keys (or a given JWK set or
+        DID document) and the status list credentials ``status_lists`` (URL -> VC-JWT;
+        none given: the status is ``unknown`` and the report not valid); with ``sm2`` (the
+        detached SM2 proof) its check too, which ``valid`` then needs. A JSON object is a
+        credential secured with Data Integrity proofs. No database."""
         moment = now or utc_now()
         resolve = self.resolver(settings, jwks)
+        if isinstance(token, dict):
+            report = vcld.verify(
+                token,
+                self.method_resolver(settings, jwks=jwks, did_document=did_document),
+                now=moment,
+            )
+            return self._with_status(report, status_lists, resolve, moment)
         report = vcjwt.verify(token, resolve, now=moment)
         if sm2 is not None:
             check, errors = sm2_proof.check(token, sm2, resolve)
             report["checks"]["sm2"] = check
             report["errors"] += errors
             report["valid"] = report["valid"] and check["valid"]
-        if report["credential"] is None:
+        return self._with_status(report, status_lists, resolve, moment)
+
+    def _with_status(
+        self,
+        report: dict[str, Any],
+        status_lists: Mapping[str, str] | None,
+        resolve: vcjwt.KeyResolver,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The report with its ``credentialStatus`` entries checked (not trusted, hence
+        not checked, when the credential's own proof failed)."""
+        if report.get("credential") is None:
             return status.unchecked(report)
         found = status.check(
-            report["credential"], lists=status_lists or {}, resolve=resolve, now=moment
+            report["credential"], lists=status_lists or {}, resolve=resolve, now=now
         )
         return status.apply(report, found)
 
@@ -339,17 +386,19 @@ class TranscriptService:
         self,
         session: AsyncSession,
         settings: Settings,
-        token: str,
+        token: str | dict[str, Any],
         *,
         now: datetime | None = None,
         sm2: Any = None,
     ) -> dict[str, Any]:
         """:meth:`verify` with the bank's own status lists read from the database (the
         signed lists are cached in memory per list version)."""
-        try:
-            _, payload, _, _ = vcjwt.parse(token)
-        except vcjwt.UnparseableCredential:
-            payload = None
+        payload: dict[str, Any] | None = token if isinstance(token, dict) else None
+        if isinstance(token, str):
+            try:
+                _, payload, _, _ = vcjwt.parse(token)
+            except vcjwt.UnparseableCredential:
+                payload = None
         lists = await self.published_status_lists(
             session, settings, status.referenced_lists(payload)
         )
@@ -388,9 +437,25 @@ class TranscriptService:
             session,
             list_ids,
             issuer=issuer_id(settings),
+            issuer_did=self.did(settings),
             signer=signer,
             ttl_seconds=settings.transcripts.status_ttl_seconds,
         )
+
+    def method_resolver(
+        self,
+        settings: Settings,
+        *,
+        jwks: dict[str, Any] | None = None,
+        did_document: dict[str, Any] | None = None,
+    ) -> dataintegrity.MethodResolver:
+        """Data Integrity verification methods from a supplied DID document or JWK set,
+        else from the bank's own key set (current and retired keys)."""
+        if did_document is not None:
+            return vcld.from_did_document(did_document)
+        if jwks is not None:
+            return vcld.from_jwks(jwks)
+        return vcld.from_key_set(self.did(settings), self.key_set(settings))
 
     def resolver(self, settings: Settings, jwks: dict[str, Any] | None) -> vcjwt.KeyResolver:
         if jwks is not None:

@@ -239,15 +239,23 @@ def _decoded(encoded: str) -> bytes:
 
 
 def list_credential(
-    *, issuer: str, list_id: str, purpose: str, encoded: str, ttl_seconds: int, at: datetime
+    *,
+    issuer: str,
+    list_id: str,
+    purpose: str,
+    encoded: str,
+    ttl_seconds: int,
+    at: datetime,
+    issuer_did: str | None = None,
 ) -> dict[str, Any]:
-    """The (unsigned) ``BitstringStatusListCredential`` of a list."""
+    """The (unsigned) ``BitstringStatusListCredential`` of a list; its issuer is the
+    transcripts' (the ``did:web`` when given, else the base URL)."""
     url = list_url(issuer, list_id)
     return {
         "@context": [VC_V2],
         "id": url,
         "type": ["VerifiableCredential", LIST_TYPE],
-        "issuer": issuer_profile(issuer),
+        "issuer": issuer_profile(issuer, issuer_did),
         "validFrom": vcjwt_time(at),
         "credentialSubject": {
             "id": f"{url}#list",
@@ -284,7 +292,7 @@ class Publisher:
     """Signed status lists, re-signed only when a list's version moved."""
 
     def __init__(self) -> None:
-        self._signed: dict[tuple[str, str], SignedList] = {}
+        self._signed: dict[tuple[str, str | None, str], SignedList] = {}
 
     def forget(self) -> None:
         self._signed.clear()
@@ -297,6 +305,7 @@ class Publisher:
         issuer: str,
         signer: Signer,
         ttl_seconds: int,
+        issuer_did: str | None = None,
     ) -> dict[str, SignedList]:
         """The published form of each of ``list_ids`` that exists (one query when every
         list is signed at its current version already)."""
@@ -304,17 +313,24 @@ class Publisher:
         versions = await repo.versions(list(list_ids))
         out: dict[str, SignedList] = {}
         for list_id, version in versions.items():
-            cached = self._signed.get((issuer, list_id))
+            key = (issuer, issuer_did, list_id)
+            cached = self._signed.get(key)
             if cached is None or cached.version != version or cached.ttl_seconds != ttl_seconds:
-                cached = await self._sign(repo, list_id, issuer, signer, ttl_seconds)
+                cached = await self._sign(repo, list_id, issuer, issuer_did, signer, ttl_seconds)
                 if cached is None:
                     continue
-                self._signed[(issuer, list_id)] = cached
+                self._signed[key] = cached
             out[list_id] = cached
         return out
 
     async def _sign(
-        self, repo: StatusRepository, list_id: str, issuer: str, signer: Signer, ttl: int
+        self,
+        repo: StatusRepository,
+        list_id: str,
+        issuer: str,
+        issuer_did: str | None,
+        signer: Signer,
+        ttl: int,
     ) -> SignedList | None:
         status_list = await repo.get_list(list_id)
         if status_list is None:
@@ -327,6 +343,7 @@ class Publisher:
             encoded=encode(await repo.set_indexes(list_id), status_list.size),
             ttl_seconds=ttl,
             at=status_list.changed_at,
+            issuer_did=issuer_did,
         )
         key, kid = signer()
         return SignedList(

@@ -147,7 +147,9 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert payload["jti"] == credential["id"] == f"urn:uuid:{t1['id']}"
         assert payload["sub"] == subject["id"]
         jwks = client.get("/.well-known/jwks.json").json()
-        (published,) = jwks["keys"]
+        # The VC-JWT's RSA key, beside the Ed25519 key of the Data Integrity proof.
+        (published,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
+        assert sorted(k["kty"] for k in jwks["keys"]) == ["OKP", "RSA"]
         assert published["kid"] == header["kid"]
         assert published["kty"] == "RSA"
         assert len(_unb64(published["n"])) * 8 >= 3072
@@ -270,7 +272,7 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert report["valid"] is True
         assert report["checks"]["issuer_key"]["status"] == "retired"
         after = client.get("/.well-known/jwks.json").json()
-        assert len(after["keys"]) == 2
+        assert len(after["keys"]) == 3  # two RSA (one retired) and the Ed25519 key
         (tmp_path / "jwks-after.json").write_text(json.dumps(after))
         assert _jose(tmp_path / "t1.jwt", tmp_path / "jwks-after.json").returncode == 0
         again = _issue(client, learner_id, lina)

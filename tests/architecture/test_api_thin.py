@@ -105,6 +105,7 @@ CALLER_FREE = {
     "transcripts_service.verify_published",
     "transcripts_service.status_list",  # status lists are public (Bitstring Status List)
     "transcripts_service.jwks",
+    "transcripts_service.did_document",
     "transcripts_service.signed_form_by_link",  # the QR link: the random id is the capability
     "transcripts_service.jwk",
     "consistent_through",

@@ -62,6 +62,8 @@ NO_SUCH = "00000000-0000-4000-8000-000000000000"
 
 ROWS = [
     Row("health", "GET", lambda w: "/healthz", cells(200, anonymous=200)),
+    # the operator, or a scraper with the configured metrics token (none in this world)
+    Row("metrics", "GET", lambda w: "/metrics", cells(403, operator=200)),
     Row("access-token keys", "GET", lambda w: "/oauth/jwks.json", cells(200, anonymous=200)),
     Row("list institutions", "GET", lambda w: "/api/v1/institutions", cells(200)),
     Row(
@@ -158,6 +160,7 @@ ROWS = [
         body=lambda who: {"vc_jwt": "not.a.jwt"},
     ),
     Row("issuer keys", "GET", lambda w: "/.well-known/jwks.json", cells(200, anonymous=200)),
+    Row("issuer DID document", "GET", lambda w: "/.well-known/did.json", cells(200, anonymous=200)),
     Row("list users", "GET", lambda w: "/api/v1/users", cells(403, operator=200)),
     Row("audit log", "GET", lambda w: "/api/v1/audit", cells(403, operator=200)),
     Row("read an institution", "GET", lambda w: "/api/v1/institutions/fxvs", cells(200)),
@@ -693,6 +696,7 @@ PUBLIC = {
     "POST /api/v1/verify",  # anyone verifies a presented transcript
     "GET /.well-known/jwks.json",
     "GET /.well-known/jwks/{kid}",
+    "GET /.well-known/did.json",
     "GET /status/{list_id}",  # Bitstring Status Lists are public
 }
 

@@ -227,3 +227,35 @@ async def test_verify_page_edge_cases(client, db, settings):
     assert not_an_id.headers["content-type"].startswith("text/html")
     forged = await client.post("/verify", data={"transcript": "a.b.c"})
     assert forged.status_code == 403
+
+
+def test_the_view_reads_what_an_sd_jwt_share_disclosed():
+    from api.portal import transcript_view
+
+    view = transcript_view.read(
+        {
+            "iss": "https://bank.example",
+            "jti": "urn:uuid:00000000-0000-4000-8000-000000000001",
+            "vct": "https://bank.example/vct/transcript",
+            "nbf": 1764633600,
+            "as_of": "2025-12-02T00:00:00Z",
+            "achievements": [
+                {
+                    "name": "电工 / Electrician",
+                    "credentialSubject": {
+                        "creditsEarned": 6,
+                        "achievement": {"humanCode": "CERT-ELEC-4", "name": "电工"},
+                    },
+                }
+            ],
+            "conversions": [],
+        }
+    )
+    assert view is not None
+    assert [o.unit_code for o in view.outcomes] == ["CERT-ELEC-4"]
+    assert view.outcomes[0].title("en") == "Electrician"
+    assert view.totals == {}  # credit totals were not disclosed
+    assert view.subject == ""
+    assert view.valid_from.startswith("2025-12-02")
+    assert transcript_view.read("not json") is None
+    assert transcript_view.read(["a list"]) is None  # type: ignore[arg-type]

@@ -32,17 +32,24 @@ def verify_url(page: Page, transcript_id: uuid.UUID | str) -> str:
 
 
 def status_of(report: dict[str, Any]) -> str:
-    """``valid``, ``revoked``, ``suspended``, ``expired`` or ``invalid`` (a word key)."""
+    """``valid``, ``revoked``, ``suspended``, ``expired``, ``unknown`` (the status could
+    not be checked) or ``invalid``: the key of its word."""
     if report.get("valid"):
         return "valid"
+    if report.get("status") in ("revoked", "suspended"):
+        return str(report["status"])
     status = report.get("checks", {}).get("status")
     if isinstance(status, dict):
         for word in ("revoked", "suspended"):
             if status.get(word) or status.get("status") == word:
                 return word
-    validity = report.get("checks", {}).get("validity")
+    checks = report.get("checks", {})
+    validity = checks.get("validity")
     if isinstance(validity, dict) and validity.get("valid") is False:
         return "expired"
+    others = [c for name, c in checks.items() if name != "status" and isinstance(c, dict)]
+    if report.get("status") == "unknown" and others and all(c.get("valid") for c in others):
+        return "unknown"
     return "invalid"
 
 
@@ -65,7 +72,7 @@ class Signed:
     vc_jwt: str
 
 
-async def _own(request: Request, page: Page, transcript_id: uuid.UUID) -> Signed:
+async def own_transcript(request: Request, page: Page, transcript_id: uuid.UUID) -> Signed:
     learner_id = own_learner(page)
     async with get_database(request).read_scope() as session:
         found = await transcripts_service.get(session, page.principal, transcript_id)
@@ -120,7 +127,7 @@ async def issue(request: Request, page: UserPage, form: CheckedForm) -> Response
 
 @router.get("/{transcript_id}.jwt")
 async def signed_file(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Response:
-    transcript = await _own(request, page, transcript_id)
+    transcript = await own_transcript(request, page, transcript_id)
     return page.finish(
         Response(
             transcript.vc_jwt,
@@ -134,7 +141,7 @@ async def signed_file(request: Request, page: UserPage, transcript_id: uuid.UUID
 
 @router.get("/{transcript_id}.pdf")
 async def pdf(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Response:
-    transcript = await _own(request, page, transcript_id)
+    transcript = await own_transcript(request, page, transcript_id)
     view = transcript_view.read(transcript.credential)
     if view is None:
         raise NotFound("no readable credential / 证明无法读取", code="transcript_not_found")
@@ -156,18 +163,33 @@ async def pdf(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Res
     )
 
 
-@router.get("/{transcript_id}")
-async def transcript(
-    request: Request, page: UserPage, transcript_id: uuid.UUID, done: str | None = None
+async def transcript_page(
+    request: Request,
+    page: Page,
+    transcript_id: uuid.UUID,
+    *,
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
-    found = await _own(request, page, transcript_id)
+    """The human view of her transcript (with the share form's errors, when it had any)."""
+    found = await own_transcript(request, page, transcript_id)
     report = await verified(page, found.vc_jwt)
     return page.render(
         "learner/transcript.html",
+        status_code=400 if errors else 200,
         transcript=found,
         view=transcript_view.read(found.credential),
         report=report,
         status=status_of(report),
         verify_url=verify_url(page, found.id),
-        notice=done,
+        notice=notice,
+        errors=errors or {},
+        shares=None,
     )
+
+
+@router.get("/{transcript_id}")
+async def transcript(
+    request: Request, page: UserPage, transcript_id: uuid.UUID, done: str | None = None
+) -> Response:
+    return await transcript_page(request, page, transcript_id, notice=done)
