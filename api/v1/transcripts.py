@@ -15,6 +15,7 @@ from api.auth import ClientIp, CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from creditbank.errors import BadRequest
 from creditbank.identity.schemas import JwksRead
+from creditbank.transcripts.fast import report_json
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
     DidDocumentRead,
@@ -155,7 +156,7 @@ async def verify(request: Request, session: ReadSessionDep, settings: SettingsDe
     else:
         token, sm2 = text, None
     report = await transcripts_service.verify_published(session, settings, token, sm2=sm2)
-    return Response(canonical_json(report), media_type=JSON)
+    return Response(report_json(report), media_type=JSON)
 
 
 _STATUS_CHANGES = {

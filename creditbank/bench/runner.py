@@ -1,4 +1,5 @@
-"""``creditbank bench ingest|query``: load a running LRS over HTTP and report latencies."""
+"""``creditbank bench ingest|query``: load a running LRS over HTTP and report latencies
+(``bench rules``, ``bench import`` and ``bench transcripts`` are registered here too)."""
 
 from __future__ import annotations
 
@@ -236,3 +237,6 @@ def register(subparsers: Any) -> None:
     from creditbank.imports.bench import register_import_bench
 
     register_import_bench(sub)
+    from creditbank.bench.transcripts import register_transcripts
+
+    register_transcripts(sub)

@@ -460,11 +460,23 @@ class KeySet:
         return {"keys": [k.jwk() for k in keys]}
 
 
+#: Public keys loaded from JWKs, by their public members: a verifier sees the same few
+#: keys again and again, and a loaded key object verifies faster than a fresh one.
+_public_keys: dict[tuple[str, ...], Any] = {}
+_PUBLIC_MEMBERS = ("kty", "crv", "n", "e", "x", "y")
+
+
 def verify_with_jwk(jwk: dict[str, Any], data: bytes, signature: bytes) -> bool:
     """True when ``signature`` of ``data`` verifies with the public ``jwk`` (its ``alg``)."""
     try:
         algo = algorithm(str(jwk.get("alg")))
-        public = algo.load_public_jwk(jwk)
+        ident = (algo.name, *(str(jwk.get(m)) for m in _PUBLIC_MEMBERS))
+        public = _public_keys.get(ident)
+        if public is None:
+            public = algo.load_public_jwk(jwk)
+            if len(_public_keys) >= 1024:
+                _public_keys.clear()
+            _public_keys[ident] = public
     except (SigningKeyError, ValueError, KeyError, TypeError):
         return False
     return algo.verify(public, data, signature)
@@ -582,8 +594,18 @@ def _legacy(purpose: Purpose, data: dict[str, Any], path: Path) -> KeySet:
     return KeySet(purpose=purpose, current={algo.name: current}, keys=keys)
 
 
+_generation = 0
+
+
+def generation() -> int:
+    """Changes whenever this process writes a key file (caches of keys compare it)."""
+    return _generation
+
+
 def _write(path: Path, keys: KeySet, ring: Keyring, *, exclusive: bool = False) -> bool:
     """Write atomically; with ``exclusive`` only if no file is there (False if one was)."""
+    global _generation
+    _generation += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -30,7 +30,7 @@ from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
-from creditbank.transcripts import dataintegrity, status, vcjwt, vcld
+from creditbank.transcripts import dataintegrity, fast, status, vcjwt, vcld
 from creditbank.transcripts import did as didweb
 from creditbank.transcripts import sm2 as sm2_proof
 from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
@@ -466,18 +466,16 @@ class TranscriptService:
                 return None if jwk is None else (jwk, "published")
 
             return from_file
-        keys = self.key_set(settings)
         prefix = issuer_id(settings) + KID_PATH
 
         def from_keys(kid: str) -> tuple[dict[str, Any], str] | None:
             if not kid.startswith(prefix):
                 return None
-            key = keys.get(kid[len(prefix) :])
-            if key is None or not keys.verifies(key):
-                return None
-            return key.jwk(), key.status
+            return _issuer_keys.lookup(settings, kid[len(prefix) :])
 
         return from_keys
 
 
+#: The issuer's public keys by kid, not re-read per verification (the hot path).
+_issuer_keys = fast.IssuerKeyCache(TRANSCRIPT_ISSUER)
 transcripts = TranscriptService()

@@ -49,10 +49,16 @@ def _b64e(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64d(text: str) -> bytes:
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+    """Strict base64url without padding (only ``A-Z a-z 0-9 - _``); ValueError otherwise."""
+    data = text.encode("ascii")  # UnicodeEncodeError is a ValueError
+    if b"+" in data or b"/" in data or b"=" in data:
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    padded = data.translate(_TO_STANDARD) + b"=" * (-len(data) % 4)
+    return binascii.a2b_base64(padded, strict_mode=True)
 
 
 def _mark(value: Any) -> Any:
@@ -112,6 +118,23 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\{\}|\[\]")
+
+
+def _text_depth(raw: bytes) -> int:
+    """:func:`_depth` of valid JSON text without a walk in Python: escapes and strings
+    out (every other ``"`` opens one), then innermost ``{}``/``[]`` pairs removed level
+    by level."""
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    depth = 0
+    while brackets and depth <= MAX_DEPTH:
+        brackets = _INNERMOST.sub(b"", brackets)
+        depth += 1
+    return depth
+
+
 def parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """``(header, payload, signing_input, signature)``; raises UnparseableCredential."""
     token = token.strip()
@@ -122,13 +145,14 @@ def parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         raise UnparseableCredential("a compact JWS has three dot-separated parts")
     try:
         header = json.loads(_b64d(parts[0]))
-        payload = json.loads(_b64d(parts[1]), parse_float=Decimal)
+        raw_payload = _b64d(parts[1])
+        payload = json.loads(raw_payload, parse_float=Decimal)
         signature = _b64d(parts[2])
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise UnparseableCredential("header, payload or signature is not base64url JSON") from exc
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise UnparseableCredential("header and payload must be JSON objects")
-    if _depth(payload) > MAX_DEPTH:
+    if _text_depth(raw_payload) > MAX_DEPTH:
         raise UnparseableCredential(f"nested deeper than {MAX_DEPTH}")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -441,3 +442,25 @@ def test_odd_contexts_are_invalid_never_an_error(context):
     report = _check(secured, key)
     assert report["valid"] is False
     assert report["errors"]
+
+
+@pytest.mark.parametrize("size", [6, 9, 40])
+def test_a_crafted_graph_is_refused_quickly_not_canonicalised_for_hours(size):
+    """Indistinguishable blank nodes make RDFC-1.0 factorial: 8 of them took minutes."""
+    nodes = [
+        {
+            "@id": f"_:b{i}",
+            "https://example.org/p": [{"@id": f"_:b{j}"} for j in range(size) if j != i],
+        }
+        for i in range(size)
+    ]
+    started = time.monotonic()
+    with pytest.raises(documents.TooComplexToCanonicalise):
+        documents.canonize({"@context": documents.VC_V2, "@graph": nodes})
+    assert time.monotonic() - started < documents.MAX_SECONDS + 1
+    key = _key()
+    secured = _secured(key)
+    secured["credentialSubject"]["x"] = nodes
+    report = _check(secured, key)
+    assert report["valid"] is False
+    assert any("too much work" in e for e in report["errors"]), report["errors"]
