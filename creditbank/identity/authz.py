@@ -119,6 +119,9 @@ RULES: dict[str, dict[str, Check]] = {
     "transcript.read": {"operator": _always, "learner": _self},
     # revoke, suspend or lift a suspension of a transcript (and of its shares)
     "transcript.status": {"operator": _always, "learner": _self},
+    # a selectively disclosed share is her choice; she or the operator revokes one
+    "transcript.share": {"learner": _self},
+    "transcript.share_revoke": {"operator": _always, "learner": _self},
     # identity links
     "link.read": {"operator": _always, "learner": _self},
     "link.assert": {

@@ -47,6 +47,35 @@ class Transcript(Base):
     outcome_ids: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     #: The detached SM2 proof over the VC-JWT's signing input (transcripts.sm2), or None.
     sm2: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True, default=None)
+    #: The SD-JWT VC (ES256) of the same credential with every disclosure.
+    sd_jwt: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TranscriptShare(Base):
+    """One selectively disclosed share of a transcript (an SD-JWT VC presentation):
+    what the learner chose to show, to whom, until when; revoked by her or the operator.
+    """
+
+    __tablename__ = "transcript_shares"
+    __table_args__ = (Index("ix_transcript_shares_transcript", "transcript_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("transcripts.id", ondelete="CASCADE")
+    )
+    learner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    audience: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: What is disclosed: {"outcomes": [unit codes], "conversions": [...], "personal": [...]}.
+    disclosed: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: The issuer-signed JWT (its jti the share's URN) with the chosen disclosures, ``~``.
+    sd_jwt: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(String(64))
+    key_bound: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class TranscriptOutcome(Base):

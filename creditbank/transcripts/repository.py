@@ -10,7 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creditbank.transcripts.models import StatusEntry, StatusList, Transcript, TranscriptOutcome
+from creditbank.transcripts.models import (
+    StatusEntry,
+    StatusList,
+    Transcript,
+    TranscriptOutcome,
+    TranscriptShare,
+)
 
 
 class TranscriptRepository:
@@ -152,3 +158,28 @@ class StatusRepository:
             .distinct()
         )
         return sorted(result.scalars())
+
+
+class ShareRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> ShareRepository:
+        return cls(session)
+
+    async def add(self, share: TranscriptShare) -> TranscriptShare:
+        self.session.add(share)
+        await self.session.flush()
+        return share
+
+    async def get(self, share_id: uuid.UUID) -> TranscriptShare | None:
+        return await self.session.get(TranscriptShare, share_id)
+
+    async def of_transcript(self, transcript_id: uuid.UUID) -> list[TranscriptShare]:
+        result = await self.session.execute(
+            select(TranscriptShare)
+            .where(TranscriptShare.transcript_id == transcript_id)
+            .order_by(TranscriptShare.created_at, TranscriptShare.id)
+        )
+        return list(result.scalars())

@@ -30,7 +30,7 @@ from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
-from creditbank.transcripts import dataintegrity, fast, status, vcjwt, vcld
+from creditbank.transcripts import dataintegrity, fast, sdjwt, status, vcjwt, vcld
 from creditbank.transcripts import did as didweb
 from creditbank.transcripts import sm2 as sm2_proof
 from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
@@ -96,6 +96,25 @@ class TranscriptService:
             )
             keys = self.key_set(settings)
         return keys.current_key(alg)
+
+    def sd_key(self, settings: Settings) -> signing.SigningKey:
+        """The current ES256 key SD-JWT VCs are signed with (added to the set if missing)."""
+        return signing.ensure_current(settings, TRANSCRIPT_ISSUER, sdjwt.ALG)
+
+    def full_sd_jwt(
+        self, settings: Settings, credential: dict[str, Any], *, issued_at: datetime
+    ) -> str:
+        """The SD-JWT VC of ``credential`` with every disclosure (creditbank.transcripts.sdjwt;
+        shares: creditbank.transcripts.shares)."""
+        key = self.sd_key(settings)
+        return sdjwt.issue(
+            credential,
+            key,
+            kid_url(settings, key.kid),
+            jti=credential["id"],
+            vct=sdjwt.vct_of(issuer_id(settings)),
+            issued_at=issued_at,
+        )
 
     def jwks(self, settings: Settings) -> dict[str, Any]:
         """Current and retired issuer keys, each ``kid`` its URL."""
@@ -221,6 +240,7 @@ class TranscriptService:
             credential=vcjwt.canonical_json(secured),  # with its Data Integrity proof
             vc_jwt=vc_jwt,
             vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
+            sd_jwt=self.full_sd_jwt(settings, credential, issued_at=issued_at),
             outcome_ids=sorted(str(o.id) for o in outcomes),
             sm2=sm2,
         )

@@ -1,7 +1,7 @@
 """transcripts: Bitstring Status Lists, their entries, and the outcomes each transcript holds
 
 Revision ID: transcripts_0002
-Revises: transcripts_sm2
+Revises: transcripts_0002_sdjwt
 Create Date: 2026-12-02 15:45:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import creditbank.kit.types
 
 revision: str = "transcripts_0002"
-down_revision: str | Sequence[str] | None = "transcripts_sm2"
+down_revision: str | Sequence[str] | None = "transcripts_0002_sdjwt"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,9 +2,11 @@
 
 After statements 1-7 she requests T1: a CLR 2.0 credential of her four outcomes signed
 as a 1EdTech VC-JWT. It verifies on ``POST /api/v1/verify`` and offline with
-``creditbank verify --jwks`` (the published JWK set); tampering, a swapped signature,
-``alg: none`` and an unknown kid are reported invalid with the reason, garbage is a
-400; after ``creditbank keys rotate`` (and retiring the old key) T1 still verifies.
+``creditbank verify --jwks`` (the published JWK set); she shares an SD-JWT VC that
+discloses only the vocational certificate, and the verifier sees only that; tampering,
+a swapped signature, ``alg: none`` and an unknown kid are reported invalid with the
+reason, garbage is a 400; after ``creditbank keys rotate`` (and retiring the old key)
+T1 still verifies.
 
 Status (Bitstring Status List): T1 carries a revocation and a suspension entry, its
 lists are published at ``/status/{list}`` and checked on every verification (offline
@@ -147,9 +149,10 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert payload["jti"] == credential["id"] == f"urn:uuid:{t1['id']}"
         assert payload["sub"] == subject["id"]
         jwks = client.get("/.well-known/jwks.json").json()
-        # The VC-JWT's RSA key, beside the Ed25519 key of the Data Integrity proof.
+        # The VC-JWT's RSA key, beside the Ed25519 key of the Data Integrity proof and the
+        # ES256 key of the SD-JWT VCs.
         (published,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
-        assert sorted(k["kty"] for k in jwks["keys"]) == ["OKP", "RSA"]
+        assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "EdDSA", "RS256"]
         assert published["kid"] == header["kid"]
         assert published["kty"] == "RSA"
         assert len(_unb64(published["n"])) * 8 >= 3072
@@ -184,6 +187,44 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         listed = client.get(f"/api/v1/learners/{learner_id}/transcripts", headers=lina).json()
         assert [t["id"] for t in listed] == [t1["id"]]
         assert client.get(f"/api/v1/transcripts/{t1['id']}").status_code == 401
+
+        # She shares a selectively disclosed version that shows only the vocational
+        # certificate; the employer sees that and nothing else.
+        shared = client.post(
+            f"/api/v1/transcripts/{t1['id']}/shares",
+            json={"outcomes": ["CERT-ELEC-4"], "audience": "https://hr.example.com"},
+            headers=lina,
+        )
+        assert shared.status_code == 201, shared.text
+        share = shared.json()
+        presentation = client.get(httpx.URL(share["url"]).path)
+        assert presentation.headers["content-type"].startswith("application/dc+sd-jwt")
+        seen = client.post(
+            "/api/v1/verify",
+            content=presentation.text,
+            headers={"Content-Type": "application/dc+sd-jwt"},
+        ).json()
+        assert seen["valid"] is True, seen
+        assert seen["disclosed"] == {
+            "personal": [],
+            "outcomes": ["CERT-ELEC-4"],
+            "conversions": [],
+        }
+        (shown,) = seen["credential"]["achievements"]
+        assert shown["credentialSubject"]["achievement"]["humanCode"] == "CERT-ELEC-4"
+        assert shown["credentialSubject"]["creditsEarned"] == 6.0
+        everything = json.dumps(seen, ensure_ascii=False)
+        for hidden in ("COMM-FA-16", "MOOC-PY-1", "SEN-CAL-1", subject["id"], "banked"):
+            assert hidden not in everything, hidden
+        assert seen["subject"] is None
+        (tmp_path / "share.sd-jwt").write_text(share["sd_jwt"])
+        (tmp_path / "jwks-sd.json").write_text(json.dumps(jwks))
+        offline = cli(
+            ["verify", str(tmp_path / "share.sd-jwt"), "--jwks", str(tmp_path / "jwks-sd.json")],
+            bank.env,
+        )
+        assert offline.returncode == 0, offline.stdout + offline.stderr
+        assert json.loads(offline.stdout)["disclosed"]["outcomes"] == ["CERT-ELEC-4"]
 
         # Tampered payload, swapped signature, alg none, unknown kid: invalid, with why.
         inflated = json.loads(json.dumps(payload))
@@ -272,7 +313,8 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert report["valid"] is True
         assert report["checks"]["issuer_key"]["status"] == "retired"
         after = client.get("/.well-known/jwks.json").json()
-        assert len(after["keys"]) == 3  # two RSA (one retired) and the Ed25519 key
+        # two RSA (one retired), the Ed25519 and the ES256 key
+        assert sorted(k["alg"] for k in after["keys"]) == ["ES256", "EdDSA", "RS256", "RS256"]
         (tmp_path / "jwks-after.json").write_text(json.dumps(after))
         assert _jose(tmp_path / "t1.jwt", tmp_path / "jwks-after.json").returncode == 0
         again = _issue(client, learner_id, lina)

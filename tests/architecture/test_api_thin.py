@@ -108,6 +108,8 @@ CALLER_FREE = {
     "transcripts_service.did_document",
     "transcripts_service.signed_form_by_link",  # the QR link: the random id is the capability
     "transcripts_service.jwk",
+    "shares_service.verify_presentation",  # verifying a presented SD-JWT is public too
+    "shares_service.presentation",  # a share's URL is its capability
     "consistent_through",
     "configure_credential_cache",  # start-up wiring in api/app.py
     "attachment_parts",

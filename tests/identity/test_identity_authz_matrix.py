@@ -499,6 +499,31 @@ GROUPS: dict[str, list[Row]] = {
             cells(403, lina=201, operator=201),
         ),
         *(_transcript_status_row(change) for change in ("revoke", "suspend", "unsuspend")),
+        Row(
+            "share a transcript (looked up first)",
+            "POST",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares",
+            cells(404),
+            body=lambda who: {"outcomes": []},
+        ),
+        Row(
+            "a transcript's shares (looked up first)",
+            "GET",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares",
+            cells(404),
+        ),
+        Row(
+            "revoke a share (looked up first)",
+            "DELETE",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares/{NO_SUCH}",
+            cells(404),
+        ),
+        Row(
+            "a share's presentation (public, none)",
+            "GET",
+            lambda w: f"/api/v1/shares/{NO_SUCH}",
+            cells(404, anonymous=404),
+        ),
     ],
     "imports": [
         Row(
@@ -696,6 +721,7 @@ PUBLIC = {
     "POST /api/v1/verify",  # anyone verifies a presented transcript
     "GET /.well-known/jwks.json",
     "GET /.well-known/jwks/{kid}",
+    "GET /api/v1/shares/{share_id}",  # the share URL is the capability the learner hands out
     "GET /.well-known/did.json",
     "GET /status/{list_id}",  # Bitstring Status Lists are public
 }
