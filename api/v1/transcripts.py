@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
 
-from api.auth import CurrentPrincipal
+from api.auth import ClientIp, CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from creditbank.errors import BadRequest, NotFound
 from creditbank.identity.schemas import JwksRead
@@ -23,14 +23,18 @@ from creditbank.transcripts.schemas import (
     DidDocumentRead,
     JwkRead,
     SdJwtVerifyRequest,
+    StatusListRead,
     TranscriptCreate,
     TranscriptRead,
+    TranscriptStatusChange,
+    TranscriptStatusRead,
     TranscriptSummary,
     VerifyReport,
 )
 from creditbank.transcripts.service import DID_PATH, JWKS_PATH, KID_PATH, kid_url
 from creditbank.transcripts.service import transcripts as transcripts_service
 from creditbank.transcripts.shares import shares as shares_service
+from creditbank.transcripts.status import REVOCATION, STATUS_PATH, SUSPENSION
 from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES, canonical_json
 
 router = APIRouter(tags=["transcripts"])
@@ -137,8 +141,9 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
     proof of an issue answer, its check is in the report too), or the credential with its
     Data Integrity proof as ``application/vc+ld+json``, or ``{"sd_jwt": ..., "nonce": ...,
     "audience": ...}`` (the KB-JWT must then carry that nonce and audience). The report's
-    ``valid`` is true only when every check holds; an SD-JWT's report names exactly the
-    disclosed claims."""
+    ``valid`` is true only when every check holds (status included: each
+    ``credentialStatus`` entry against the bank's status lists); an SD-JWT's report
+    names exactly the disclosed claims."""
     raw = await request.body()
     if len(raw) > MAX_TOKEN_BYTES:
         raise BadRequest(f"body larger than {MAX_TOKEN_BYTES} bytes / 请求体过大", code="too_large")
@@ -177,8 +182,95 @@ async def verify(request: Request, settings: SettingsDep, session: ReadSessionDe
     if isinstance(token, str) and (kind == SD_JWT or sdjwt.is_sd_jwt(token)):
         report = await shares_service.verify_presentation(session, settings, token)
         return Response(canonical_json(report), media_type=JSON)
-    report = transcripts_service.verify(settings, token, sm2=sm2)
+    report = await transcripts_service.verify_published(session, settings, token, sm2=sm2)
     return Response(report_json(report), media_type=JSON)
+
+
+_STATUS_CHANGES = {
+    "revoke": (REVOCATION, True),
+    "suspend": (SUSPENSION, True),
+    "unsuspend": (SUSPENSION, False),
+}
+
+
+async def _change_status(
+    change: str,
+    transcript_id: uuid.UUID,
+    principal: Any,
+    session: Any,
+    ip: str,
+    body: TranscriptStatusChange | None,
+) -> object:
+    purpose, value = _STATUS_CHANGES[change]
+    return await transcripts_service.change_status(
+        session,
+        principal,
+        transcript_id,
+        purpose=purpose,
+        value=value,
+        reason=body.reason if body else None,
+        ip=ip,
+    )
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/revoke", response_model=TranscriptStatusRead)
+async def revoke_transcript(
+    transcript_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Revoke a transcript and its shares for good (the learner herself or the operator):
+    its revocation bit is set in its status list."""
+    return await _change_status("revoke", transcript_id, principal, session, ip, body)
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/suspend", response_model=TranscriptStatusRead)
+async def suspend_transcript(
+    transcript_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Suspend a transcript and its shares until the suspension is lifted."""
+    return await _change_status("suspend", transcript_id, principal, session, ip, body)
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/unsuspend", response_model=TranscriptStatusRead)
+async def unsuspend_transcript(
+    transcript_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Lift a transcript's suspension (a revocation stays)."""
+    return await _change_status("unsuspend", transcript_id, principal, session, ip, body)
+
+
+@router.get(
+    STATUS_PATH + "{list_id}",
+    response_model=StatusListRead,
+    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, JSON: {}}}},
+)
+async def status_list(
+    list_id: str, request: Request, session: ReadSessionDep, settings: SettingsDep
+) -> object:
+    """A Bitstring Status List credential (no login), signed as a VC-JWT: ``text/plain``
+    (or ``application/jwt``, the default) ``typ: JWT``, ``application/vc+jwt`` the
+    ``typ: vc+jwt`` form, ``application/json`` both tokens and the credential. Cacheable
+    for its ``ttl``."""
+    signed = await transcripts_service.status_list(session, settings, list_id)
+    headers = {"Cache-Control": f"public, max-age={signed.ttl_seconds}"}
+    accept = request.headers.get("accept", "")
+    if VC_JWT in accept:
+        return Response(signed.vc_jose, media_type=VC_JWT, headers=headers)
+    if JSON in accept or "application/ld+json" in accept:
+        body = {"vc_jwt": signed.vc_jwt, "vc_jose": signed.vc_jose, "credential": signed.credential}
+        return Response(canonical_json(body), media_type=JSON, headers=headers)
+    return Response(signed.vc_jwt, media_type="text/plain", headers=headers)
 
 
 @router.get(JWKS_PATH, response_model=JwksRead)

@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creditbank.db import Base
@@ -67,3 +76,56 @@ class TranscriptShare(Base):
     key_bound: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+
+
+class TranscriptOutcome(Base):
+    """Which outcomes a transcript contains: revoking an outcome finds its transcripts here."""
+
+    __tablename__ = "transcript_outcomes"
+
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transcripts.id", ondelete="CASCADE"), primary_key=True
+    )
+    outcome_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
+
+
+class StatusList(Base):
+    """One Bitstring Status List (published at ``/status/{id}``) of one purpose.
+
+    The bits are not stored: they are the entries whose ``is_set`` is true, so a change
+    touches one entry row and bumps ``version`` (the published credential is re-signed
+    when the version it was signed at is no longer the list's).
+    """
+
+    __tablename__ = "transcript_status_lists"
+    __table_args__ = (Index("ix_transcript_status_lists_purpose_open", "purpose", "allocated"),)
+
+    #: Random (not a sequence): the URL reveals nothing about how many lists exist.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusEntry(Base):
+    """One allocated index of a status list, held by a transcript or by one of its shares."""
+
+    __tablename__ = "transcript_status_entries"
+    __table_args__ = (UniqueConstraint("list_id", "index"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    list_id: Mapped[str] = mapped_column(
+        ForeignKey("transcript_status_lists.id", ondelete="RESTRICT")
+    )
+    index: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: The transcript the entry belongs to (for a share's entry too: revoking the
+    #: transcript revokes its shares).
+    transcript_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    #: The share holding the entry, or None for the transcript's own.
+    share_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    is_set: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -45,6 +45,28 @@ class TranscriptSummary(BaseModel):
     units: list[str]
 
 
+class TranscriptStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500, description="kept in the audit log")
+
+
+class TranscriptStatusRead(BaseModel):
+    """A transcript's own status bits (its Bitstring Status List entries)."""
+
+    id: uuid.UUID
+    revoked: bool
+    suspended: bool
+
+
+class StatusListRead(BaseModel):
+    """A Bitstring Status List credential as published (its JSON form)."""
+
+    vc_jwt: str = Field(description="the BitstringStatusListCredential as a VC-JWT (typ JWT)")
+    vc_jose: str = Field(description="the same with typ vc+jwt")
+    credential: dict[str, Any]
+
+
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

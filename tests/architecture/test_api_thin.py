@@ -102,6 +102,8 @@ CALLER_FREE = {
     "checkpoint_service.recent",  # signed checkpoints are public
     "checkpoint_service.get",
     "transcripts_service.verify",  # verifying a presented transcript is public
+    "transcripts_service.verify_published",
+    "transcripts_service.status_list",  # status lists are public (Bitstring Status List)
     "transcripts_service.jwks",
     "transcripts_service.did_document",
     "transcripts_service.signed_form_by_link",  # the QR link: the random id is the capability

@@ -262,6 +262,13 @@ ROWS = [
 # other's writes. Ids that do not exist show the order of lookup and check: 404 for
 # every caller means the resource is looked up first.
 LEARNER_DATA = cells(403, lina=200, operator=200)
+
+
+def _transcript_status_row(change: str) -> Row:
+    path = f"/api/v1/transcripts/{NO_SUCH}/{change}"
+    return Row(f"{change} a transcript (looked up first)", "POST", lambda w: path, cells(404))
+
+
 OPERATOR_ONLY = cells(403, operator=200)
 XAPI = {"X-Experience-API-Version": "1.0.3"}
 FXVS_ACTIVITY = "https://fxvs.example.edu.cn/xapi/activities/matrix"
@@ -491,6 +498,7 @@ GROUPS: dict[str, list[Row]] = {
             lambda w: f"/api/v1/learners/{w.lina_id}/transcripts",
             cells(403, lina=201, operator=201),
         ),
+        *(_transcript_status_row(change) for change in ("revoke", "suspend", "unsuspend")),
         Row(
             "share a transcript (looked up first)",
             "POST",
@@ -740,6 +748,7 @@ PUBLIC = {
     "GET /.well-known/jwks/{kid}",
     "GET /api/v1/shares/{share_id}",  # the share URL is the capability the learner hands out
     "GET /.well-known/did.json",
+    "GET /status/{list_id}",  # Bitstring Status Lists are public
 }
 
 
