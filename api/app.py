@@ -119,12 +119,15 @@ def _include_routers(app: FastAPI) -> None:
     from api.v1 import imports as v1_imports
 
     app.include_router(v1_imports.router)
+    from api.v1 import shares as v1_shares
     from api.v1 import transcripts as v1_transcripts
 
     app.include_router(v1_transcripts.router)
+    app.include_router(v1_shares.router)
     from api.v1 import webhooks as v1_webhooks
 
     app.include_router(v1_webhooks.router)
+    app.include_router(v1_webhooks.forwarding_router)
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]

@@ -16,7 +16,9 @@ from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
 from creditbank.lrs.service import export_learner_statements
 from creditbank.rules.service import rules as rules_service
+from creditbank.transcripts import status as transcript_status
 from creditbank.transcripts.service import transcripts as transcripts_service
+from creditbank.webhooks.service import forwarding as forwarding_service
 from creditbank.webhooks.service import webhooks as webhooks_service
 
 #: Learner data a context keeps when she is erased (beyond what its eraser leaves), and why
@@ -62,3 +64,6 @@ def register_event_handlers() -> None:
     """Listeners of the domain events (:mod:`creditbank.kit.events`) the contexts emit in
     their decisions' transactions; emitters import none of them."""
     register_event_handler("webhooks", webhooks_service.on_events)
+    register_event_handler("forwarding", forwarding_service.on_events)
+    # A revoked outcome revokes every transcript (and share) that contained it.
+    register_event_handler("transcripts", transcript_status.on_events)

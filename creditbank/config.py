@@ -151,6 +151,8 @@ class TranscriptSettings(BaseModel):
     algorithm: Literal["RS256", "ES256", "EdDSA"] = "RS256"
     #: Transcripts expire this many days after issue (None: no validUntil).
     valid_days: int | None = Field(default=None, ge=1)
+    #: The status lists' ``ttl`` (and ``Cache-Control: max-age``) at ``/status/{list}``.
+    status_ttl_seconds: int = Field(default=300, ge=1)
     #: Also sign each VC-JWT's signing input with SM2/SM3 (商用密码; a detached proof
     #: ``sm2`` beside it, key in the transcript-issuer set): CREDITBANK_TRANSCRIPTS__SM2.
     sm2: bool = False

@@ -25,6 +25,7 @@ JOBS: dict[str, str] = {
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
     "webhooks.deliver": "creditbank.webhooks.tasks:deliver",
+    "webhooks.forward": "creditbank.webhooks.tasks:forward",
 }
 
 #: name -> "module:function" of a batch body (optional): claimed jobs of that name run

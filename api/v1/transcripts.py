@@ -10,29 +10,38 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import ValidationError
 
-from api.auth import CurrentPrincipal, verify_rate_limit
+from api.auth import ClientIp, CurrentPrincipal, verify_rate_limit
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
-from creditbank.errors import BadRequest
+from creditbank.errors import BadRequest, NotFound
 from creditbank.identity.schemas import JwksRead
+from creditbank.transcripts import sdjwt
 from creditbank.transcripts.fast import report_json
 from creditbank.transcripts.models import Transcript
 from creditbank.transcripts.schemas import (
     DidDocumentRead,
     JwkRead,
+    SdJwtVerifyRequest,
+    StatusListRead,
     TranscriptCreate,
     TranscriptRead,
+    TranscriptStatusChange,
+    TranscriptStatusRead,
     TranscriptSummary,
     VerifyReport,
 )
 from creditbank.transcripts.service import DID_PATH, JWKS_PATH, KID_PATH, kid_url
 from creditbank.transcripts.service import transcripts as transcripts_service
+from creditbank.transcripts.shares import shares as shares_service
+from creditbank.transcripts.status import REVOCATION, STATUS_PATH, SUSPENSION
 from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES, canonical_json
 
 router = APIRouter(tags=["transcripts"])
 
 JSON = "application/json"
 VC_JWT = "application/vc+jwt"
+SD_JWT = sdjwt.MEDIA_TYPE
 VC_LD = "application/vc+ld+json"
 
 
@@ -45,6 +54,7 @@ def _body(transcript: Transcript, settings: Any) -> str:
         "kid": kid_url(settings, transcript.kid),
         "vc_jwt": transcript.vc_jwt,
         "vc_jose": transcript.vc_jose,
+        "sd_jwt": transcript.sd_jwt,
     }
     if transcript.sm2 is not None:
         head["sm2"] = transcript.sm2
@@ -74,7 +84,7 @@ async def issue_transcript(
 @router.get(
     "/api/v1/transcripts/{transcript_id}",
     response_model=TranscriptRead,
-    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, VC_LD: {}}}},
+    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, VC_LD: {}, SD_JWT: {}}}},
 )
 async def read_transcript(
     transcript_id: uuid.UUID,
@@ -87,6 +97,10 @@ async def read_transcript(
     ``typ: vc+jwt`` form."""
     transcript = await transcripts_service.get(session, principal, transcript_id)
     accept = request.headers.get("accept", "")
+    if SD_JWT in accept:
+        if transcript.sd_jwt is None:  # issued before SD-JWT VCs existed
+            raise NotFound("this transcript has no SD-JWT / 此证明没有 SD-JWT", code="no_sd_jwt")
+        return Response(transcript.sd_jwt, media_type=SD_JWT)
     if VC_LD in accept:
         return Response(transcript.credential, media_type=VC_LD)
     if VC_JWT in accept:
@@ -122,12 +136,16 @@ async def list_transcripts(
 @router.post(
     "/api/v1/verify", response_model=VerifyReport, dependencies=[Depends(verify_rate_limit)]
 )
-async def verify(request: Request, settings: SettingsDep) -> object:
-    """Verify a VC-JWT (no login): the body is the token as ``text/plain`` (or
-    ``application/vc+jwt``, ``application/jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}``
-    (with the SM2 proof of an issue answer, its check is in the report too), or the
-    credential with its Data Integrity proof as ``application/vc+ld+json``. The report's
-    ``valid`` is true only when signature, issuer key and validity window all hold."""
+async def verify(request: Request, settings: SettingsDep, session: ReadSessionDep) -> object:
+    """Verify a VC-JWT or an SD-JWT VC presentation (no login): the body is the token as
+    ``text/plain`` (or ``application/vc+jwt``, ``application/jwt``,
+    ``application/dc+sd-jwt``) or JSON ``{"vc_jwt": ..., "sm2"?: ...}`` (with the SM2
+    proof of an issue answer, its check is in the report too), or the credential with its
+    Data Integrity proof as ``application/vc+ld+json``, or ``{"sd_jwt": ..., "nonce": ...,
+    "audience": ...}`` (the KB-JWT must then carry that nonce and audience). The report's
+    ``valid`` is true only when every check holds (status included: each
+    ``credentialStatus`` entry against the bank's status lists); an SD-JWT's report
+    names exactly the disclosed claims."""
     raw = await request.body()
     if len(raw) > MAX_TOKEN_BYTES:
         raise BadRequest(f"body larger than {MAX_TOKEN_BYTES} bytes / 请求体过大", code="too_large")
@@ -142,6 +160,18 @@ async def verify(request: Request, settings: SettingsDep) -> object:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise BadRequest("body is not JSON / 请求体不是 JSON", code="unparseable") from exc
+        if isinstance(data, dict) and "sd_jwt" in data:
+            try:
+                asked = SdJwtVerifyRequest.model_validate(data)
+            except ValidationError as exc:
+                raise BadRequest(
+                    f"sd_jwt, nonce, audience: {exc.errors()[0]['msg']} / 请求体无效",
+                    code="unparseable",
+                ) from exc
+            report = await shares_service.verify_presentation(
+                session, settings, asked.sd_jwt, nonce=asked.nonce, audience=asked.audience
+            )
+            return Response(canonical_json(report), media_type=JSON)
         # A credential with embedded Data Integrity proofs, or {"vc_jwt": ...}.
         is_ld = isinstance(data, dict) and (kind == VC_LD or "@context" in data)
         found = data if is_ld else data.get("vc_jwt") if isinstance(data, dict) else None
@@ -151,8 +181,98 @@ async def verify(request: Request, settings: SettingsDep) -> object:
         sm2 = data.get("sm2") if not is_ld else None
     else:
         token, sm2 = text, None
-    report = transcripts_service.verify(settings, token, sm2=sm2)
+    if isinstance(token, str) and (kind == SD_JWT or sdjwt.is_sd_jwt(token)):
+        report = await shares_service.verify_presentation(session, settings, token)
+        return Response(canonical_json(report), media_type=JSON)
+    report = await transcripts_service.verify_published(session, settings, token, sm2=sm2)
     return Response(report_json(report), media_type=JSON)
+
+
+_STATUS_CHANGES = {
+    "revoke": (REVOCATION, True),
+    "suspend": (SUSPENSION, True),
+    "unsuspend": (SUSPENSION, False),
+}
+
+
+async def _change_status(
+    change: str,
+    transcript_id: uuid.UUID,
+    principal: Any,
+    session: Any,
+    ip: str,
+    body: TranscriptStatusChange | None,
+) -> object:
+    purpose, value = _STATUS_CHANGES[change]
+    return await transcripts_service.change_status(
+        session,
+        principal,
+        transcript_id,
+        purpose=purpose,
+        value=value,
+        reason=body.reason if body else None,
+        ip=ip,
+    )
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/revoke", response_model=TranscriptStatusRead)
+async def revoke_transcript(
+    transcript_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Revoke a transcript and its shares for good (the learner herself or the operator):
+    its revocation bit is set in its status list."""
+    return await _change_status("revoke", transcript_id, principal, session, ip, body)
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/suspend", response_model=TranscriptStatusRead)
+async def suspend_transcript(
+    transcript_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Suspend a transcript and its shares until the suspension is lifted."""
+    return await _change_status("suspend", transcript_id, principal, session, ip, body)
+
+
+@router.post("/api/v1/transcripts/{transcript_id}/unsuspend", response_model=TranscriptStatusRead)
+async def unsuspend_transcript(
+    transcript_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Lift a transcript's suspension (a revocation stays)."""
+    return await _change_status("unsuspend", transcript_id, principal, session, ip, body)
+
+
+@router.get(
+    STATUS_PATH + "{list_id}",
+    response_model=StatusListRead,
+    responses={200: {"content": {"text/plain": {}, VC_JWT: {}, JSON: {}}}},
+)
+async def status_list(
+    list_id: str, request: Request, session: ReadSessionDep, settings: SettingsDep
+) -> object:
+    """A Bitstring Status List credential (no login), signed as a VC-JWT: ``text/plain``
+    (or ``application/jwt``, the default) ``typ: JWT``, ``application/vc+jwt`` the
+    ``typ: vc+jwt`` form, ``application/json`` both tokens and the credential. Cacheable
+    for its ``ttl``."""
+    signed = await transcripts_service.status_list(session, settings, list_id)
+    headers = {"Cache-Control": f"public, max-age={signed.ttl_seconds}"}
+    accept = request.headers.get("accept", "")
+    if VC_JWT in accept:
+        return Response(signed.vc_jose, media_type=VC_JWT, headers=headers)
+    if JSON in accept or "application/ld+json" in accept:
+        body = {"vc_jwt": signed.vc_jwt, "vc_jose": signed.vc_jose, "credential": signed.credential}
+        return Response(canonical_json(body), media_type=JSON, headers=headers)
+    return Response(signed.vc_jwt, media_type="text/plain", headers=headers)
 
 
 @router.get(JWKS_PATH, response_model=JwksRead)

@@ -17,11 +17,14 @@ from api.v1.common import KeyringDep
 from creditbank.webhooks.schemas import (
     DeliveryDetail,
     DeliveryRead,
+    ForwardingRead,
+    ForwardingSet,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionRead,
     SubscriptionUpdate,
 )
+from creditbank.webhooks.service import forwarding as forwarding_service
 from creditbank.webhooks.service import webhooks as webhooks_service
 
 router = APIRouter(prefix="/api/v1/institutions/{key}/webhooks", tags=["webhooks"])
@@ -106,3 +109,28 @@ async def replay_delivery(
     session: SessionDep,
 ) -> object:
     return await webhooks_service.replay(session, principal, key, subscription_id, delivery_id)
+
+
+forwarding_router = APIRouter(prefix="/api/v1/institutions/{key}/forwarding", tags=["webhooks"])
+
+
+@forwarding_router.put("", response_model=ForwardingRead)
+async def set_forwarding(
+    key: str,
+    body: ForwardingSet,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    keyring: KeyringDep,
+) -> object:
+    return await forwarding_service.set(session, principal, key, body, keyring=keyring)
+
+
+@forwarding_router.get("", response_model=ForwardingRead)
+async def get_forwarding(key: str, principal: CurrentPrincipal, session: SessionDep) -> object:
+    return await forwarding_service.get(session, principal, key)
+
+
+@forwarding_router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_forwarding(key: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    await forwarding_service.delete(session, principal, key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -117,6 +117,11 @@ RULES: dict[str, dict[str, Check]] = {
     # signed transcripts (creditbank.transcripts); verifying one needs no login
     "transcript.issue": {"operator": _always, "learner": _self},
     "transcript.read": {"operator": _always, "learner": _self},
+    # revoke, suspend or lift a suspension of a transcript (and of its shares)
+    "transcript.status": {"operator": _always, "learner": _self},
+    # a selectively disclosed share is her choice; she or the operator revokes one
+    "transcript.share": {"learner": _self},
+    "transcript.share_revoke": {"operator": _always, "learner": _self},
     # identity links
     "link.read": {"operator": _always, "learner": _self},
     "link.assert": {

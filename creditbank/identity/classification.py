@@ -371,13 +371,29 @@ _table(
     PE,
     "the learner and the operator; the subject is pseudonymous (HMAC), never a national ID",
     "id learner_id subject_id issued_at as_of issued_by alg kid credential vc_jwt vc_jose "
-    "outcome_ids",
+    "outcome_ids sd_jwt",
     id=IN,
     issued_at=IN,
     as_of=IN,
     issued_by=IN,
     alg=IN,
     kid=IN,
+)
+_table(
+    "transcript_shares",
+    PE,
+    "the learner and the operator; what she disclosed to a verifier (SD-JWT VC)",
+    "id transcript_id learner_id created_at created_by audience expires_at disclosed sd_jwt "
+    "kid key_bound revoked_at revoked_by",
+    id=IN,
+    key_bound=IN,
+    transcript_id=IN,
+    created_at=IN,
+    created_by=IN,
+    expires_at=IN,
+    kid=IN,
+    revoked_at=IN,
+    revoked_by=IN,
 )
 # -- inbox (messages to a learner) ------------------------------------------------------
 _table(

@@ -111,6 +111,10 @@ def _keys_init(args: argparse.Namespace, settings: Settings) -> int:
         if not purpose.path(settings).exists():
             signing.key_set(settings, purpose, create=True)
             created.append(str(purpose.path(settings)))
+        for alg in purpose.companion_algorithms:  # sets made before a companion existed
+            if alg not in signing.key_set(settings, purpose, create=False).current:
+                kid = signing.ensure_current(settings, purpose, alg, create=True).kid
+                created.append(f"{purpose.path(settings)}#{kid}")
     if not args.algorithm:
         _out({"created": created})
         return 0

@@ -24,8 +24,10 @@ STATEMENT_RECOGNISED = "statement.recognised"
 STATEMENT_HELD = "statement.held"
 OUTCOME_REVOKED = "outcome.revoked"
 CONVERSION_DECIDED = "conversion.decided"
-#: Every event type a listener can subscribe to.
+#: Every event type an institution can subscribe to.
 EVENT_TYPES = (STATEMENT_RECOGNISED, STATEMENT_HELD, OUTCOME_REVOKED, CONVERSION_DECIDED)
+#: Internal: the worker took up a stored statement (any, voiding ones too), for forwarding.
+STATEMENT_STORED = "statement.stored"
 
 
 @dataclass(frozen=True)

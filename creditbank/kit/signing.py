@@ -332,6 +332,10 @@ class Purpose:
     #: Algorithms this purpose accepts (None: any registered one).
     allowed_algorithms: frozenset[str] | None = None
     description: str = ""
+    #: Algorithms that always have a current key beside the default one (transcripts:
+    #: ES256 for SD-JWT); created with the set or by :func:`ensure_current`, they never
+    #: become the key that signs when no algorithm is named.
+    companion_algorithms: tuple[str, ...] = ()
 
     def check_algorithm(self, name: str) -> SigningAlgorithm:
         if self.allowed_algorithms is not None and name not in self.allowed_algorithms:
@@ -660,12 +664,15 @@ def key_set(settings: Settings, purpose: Purpose, *, create: bool | None = None)
                     f"`creditbank keys init` or `creditbank keys rotate --kind {purpose.name}`)"
                 )
             first = _new_key(purpose, purpose.default_algorithm, {})
-            _write(
-                path,
-                KeySet(purpose, {first.alg: first.kid}, {first.kid: first}),
-                ring,
-                exclusive=True,
-            )
+            made = {first.kid: first}
+            current: dict[str, str] = {}
+            for alg in purpose.companion_algorithms:
+                if alg != first.alg:
+                    companion = _new_key(purpose, alg, made)
+                    made[companion.kid] = companion
+                    current[alg] = companion.kid
+            current[first.alg] = first.kid  # last: it signs when no algorithm is named
+            _write(path, KeySet(purpose, current, made), ring, exclusive=True)
         mtime = path.stat().st_mtime_ns
         cached = _cache.get((path, purpose.name))
         if cached is not None and cached[0] == mtime:
@@ -706,6 +713,34 @@ def rotate(
         _write(path, KeySet(purpose, current, {**keys.keys, new.kid: new}), ring)
         _cache.pop((path, purpose.name), None)
     return new.kid
+
+
+def ensure_current(
+    settings: Settings, purpose: Purpose, algorithm: str, *, create: bool | None = None
+) -> SigningKey:
+    """The current key of ``algorithm``; when there is none (and ``create``, default:
+    outside production) a new one is added *first* in the rotation order, so it does
+    not become the key that signs (or is rotated) when no algorithm is named."""
+    keys = key_set(settings, purpose, create=create)
+    if algorithm in keys.current:
+        return keys.current_key(algorithm)
+    if not (may_generate_keys(settings) if create is None else create):
+        raise SigningKeyError(
+            f"no current {algorithm} key for {purpose.name} (create one with "
+            f"`creditbank keys init` or `creditbank keys rotate --kind {purpose.name} "
+            f"--algorithm {algorithm}`)"
+        )
+    path = purpose.path(settings).resolve()
+    ring = keyring_for(settings)
+    with _lock:
+        keys = key_set(settings, purpose, create=False)
+        if algorithm not in keys.current:
+            new = _new_key(purpose, algorithm, keys.keys)
+            current = {algorithm: new.kid, **keys.current}
+            _write(path, KeySet(purpose, current, {**keys.keys, new.kid: new}), ring)
+            _cache.pop((path, purpose.name), None)
+            keys = key_set(settings, purpose, create=False)
+    return keys.current_key(algorithm)
 
 
 def retire(settings: Settings, purpose: Purpose, kid: str) -> None:

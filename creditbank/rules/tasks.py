@@ -6,8 +6,25 @@ import uuid
 from typing import Any
 
 from creditbank.jobs.context import PermanentJobError, TaskContext
+from creditbank.kit import events
 from creditbank.rules.service import StatementMissing
 from creditbank.rules.service import rules as rules_service
+
+
+async def _stored(ctx: TaskContext, statement_ids: list[uuid.UUID]) -> None:
+    """``statement.stored`` for each statement taken up (listeners: forwarding)."""
+    await events.emit(
+        ctx.session,
+        [
+            events.Event(
+                type=events.STATEMENT_STORED,
+                id=f"{events.STATEMENT_STORED}:{sid}",
+                statement_id=sid,
+                data={"statement_id": str(sid)},
+            )
+            for sid in statement_ids
+        ],
+    )
 
 
 def _uuid(payload: dict[str, Any], key: str) -> uuid.UUID:
@@ -30,6 +47,7 @@ async def statement_stored(ctx: TaskContext, payload: dict[str, Any]) -> None:
         )
     except StatementMissing as exc:
         raise PermanentJobError(str(exc)) from exc
+    await _stored(ctx, [statement_id])
 
 
 async def statements_stored(ctx: TaskContext, payloads: list[dict[str, Any]]) -> list[int]:
@@ -39,15 +57,18 @@ async def statements_stored(ctx: TaskContext, payloads: list[dict[str, Any]]) ->
     Returns the positions of the payloads deferred because another worker holds
     their learner (only when ``ctx.may_defer``); the worker runs those next.
     """
+    ids = [_uuid(payload, "statement_id") for payload in payloads]
     results = await rules_service.process_statements(
         ctx.session,
-        [_uuid(payload, "statement_id") for payload in payloads],
+        ids,
         actor=ctx.settings.rules.actor,
         standards_set=ctx.settings.rules.standards_set,
         now=ctx.now,
         defer_busy=ctx.may_defer,
     )
-    return [index for index, result in enumerate(results) if result.status == "deferred"]
+    deferred = [index for index, result in enumerate(results) if result.status == "deferred"]
+    await _stored(ctx, [sid for index, sid in enumerate(ids) if index not in deferred])
+    return deferred
 
 
 async def reprocess_statement(ctx: TaskContext, payload: dict[str, Any]) -> None:

@@ -1,12 +1,17 @@
-"""``creditbank verify FILE [--jwks FILE] [--did FILE]``: check a transcript offline.
+"""``creditbank verify FILE [--jwks FILE] [--did FILE] [--status FILE ...]``: check one.
 
 FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
 ``sm2`` (an issue answer as saved: the SM2 proof is checked too), or the credential as
-JSON-LD with its Data Integrity proof (``application/vc+ld+json``). ``--did`` is a saved
-copy of ``/.well-known/did.json`` for the Data Integrity proof's verification method.
-Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current and
-retired keys); with it, the given JWK set (for example a saved copy of
-``/.well-known/jwks.json``), so no network and no database are needed. Prints the JSON
+JSON-LD with its Data Integrity proof (``application/vc+ld+json``), or an SD-JWT VC
+presentation (``--nonce``/``--audience`` then require key binding with them; whether a
+share was revoked is known to the bank only: ``POST /api/v1/verify``). ``--did`` is a
+saved copy of ``/.well-known/did.json`` for the Data Integrity proof's verification
+method. Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current
+and retired keys); with it, the given JWK set (for example a saved copy of
+``/.well-known/jwks.json``), so no network and no database are needed. ``--status
+FILE`` (once per list) supplies a status list credential (a saved ``/status/{list}``
+VC-JWT); without any, and without ``--jwks``/``--did``, the bank's own lists are read
+from its database; offline without ``--status`` the report is not valid. Prints the JSON
 report; exit status 0 only when it is valid, 1 when it is not, 2 when the input cannot
 be read at all. Issuer keys themselves are managed by ``creditbank keys ...
 --kind transcript-issuer``.
@@ -15,25 +20,52 @@ be read at all. Issuer keys themselves are managed by ``creditbank keys ...
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from creditbank.config import Settings
+from creditbank.db import Database
 from creditbank.errors import DomainError
 from creditbank.kit.crypto import KeyringError
-from creditbank.transcripts import keys  # noqa: F401  (registers the transcript-issuer purpose)
+from creditbank.transcripts import (
+    keys,  # noqa: F401  (registers the transcript-issuer purpose)
+    sdjwt,
+    status,
+)
 from creditbank.transcripts.service import transcripts
-from creditbank.transcripts.vcjwt import canonical_json
+from creditbank.transcripts.shares import shares
+from creditbank.transcripts.vcjwt import canonical_json, parse
 
 __all__ = ["register"]
+
+
+async def _bank_lists(settings: Settings, token: str | dict[str, Any]) -> dict[str, str]:
+    """The bank's own status lists the credential names, read from its database."""
+    if isinstance(token, dict):
+        payload = token
+    else:
+        try:
+            _, payload, _, _ = parse(token)
+        except DomainError:
+            return {}
+    database = Database.from_settings(settings)
+    try:
+        async with database.read_scope() as session:
+            return await transcripts.published_status_lists(
+                session, settings, status.referenced_lists(payload)
+            )
+    finally:
+        await database.dispose()
 
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None
+        lists = status.lists_from_texts(Path(f).read_text("utf-8") for f in args.status or ())
         did_document = json.loads(Path(args.did).read_text("utf-8")) if args.did else None
         # JSON: the credential with its Data Integrity proof (vc+ld+json), or an issue
         # answer {"vc_jwt": ..., "sm2"?: ...}.
@@ -54,7 +86,21 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         token, sm2 = token["vc_jwt"], token.get("sm2")
     try:
-        report = transcripts.verify(settings, token, jwks=jwks, did_document=did_document, sm2=sm2)
+        if isinstance(token, str) and sdjwt.is_sd_jwt(token):
+            report = shares.verify_offline(
+                settings, token, jwks=jwks, nonce=args.nonce, audience=args.audience
+            )
+        else:
+            if not args.status and jwks is None and did_document is None:
+                lists = asyncio.run(_bank_lists(settings, token))
+            report = transcripts.verify(
+                settings,
+                token,
+                jwks=jwks,
+                did_document=did_document,
+                sm2=sm2,
+                status_lists=lists,
+            )
     except DomainError as exc:
         sys.stderr.write(f"creditbank verify: {exc.detail}\n")
         return 2
@@ -68,15 +114,25 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "verify",
-        help="verify a transcript (VC-JWT or JSON-LD with its proof) offline (0 only if valid)",
+        help="verify a transcript (VC-JWT, JSON-LD with its proof, SD-JWT) offline (0 if valid)",
     )
     parser.add_argument(
-        "file", help="a file holding the VC-JWT or the JSON-LD credential, or - for standard input"
+        "file", help="a file holding the VC-JWT, JSON-LD credential or SD-JWT, or - for stdin"
     )
     parser.add_argument("--jwks", default=None, help="a JWK set file instead of the bank's keys")
+    parser.add_argument(
+        "--status",
+        action="append",
+        metavar="FILE",
+        help="a status list credential (VC-JWT) file; repeat for each list",
+    )
     parser.add_argument(
         "--did",
         default=None,
         help="a saved /.well-known/did.json instead of the bank's keys (Data Integrity proofs)",
+    )
+    parser.add_argument("--nonce", default=None, help="SD-JWT: the nonce the KB-JWT must carry")
+    parser.add_argument(
+        "--audience", default=None, help="SD-JWT: the audience (aud) the KB-JWT must name"
     )
     parser.set_defaults(run=_cmd_verify)

@@ -22,6 +22,8 @@ TRANSCRIPT_ISSUER = signing.Purpose(
     path=lambda s: s.key_dir / "transcript-issuer-keys.json",
     retired_verifies=True,
     allowed_algorithms=JOSE_ALGORITHMS | {SM2},
-    description="signed transcripts (VC-JWT; SM2 in parallel); retired keys still verify",
+    description="signed transcripts (VC-JWT, SD-JWT VC, SM2 beside); retired keys verify",
+    # SD-JWT VCs are ES256 whatever algorithm the VC-JWTs use.
+    companion_algorithms=("ES256",),
 )
 signing.register_purpose(TRANSCRIPT_ISSUER)

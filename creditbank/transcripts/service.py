@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.audit.service import audit as audit_service
 from creditbank.config import Settings
 from creditbank.conversions.service import conversions as conversions_service
 from creditbank.errors import NotFound
@@ -28,7 +30,7 @@ from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import credential as builder
-from creditbank.transcripts import dataintegrity, fast, vcjwt, vcld
+from creditbank.transcripts import dataintegrity, fast, sdjwt, status, vcjwt, vcld
 from creditbank.transcripts import did as didweb
 from creditbank.transcripts import sm2 as sm2_proof
 from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
@@ -94,6 +96,25 @@ class TranscriptService:
             )
             keys = self.key_set(settings)
         return keys.current_key(alg)
+
+    def sd_key(self, settings: Settings) -> signing.SigningKey:
+        """The current ES256 key SD-JWT VCs are signed with (added to the set if missing)."""
+        return signing.ensure_current(settings, TRANSCRIPT_ISSUER, sdjwt.ALG)
+
+    def full_sd_jwt(
+        self, settings: Settings, credential: dict[str, Any], *, issued_at: datetime
+    ) -> str:
+        """The SD-JWT VC of ``credential`` with every disclosure (creditbank.transcripts.sdjwt;
+        shares: creditbank.transcripts.shares)."""
+        key = self.sd_key(settings)
+        return sdjwt.issue(
+            credential,
+            key,
+            kid_url(settings, key.kid),
+            jti=credential["id"],
+            vct=sdjwt.vct_of(issuer_id(settings)),
+            issued_at=issued_at,
+        )
 
     def jwks(self, settings: Settings) -> dict[str, Any]:
         """Current and retired issuer keys, each ``kid`` its URL."""
@@ -190,6 +211,9 @@ class TranscriptService:
             valid_until=issued_at + timedelta(days=valid_days) if valid_days else None,
             issuer_did=self.did(settings),
         )
+        credential["credentialStatus"] = await status.allocate_entries(
+            session, issuer=issuer_id(settings), transcript_id=transcript_id, now=issued_at
+        )
         key = self._signing_key(settings)
         url = kid_url(settings, key.kid)
         vc_jwt = vcjwt.sign(credential, key, url)
@@ -216,10 +240,13 @@ class TranscriptService:
             credential=vcjwt.canonical_json(secured),  # with its Data Integrity proof
             vc_jwt=vc_jwt,
             vc_jose=vcjwt.sign(credential, key, url, typ="vc+jwt"),
+            sd_jwt=self.full_sd_jwt(settings, credential, issued_at=issued_at),
             outcome_ids=sorted(str(o.id) for o in outcomes),
             sm2=sm2,
         )
-        return await TranscriptRepository.from_session(session).add(transcript)
+        await TranscriptRepository.from_session(session).add(transcript)
+        await status.link_outcomes(session, transcript_id, [o.id for o in outcomes])
+        return transcript
 
     async def get(
         self, session: AsyncSession, principal: Principal, transcript_id: uuid.UUID
@@ -239,6 +266,59 @@ class TranscriptService:
     ) -> list[Transcript]:
         authz.authorize(principal, "transcript.read", authz.Resource(learner_id=learner_id))
         return await TranscriptRepository.from_session(session).of_learner(learner_id)
+
+    # -- status: revoke, suspend, lift a suspension --------------------------------------
+
+    async def change_status(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        transcript_id: uuid.UUID,
+        *,
+        purpose: str,
+        value: bool,
+        reason: str | None = None,
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """Set (revoke, suspend) or clear (lift a suspension) a transcript's status bit, its
+        shares' too; the learner herself or the operator; audited, refusals too. Revoking
+        is final. Returns the transcript's statuses."""
+        action = {
+            (status.REVOCATION, True): "transcript.revoke",
+            (status.SUSPENSION, True): "transcript.suspend",
+            (status.SUSPENSION, False): "transcript.unsuspend",
+        }[(purpose, value)]
+        async with audit_service.refusals(
+            session, actor=principal, action=action, object_type="transcript",
+            object_id=transcript_id, ip=ip,
+        ):  # fmt: skip
+            transcript = await TranscriptRepository.from_session(session).get(transcript_id)
+            if transcript is None:
+                raise NotFound(
+                    f"no transcript {transcript_id} / 证明不存在", code="transcript_not_found"
+                )
+            authz.authorize(
+                principal, "transcript.status", authz.Resource(learner_id=transcript.learner_id)
+            )
+        changed = await status.set_transcript_status(session, [transcript_id], purpose, value=value)
+        await audit_service.record(
+            session,
+            actor=principal,
+            action=action,
+            object_type="transcript",
+            object_id=transcript_id,
+            detail={"reason": reason, "entries_changed": changed},
+            ip=ip,
+        )
+        return await self.statuses(session, transcript_id)
+
+    async def statuses(self, session: AsyncSession, transcript_id: uuid.UUID) -> dict[str, Any]:
+        bits = await status.statuses(session, transcript_id)
+        return {
+            "id": transcript_id,
+            "revoked": bits.get(status.REVOCATION, False),
+            "suspended": bits.get(status.SUSPENSION, False),
+        }
 
     async def signed_form_by_link(self, session: AsyncSession, transcript_id: uuid.UUID) -> str:
         """The VC-JWT behind a transcript's public verify link (the QR code on its PDF).
@@ -271,7 +351,7 @@ class TranscriptService:
             ]
         }
 
-    # -- verify (no login, no database) -------------------------------------------------
+    # -- verify (no login) ---------------------------------------------------------------
 
     def verify(
         self,
@@ -282,24 +362,105 @@ class TranscriptService:
         did_document: dict[str, Any] | None = None,
         now: datetime | None = None,
         sm2: Any = None,
+        status_lists: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The report of ``token`` against the bank's issuer keys (or a given JWK set or
-        DID document); with ``sm2`` (the detached SM2 proof) its check too, which ``valid``
-        then needs. A JSON object is a credential secured with Data Integrity proofs."""
+        DID document) and the status list credentials ``status_lists`` (URL -> VC-JWT;
+        none given: the status is ``unknown`` and the report not valid); with ``sm2`` (the
+        detached SM2 proof) its check too, which ``valid`` then needs. A JSON object is a
+        credential secured with Data Integrity proofs. No database."""
+        moment = now or utc_now()
+        resolve = self.resolver(settings, jwks)
         if isinstance(token, dict):
-            return vcld.verify(
+            report = vcld.verify(
                 token,
                 self.method_resolver(settings, jwks=jwks, did_document=did_document),
-                now=now or utc_now(),
+                now=moment,
             )
-        resolve = self.resolver(settings, jwks)
-        report = vcjwt.verify(token, resolve, now=now or utc_now())
+            return self._with_status(report, status_lists, resolve, moment)
+        report = vcjwt.verify(token, resolve, now=moment)
         if sm2 is not None:
             check, errors = sm2_proof.check(token, sm2, resolve)
             report["checks"]["sm2"] = check
             report["errors"] += errors
             report["valid"] = report["valid"] and check["valid"]
-        return report
+        return self._with_status(report, status_lists, resolve, moment)
+
+    def _with_status(
+        self,
+        report: dict[str, Any],
+        status_lists: Mapping[str, str] | None,
+        resolve: vcjwt.KeyResolver,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The report with its ``credentialStatus`` entries checked (not trusted, hence
+        not checked, when the credential's own proof failed)."""
+        if report.get("credential") is None:
+            return status.unchecked(report)
+        found = status.check(
+            report["credential"], lists=status_lists or {}, resolve=resolve, now=now
+        )
+        return status.apply(report, found)
+
+    async def verify_published(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        token: str | dict[str, Any],
+        *,
+        now: datetime | None = None,
+        sm2: Any = None,
+    ) -> dict[str, Any]:
+        """:meth:`verify` with the bank's own status lists read from the database (the
+        signed lists are cached in memory per list version)."""
+        payload: dict[str, Any] | None = token if isinstance(token, dict) else None
+        if isinstance(token, str):
+            try:
+                _, payload, _, _ = vcjwt.parse(token)
+            except vcjwt.UnparseableCredential:
+                payload = None
+        lists = await self.published_status_lists(
+            session, settings, status.referenced_lists(payload)
+        )
+        return self.verify(settings, token, now=now, sm2=sm2, status_lists=lists)
+
+    async def published_status_lists(
+        self, session: AsyncSession, settings: Settings, urls: list[str]
+    ) -> dict[str, str]:
+        """URL -> VC-JWT of those of ``urls`` that are the bank's own status lists."""
+        issuer = issuer_id(settings)
+        ids = {u: i for u in urls if (i := status.list_id_of(u, issuer)) is not None}
+        if not ids:
+            return {}
+        signed = await self._signed_lists(session, settings, list(ids.values()))
+        return {u: signed[i].vc_jwt for u, i in ids.items() if i in signed}
+
+    async def status_list(
+        self, session: AsyncSession, settings: Settings, list_id: str
+    ) -> status.SignedList:
+        """A published status list credential (``GET /status/{list}``; no login)."""
+        found = await self._signed_lists(session, settings, [list_id])
+        if list_id not in found:
+            raise NotFound(
+                f"no status list {list_id} / 状态列表不存在", code="status_list_not_found"
+            )
+        return found[list_id]
+
+    async def _signed_lists(
+        self, session: AsyncSession, settings: Settings, list_ids: list[str]
+    ) -> dict[str, status.SignedList]:
+        def signer() -> tuple[signing.SigningKey, str]:
+            key = self._signing_key(settings)
+            return key, kid_url(settings, key.kid)
+
+        return await status.publisher.signed(
+            session,
+            list_ids,
+            issuer=issuer_id(settings),
+            issuer_did=self.did(settings),
+            signer=signer,
+            ttl_seconds=settings.transcripts.status_ttl_seconds,
+        )
 
     def method_resolver(
         self,

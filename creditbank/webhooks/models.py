@@ -96,3 +96,21 @@ class Attempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     replay: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ForwardingTarget(Base):
+    """Where an institution's statements are copied: another LRS and its xAPI Basic
+    credentials (the password encrypted at rest). One per institution."""
+
+    __tablename__ = "forwarding_targets"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    institution_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    institution_key: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(200))
+    password_enc: Mapped[str] = mapped_column(Text)
+    only_recognised: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creditbank.webhooks.models import Attempt, Delivery, Subscription
+from creditbank.webhooks.models import Attempt, Delivery, ForwardingTarget, Subscription
 
 
 class WebhookRepository:
@@ -22,7 +22,7 @@ class WebhookRepository:
     def from_session(cls, session: AsyncSession) -> WebhookRepository:
         return cls(session)
 
-    async def add(self, row: Subscription | Attempt) -> None:
+    async def add(self, row: Subscription | Attempt | ForwardingTarget) -> None:
         self.session.add(row)
         await self.session.flush()
 
@@ -88,3 +88,17 @@ class WebhookRepository:
     async def attempts(self, delivery_id: uuid.UUID) -> list[Attempt]:
         query = select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.id)
         return list((await self.session.scalars(query)).all())
+
+    async def forwarding_of(self, institution_id: uuid.UUID) -> ForwardingTarget | None:
+        query = select(ForwardingTarget).where(ForwardingTarget.institution_id == institution_id)
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def forwarding(self, target_id: uuid.UUID) -> ForwardingTarget | None:
+        return await self.session.get(ForwardingTarget, target_id)
+
+    async def enabled_forwarding(self) -> list[ForwardingTarget]:
+        query = select(ForwardingTarget).where(ForwardingTarget.enabled.is_(True))
+        return list((await self.session.scalars(query)).all())
+
+    async def delete_forwarding(self, target_id: uuid.UUID) -> None:
+        await self.session.execute(delete(ForwardingTarget).where(ForwardingTarget.id == target_id))

@@ -93,3 +93,30 @@ class DeliveryRead(BaseModel):
 class DeliveryDetail(DeliveryRead):
     payload: dict[str, Any]
     log: list[AttemptRead]
+
+
+class ForwardingSet(BaseModel):
+    """Copy the institution's statements to another LRS (``endpoint``: its xAPI base URL,
+    e.g. ``https://lrs.example.cn/xapi``) with its Basic credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=500)
+    only_recognised: bool = False
+    enabled: bool = True
+
+    _endpoint = field_validator("endpoint")(_check_url)
+
+
+class ForwardingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    institution_key: str
+    endpoint: str
+    username: str
+    only_recognised: bool
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime

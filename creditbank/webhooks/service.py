@@ -47,14 +47,22 @@ from creditbank.identity.service import identity as identity_service
 from creditbank.jobs.service import backoff
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.crypto import Keyring, KeyringError, keyring_for
-from creditbank.kit.events import Event
+from creditbank.kit.events import STATEMENT_RECOGNISED, STATEMENT_STORED, Event
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.service import get_statements_for_processing
-from creditbank.webhooks.models import Attempt, Delivery, DeliveryStatus, Subscription
+from creditbank.webhooks.models import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    ForwardingTarget,
+    Subscription,
+)
 from creditbank.webhooks.repository import WebhookRepository
-from creditbank.webhooks.schemas import SubscriptionCreate, SubscriptionUpdate
+from creditbank.webhooks.schemas import ForwardingSet, SubscriptionCreate, SubscriptionUpdate
 
 DELIVER_JOB = "webhooks.deliver"
+FORWARD_JOB = "webhooks.forward"
+CTX_FORWARDING = "webhooks.forwarding_password"
 #: Associated data of the encrypted secret: it decrypts in this column only.
 CTX_SECRET = "webhooks.secret"
 MAX_ERROR_CHARS = 1000
@@ -442,4 +450,166 @@ def _detail(delivery: Delivery, attempts: Sequence[Attempt]) -> dict[str, Any]:
     }
 
 
+class ForwardingNotFound(NotFound):
+    code = "forwarding_not_found"
+
+
+#: What a forwarded statement leaves behind: the receiving LRS sets its own.
+NOT_FORWARDED = ("stored", "authority")
+
+
+class ForwardingService:
+    """Statement forwarding (optional per institution): a copy of each stored statement
+    (or only the recognised ones) PUT to another LRS under its own id, from the job
+    table (``webhooks.forward``, one job per target and statement, retried with the
+    job table's backoff). PUT with the id is idempotent: a retry after a timeout the
+    remote already stored is answered 204 again; a different statement under that id
+    (409) is a dead letter, never overwritten."""
+
+    async def set(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        key: str,
+        payload: ForwardingSet,
+        *,
+        keyring: Keyring,
+    ) -> ForwardingTarget:
+        institution = await webhooks._institution(session, principal, key)
+        repo = WebhookRepository.from_session(session)
+        target = await repo.forwarding_of(institution.id)
+        now = utc_now()
+        if target is None:
+            target = ForwardingTarget(
+                institution_id=institution.id, institution_key=institution.key, created_at=now
+            )
+        target.endpoint = payload.endpoint.rstrip("/")
+        target.username = payload.username
+        target.password_enc = keyring.encrypt(payload.password, context=CTX_FORWARDING)
+        target.only_recognised = payload.only_recognised
+        target.enabled = payload.enabled
+        target.updated_at = now
+        await repo.add(target)
+        await audit_service.record(
+            session,
+            actor=principal,
+            action="webhooks.forwarding_set",
+            object_type="forwarding_target",
+            object_id=target.id,
+            detail={"institution": institution.key, "only_recognised": target.only_recognised},
+        )
+        return target
+
+    async def get(self, session: AsyncSession, principal: Principal, key: str) -> ForwardingTarget:
+        institution = await webhooks._institution(session, principal, key)
+        target = await WebhookRepository.from_session(session).forwarding_of(institution.id)
+        if target is None:
+            raise ForwardingNotFound(f"{key} forwards no statements / 未设置转发")
+        return target
+
+    async def delete(self, session: AsyncSession, principal: Principal, key: str) -> None:
+        target = await self.get(session, principal, key)
+        await WebhookRepository.from_session(session).delete_forwarding(target.id)
+        await audit_service.record(
+            session,
+            actor=principal,
+            action="webhooks.forwarding_delete",
+            object_type="forwarding_target",
+            object_id=target.id,
+            detail={"institution": key},
+        )
+
+    async def on_events(self, session: AsyncSession, events: Sequence[Event]) -> None:
+        """The listener: a forwarding job per stored (or recognised) statement of an
+        institution that forwards; one query when none does."""
+        targets = await WebhookRepository.from_session(session).enabled_forwarding()
+        if not targets:
+            return
+        wanted = [
+            e
+            for e in events
+            if e.statement_id is not None and e.type in (STATEMENT_STORED, STATEMENT_RECOGNISED)
+        ]
+        if not wanted:
+            return
+        senders: dict[uuid.UUID | None, uuid.UUID | None] = {
+            e.statement_id: e.institution_id for e in wanted if e.institution_id
+        }
+        unknown = [e.statement_id for e in wanted if e.statement_id not in senders]
+        if unknown:
+            found = await get_statements_for_processing(
+                session, [sid for sid in unknown if sid is not None]
+            )
+            senders.update({sid: stored.institution_id for sid, stored in found.items()})
+        by_institution = {t.institution_id: t for t in targets}
+        for event in wanted:
+            sender = senders.get(event.statement_id)
+            target = by_institution.get(sender) if sender is not None else None
+            if target is None:
+                continue
+            mode = STATEMENT_RECOGNISED if target.only_recognised else STATEMENT_STORED
+            if event.type != mode:
+                continue
+            await jobs_service.enqueue_unique(
+                session,
+                FORWARD_JOB,
+                {"target_id": str(target.id), "statement_id": str(event.statement_id)},
+                dedupe_key=f"{FORWARD_JOB}:{target.id}:{event.statement_id}",
+            )
+
+    async def forward(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        target_id: uuid.UUID,
+        statement_id: uuid.UUID,
+    ) -> str:
+        """PUT one statement to the target LRS; raise to retry (the job table's backoff)."""
+        target = await WebhookRepository.from_session(session).forwarding(target_id)
+        if target is None or not target.enabled:
+            return "skipped"
+        found = await get_statements_for_processing(session, [statement_id])
+        stored = found.get(statement_id)
+        if stored is None:
+            raise ForwardingRefused(f"no stored statement {statement_id}")
+        body = {k: v for k, v in stored.body.items() if k not in NOT_FORWARDED}
+        body["id"] = str(statement_id)
+        try:
+            password = keyring_for(settings).decrypt(target.password_enc, context=CTX_FORWARDING)
+        except KeyringError as exc:
+            raise ForwardingRefused(f"the LRS password does not decrypt: {exc}") from exc
+        async with httpx.AsyncClient(
+            timeout=settings.webhooks.timeout_seconds, follow_redirects=False
+        ) as client:
+            response = await client.put(
+                f"{target.endpoint}/statements",
+                params={"statementId": str(statement_id)},
+                content=canonical_body(body),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Experience-API-Version": str(body.get("version") or "1.0.3"),
+                    "User-Agent": USER_AGENT,
+                },
+                auth=(target.username, password),
+            )
+        if response.status_code in (200, 204):
+            return "forwarded"
+        if response.status_code == 409:
+            raise ForwardingRefused(
+                f"{target.endpoint} holds a different statement {statement_id} (409): "
+                "not overwritten"
+            )
+        if response.status_code in (400, 401, 403):
+            raise ForwardingRefused(
+                f"{target.endpoint} refused statement {statement_id} "
+                f"({response.status_code}): {response.text[:300]}"
+            )
+        raise RuntimeError(f"{target.endpoint} answered {response.status_code}")
+
+
+class ForwardingRefused(Exception):
+    """Retrying cannot help (the job becomes a dead letter, replayable by the operator)."""
+
+
 webhooks = WebhookService()
+forwarding = ForwardingService()

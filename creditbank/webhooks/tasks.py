@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 from creditbank.jobs.context import PermanentJobError, TaskContext
+from creditbank.webhooks.service import ForwardingRefused
+from creditbank.webhooks.service import forwarding as forwarding_service
 from creditbank.webhooks.service import webhooks as webhooks_service
 
 
@@ -23,3 +25,17 @@ async def deliver(ctx: TaskContext, payload: dict[str, Any]) -> None:
         base=int(payload.get("base", 0)),
         replay=bool(payload.get("replay", False)),
     )
+
+
+async def forward(ctx: TaskContext, payload: dict[str, Any]) -> None:
+    """``webhooks.forward`` {target_id, statement_id}: PUT it to the institution's other
+    LRS; an error raises and the job table retries with backoff."""
+    try:
+        target_id = uuid.UUID(str(payload["target_id"]))
+        statement_id = uuid.UUID(str(payload["statement_id"]))
+    except (KeyError, ValueError) as exc:
+        raise PermanentJobError(f"payload needs target_id and statement_id: {payload!r}") from exc
+    try:
+        await forwarding_service.forward(ctx.session, ctx.settings, target_id, statement_id)
+    except ForwardingRefused as exc:
+        raise PermanentJobError(str(exc)) from exc

@@ -2,9 +2,17 @@
 
 After statements 1-7 she requests T1: a CLR 2.0 credential of her four outcomes signed
 as a 1EdTech VC-JWT. It verifies on ``POST /api/v1/verify`` and offline with
-``creditbank verify --jwks`` (the published JWK set); tampering, a swapped signature,
-``alg: none`` and an unknown kid are reported invalid with the reason, garbage is a
-400; after ``creditbank keys rotate`` (and retiring the old key) T1 still verifies.
+``creditbank verify --jwks`` (the published JWK set); she shares an SD-JWT VC that
+discloses only the vocational certificate, and the verifier sees only that; tampering,
+a swapped signature, ``alg: none`` and an unknown kid are reported invalid with the
+reason, garbage is a 400; after ``creditbank keys rotate`` (and retiring the old key)
+T1 still verifies.
+
+Status (Bitstring Status List): T1 carries a revocation and a suspension entry, its
+lists are published at ``/status/{list}`` and checked on every verification (offline
+with ``--status FILE``). After fxcc voids statement 4 the COMM-FA-16 outcome is revoked
+and so is T1 (in the job that reverses the ledger): its signature still verifies under
+the retired key, its status is ``revoked``; a new T2 lacks COMM-FA-16 and is valid.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +31,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.acceptance.li_na import ROOT, Bank, cli, li_na_plan, login, post_statement
+from tests.acceptance.li_na import (
+    ROOT,
+    VOIDED,
+    Bank,
+    cli,
+    li_na_plan,
+    linked_accounts,
+    login,
+    post_statement,
+    wait_for,
+)
 
 INTEROP = ROOT / "tests" / "interop"
 
@@ -130,9 +149,10 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert payload["jti"] == credential["id"] == f"urn:uuid:{t1['id']}"
         assert payload["sub"] == subject["id"]
         jwks = client.get("/.well-known/jwks.json").json()
-        # The VC-JWT's RSA key, beside the Ed25519 key of the Data Integrity proof.
+        # The VC-JWT's RSA key, beside the Ed25519 key of the Data Integrity proof and the
+        # ES256 key of the SD-JWT VCs.
         (published,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
-        assert sorted(k["kty"] for k in jwks["keys"]) == ["OKP", "RSA"]
+        assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "EdDSA", "RS256"]
         assert published["kid"] == header["kid"]
         assert published["kty"] == "RSA"
         assert len(_unb64(published["n"])) * 8 >= 3072
@@ -143,6 +163,14 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         report = _verify(client, token)
         assert report["valid"] is True, report
         assert report["checks"]["issuer_key"]["status"] == "active"
+        assert report["status"] == "valid"
+        entries = credential["credentialStatus"]
+        assert [e["statusPurpose"] for e in entries] == ["revocation", "suspension"]
+        assert all(e["type"] == "BitstringStatusListEntry" for e in entries)
+        assert [e["list_signature_valid"] for e in report["checks"]["status"]["entries"]] == [
+            True,
+            True,
+        ]
         as_json = client.post("/api/v1/verify", json={"vc_jwt": token}).json()
         assert as_json["valid"] is True
         plain = client.get(
@@ -159,6 +187,44 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         listed = client.get(f"/api/v1/learners/{learner_id}/transcripts", headers=lina).json()
         assert [t["id"] for t in listed] == [t1["id"]]
         assert client.get(f"/api/v1/transcripts/{t1['id']}").status_code == 401
+
+        # She shares a selectively disclosed version that shows only the vocational
+        # certificate; the employer sees that and nothing else.
+        shared = client.post(
+            f"/api/v1/transcripts/{t1['id']}/shares",
+            json={"outcomes": ["CERT-ELEC-4"], "audience": "https://hr.example.com"},
+            headers=lina,
+        )
+        assert shared.status_code == 201, shared.text
+        share = shared.json()
+        presentation = client.get(httpx.URL(share["url"]).path)
+        assert presentation.headers["content-type"].startswith("application/dc+sd-jwt")
+        seen = client.post(
+            "/api/v1/verify",
+            content=presentation.text,
+            headers={"Content-Type": "application/dc+sd-jwt"},
+        ).json()
+        assert seen["valid"] is True, seen
+        assert seen["disclosed"] == {
+            "personal": [],
+            "outcomes": ["CERT-ELEC-4"],
+            "conversions": [],
+        }
+        (shown,) = seen["credential"]["achievements"]
+        assert shown["credentialSubject"]["achievement"]["humanCode"] == "CERT-ELEC-4"
+        assert shown["credentialSubject"]["creditsEarned"] == 6.0
+        everything = json.dumps(seen, ensure_ascii=False)
+        for hidden in ("COMM-FA-16", "MOOC-PY-1", "SEN-CAL-1", subject["id"], "banked"):
+            assert hidden not in everything, hidden
+        assert seen["subject"] is None
+        (tmp_path / "share.sd-jwt").write_text(share["sd_jwt"])
+        (tmp_path / "jwks-sd.json").write_text(json.dumps(jwks))
+        offline = cli(
+            ["verify", str(tmp_path / "share.sd-jwt"), "--jwks", str(tmp_path / "jwks-sd.json")],
+            bank.env,
+        )
+        assert offline.returncode == 0, offline.stdout + offline.stderr
+        assert json.loads(offline.stdout)["disclosed"]["outcomes"] == ["CERT-ELEC-4"]
 
         # Tampered payload, swapped signature, alg none, unknown kid: invalid, with why.
         inflated = json.loads(json.dumps(payload))
@@ -188,15 +254,22 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         )
         assert broken.status_code in (400, 422), broken.text
 
-        # Offline: the published JWK set and the token, no server needed.
+        # Offline: the published JWK set, status lists and the token, no server needed.
         (tmp_path / "t1.jwt").write_text(token)
         (tmp_path / "jwks.json").write_text(json.dumps(jwks))
         (tmp_path / "tampered.jwt").write_text(_reencode(token, payload=inflated))
+        lists = _save_lists(client, entries, tmp_path / "before")
         offline = cli(
-            ["verify", str(tmp_path / "t1.jwt"), "--jwks", str(tmp_path / "jwks.json")], bank.env
+            ["verify", str(tmp_path / "t1.jwt"), "--jwks", str(tmp_path / "jwks.json"), *lists],
+            bank.env,
         )
         assert offline.returncode == 0, offline.stdout + offline.stderr
         assert json.loads(offline.stdout)["valid"] is True
+        unchecked = cli(
+            ["verify", str(tmp_path / "t1.jwt"), "--jwks", str(tmp_path / "jwks.json")], bank.env
+        )
+        assert unchecked.returncode == 1, unchecked.stdout + unchecked.stderr
+        assert json.loads(unchecked.stdout)["status"] == "unknown"
         refused = cli(
             ["verify", str(tmp_path / "tampered.jwt"), "--jwks", str(tmp_path / "jwks.json")],
             bank.env,
@@ -211,6 +284,24 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         independent = _jose(tmp_path / "tampered.jwt", tmp_path / "jwks.json")
         assert independent.returncode == 1, independent.stdout + independent.stderr
         assert json.loads(independent.stdout)["valid"] is False
+        # ... and on the status list credential (a VC-JWT under the same issuer keys).
+        status_list = Path(lists[1])
+        assert _jose(status_list, tmp_path / "jwks.json").returncode == 0
+        list_payload = json.loads(_unb64(status_list.read_text().split(".")[1]))
+        list_payload["credentialSubject"]["encodedList"] = "uH4sIAAAAAAAAA"
+        forged = tmp_path / "forged-list.jwt"
+        forged.write_text(_reencode(status_list.read_text(), payload=list_payload))
+        assert _jose(forged, tmp_path / "jwks.json").returncode == 1
+        forged_lists = ["--status", str(forged), *lists[2:]]
+        refused = cli(
+            ["verify", str(tmp_path / "t1.jwt"), "--jwks", str(tmp_path / "jwks.json"),
+             *forged_lists],
+            bank.env,
+        )  # fmt: skip
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        forged_report = json.loads(refused.stdout)
+        assert forged_report["checks"]["signature"]["valid"] is True
+        assert any("fails its own signature" in e for e in forged_report["errors"])
 
         # keys rotate (and retire the old key): T1 still verifies, T2 is signed by the new key.
         old_kid = kid_path.rsplit("/", 1)[-1]
@@ -222,16 +313,99 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert report["valid"] is True
         assert report["checks"]["issuer_key"]["status"] == "retired"
         after = client.get("/.well-known/jwks.json").json()
-        assert len(after["keys"]) == 3  # two RSA (one retired) and the Ed25519 key
+        # two RSA (one retired), the Ed25519 and the ES256 key
+        assert sorted(k["alg"] for k in after["keys"]) == ["ES256", "EdDSA", "RS256", "RS256"]
         (tmp_path / "jwks-after.json").write_text(json.dumps(after))
         assert _jose(tmp_path / "t1.jwt", tmp_path / "jwks-after.json").returncode == 0
-        t2 = client.post(f"/api/v1/learners/{learner_id}/transcripts", json={}, headers=lina).json()
-        assert t2["kid"] != t1["kid"]
-        assert _verify(client, t2["vc_jwt"])["valid"] is True
+        again = _issue(client, learner_id, lina)
+        assert again["kid"] != t1["kid"]
+        assert _verify(client, again["vc_jwt"])["valid"] is True
         # The same record as of the same moment gives the same claims.
         assert (
-            t2["credential"]["credentialSubject"]["verifiableCredential"]
+            again["credential"]["credentialSubject"]["verifiableCredential"]
             == subject["verifiableCredential"]
         )
         local = cli(["verify", str(tmp_path / "t1.jwt")], bank.env)
         assert local.returncode == 0, local.stdout + local.stderr
+
+        # fxcc voids statement 4: COMM-FA-16 is revoked, and with it every transcript
+        # that listed it, in the job that reverses the ledger.
+        post_statement(
+            client,
+            demo,
+            "fxcc",
+            {
+                "id": str(uuid.uuid4()),
+                "actor": linked_accounts(demo)["fxcc"],
+                "verb": {"id": VOIDED, "display": {"en-US": "voided"}},
+                "object": {"objectType": "StatementRef", "id": plan[3][1]["id"]},
+            },
+        )
+
+        def revoked() -> dict[str, Any] | None:
+            found = _verify(client, token)
+            return found if found["status"] == "revoked" else None
+
+        report = wait_for(revoked, "T1 revoked")
+        assert report["valid"] is False
+        assert report["checks"]["signature"]["valid"] is True
+        assert report["checks"]["issuer_key"]["status"] == "retired"
+        assert any("revocation bit is set" in e for e in report["errors"])
+        assert _verify(client, again["vc_jwt"])["status"] == "revoked"
+        balances = client.get(f"/api/v1/ledger/learners/{learner_id}/balances", headers=lina).json()
+        assert Decimal(str(balances["banked"])) == Decimal("9.0")
+
+        # T2, issued after the void, lacks COMM-FA-16 and is valid.
+        t2 = _issue(client, learner_id, lina)
+        t2_units = sorted(
+            vc["credentialSubject"]["achievement"]["humanCode"]
+            for vc in t2["credential"]["credentialSubject"]["verifiableCredential"]
+        )
+        assert t2_units == ["CERT-ELEC-4", "MOOC-PY-1", "SEN-CAL-1"]
+        report = _verify(client, t2["vc_jwt"])
+        assert report["valid"] is True, report
+        assert report["status"] == "valid"
+
+        # Offline, with the lists as published now: T1 revoked (exit 1), T2 valid.
+        after_lists = _save_lists(client, entries, tmp_path / "after")
+        offline = cli(
+            ["verify", str(tmp_path / "t1.jwt"), "--jwks", str(tmp_path / "jwks-after.json"),
+             *after_lists],
+            bank.env,
+        )  # fmt: skip
+        assert offline.returncode == 1, offline.stdout + offline.stderr
+        offline_report = json.loads(offline.stdout)
+        assert offline_report["status"] == "revoked"
+        assert offline_report["checks"]["signature"]["valid"] is True
+        (tmp_path / "t2.jwt").write_text(t2["vc_jwt"])
+        t2_lists = _save_lists(client, t2["credential"]["credentialStatus"], tmp_path / "t2")
+        offline = cli(
+            ["verify", str(tmp_path / "t2.jwt"), "--jwks", str(tmp_path / "jwks-after.json"),
+             *t2_lists],
+            bank.env,
+        )  # fmt: skip
+        assert offline.returncode == 0, offline.stdout + offline.stderr
+        local = cli(["verify", str(tmp_path / "t1.jwt")], bank.env)
+        assert local.returncode == 1, local.stdout + local.stderr
+        assert json.loads(local.stdout)["status"] == "revoked"
+
+
+def _issue(client: httpx.Client, learner_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    issued = client.post(f"/api/v1/learners/{learner_id}/transcripts", json={}, headers=headers)
+    assert issued.status_code == 201, issued.text
+    body: dict[str, Any] = issued.json()
+    return body
+
+
+def _save_lists(client: httpx.Client, entries: list[dict[str, Any]], folder: Path) -> list[str]:
+    """Each status list of ``entries`` as published, saved; the ``--status`` arguments."""
+    folder.mkdir(parents=True, exist_ok=True)
+    args = []
+    for number, item in enumerate(entries):
+        published = client.get(httpx.URL(item["statusListCredential"]).path)
+        assert published.status_code == 200, published.text
+        assert "max-age=" in published.headers["cache-control"]
+        path = folder / f"list-{number}.jwt"
+        path.write_text(published.text)
+        args += ["--status", str(path)]
+    return args

@@ -114,8 +114,14 @@ def test_li_na_t1_data_integrity_proof(bank: Bank, tmp_path: Path) -> None:
         (tmp_path / "t1.json").write_text(json.dumps(credential, ensure_ascii=False))
         (tmp_path / "tampered.json").write_text(json.dumps(inflated, ensure_ascii=False))
         (tmp_path / "did.json").write_text(json.dumps(did_document))
+        statuses = []  # the status lists as published (Bitstring Status List)
+        for number, item in enumerate(credential["credentialStatus"]):
+            saved = tmp_path / f"status-{number}.jwt"
+            saved.write_text(client.get(httpx.URL(item["statusListCredential"]).path).text)
+            statuses += ["--status", str(saved)]
         offline = cli(
-            ["verify", str(tmp_path / "t1.json"), "--did", str(tmp_path / "did.json")], bank.env
+            ["verify", str(tmp_path / "t1.json"), "--did", str(tmp_path / "did.json"), *statuses],
+            bank.env,
         )
         assert offline.returncode == 0, offline.stdout + offline.stderr
         assert json.loads(offline.stdout)["valid"] is True

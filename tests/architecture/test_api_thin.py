@@ -102,10 +102,14 @@ CALLER_FREE = {
     "checkpoint_service.recent",  # signed checkpoints are public
     "checkpoint_service.get",
     "transcripts_service.verify",  # verifying a presented transcript is public
+    "transcripts_service.verify_published",
+    "transcripts_service.status_list",  # status lists are public (Bitstring Status List)
     "transcripts_service.jwks",
     "transcripts_service.did_document",
     "transcripts_service.signed_form_by_link",  # the QR link: the random id is the capability
     "transcripts_service.jwk",
+    "shares_service.verify_presentation",  # verifying a presented SD-JWT is public too
+    "shares_service.presentation",  # a share's URL is its capability
     "consistent_through",
     "configure_credential_cache",  # start-up wiring in api/app.py
     "attachment_parts",

@@ -262,6 +262,13 @@ ROWS = [
 # other's writes. Ids that do not exist show the order of lookup and check: 404 for
 # every caller means the resource is looked up first.
 LEARNER_DATA = cells(403, lina=200, operator=200)
+
+
+def _transcript_status_row(change: str) -> Row:
+    path = f"/api/v1/transcripts/{NO_SUCH}/{change}"
+    return Row(f"{change} a transcript (looked up first)", "POST", lambda w: path, cells(404))
+
+
 OPERATOR_ONLY = cells(403, operator=200)
 XAPI = {"X-Experience-API-Version": "1.0.3"}
 FXVS_ACTIVITY = "https://fxvs.example.edu.cn/xapi/activities/matrix"
@@ -491,6 +498,32 @@ GROUPS: dict[str, list[Row]] = {
             lambda w: f"/api/v1/learners/{w.lina_id}/transcripts",
             cells(403, lina=201, operator=201),
         ),
+        *(_transcript_status_row(change) for change in ("revoke", "suspend", "unsuspend")),
+        Row(
+            "share a transcript (looked up first)",
+            "POST",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares",
+            cells(404),
+            body=lambda who: {"outcomes": []},
+        ),
+        Row(
+            "a transcript's shares (looked up first)",
+            "GET",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares",
+            cells(404),
+        ),
+        Row(
+            "revoke a share (looked up first)",
+            "DELETE",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares/{NO_SUCH}",
+            cells(404),
+        ),
+        Row(
+            "a share's presentation (public, none)",
+            "GET",
+            lambda w: f"/api/v1/shares/{NO_SUCH}",
+            cells(404, anonymous=404),
+        ),
     ],
     "imports": [
         Row(
@@ -572,6 +605,31 @@ GROUPS: dict[str, list[Row]] = {
             "POST",
             lambda w: f"/api/v1/institutions/fxvs/webhooks/{NO_SUCH}/deliveries/{NO_SUCH}/replay",
             cells(403, fxvs_admin=404, operator=404),
+        ),
+    ],
+    "forwarding": [
+        Row(
+            "forward an institution's statements to another LRS",
+            "PUT",
+            lambda w: "/api/v1/institutions/fxvs/forwarding",
+            cells(403, fxvs_admin=200, operator=200),
+            body=lambda who: {
+                "endpoint": "https://lrs.fxvs.example.edu.cn/xapi",
+                "username": "bank",
+                "password": "s3cret",
+            },
+        ),
+        Row(
+            "an institution's forwarding",
+            "GET",
+            lambda w: "/api/v1/institutions/hbou/forwarding",
+            cells(403, hbou_admin=404, operator=404),
+        ),
+        Row(
+            "stop forwarding",
+            "DELETE",
+            lambda w: "/api/v1/institutions/hbou/forwarding",
+            cells(403, hbou_admin=404, operator=404),
         ),
     ],
     "standards and jobs": [
@@ -688,7 +746,9 @@ PUBLIC = {
     "POST /api/v1/verify",  # anyone verifies a presented transcript
     "GET /.well-known/jwks.json",
     "GET /.well-known/jwks/{kid}",
+    "GET /api/v1/shares/{share_id}",  # the share URL is the capability the learner hands out
     "GET /.well-known/did.json",
+    "GET /status/{list_id}",  # Bitstring Status Lists are public
 }
 
 

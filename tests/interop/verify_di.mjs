@@ -35,7 +35,10 @@ async function documentLoader(url) {
 
 const suite = new DataIntegrityProof({ cryptosuite: eddsaRdfc2022 });
 try {
-  const result = await vc.verifyCredential({ credential, suite, documentLoader });
+  // This checks the proof only: the Bitstring Status List entries are checked by the
+  // status tests (the library refuses a credentialStatus without a checkStatus).
+  const checkStatus = async () => ({ verified: true });
+  const result = await vc.verifyCredential({ credential, suite, documentLoader, checkStatus });
   const errors = [];
   const collect = (e) => {
     if (!e) return;

@@ -196,6 +196,12 @@ async def test_issued_with_a_published_sm2_proof_that_verify_checks(
     )  # the vc+jwt form has another header: the SM2 proof is of the typ JWT one
     assert other.json()["checks"]["sm2"]["valid"] is False
 
-    # Offline, from the published JWK set: the same report.
-    offline = transcripts.verify(settings, answer["vc_jwt"], jwks=jwks, sm2=proof)
+    # Offline, from the published JWK set and status lists: the same report.
+    lists = {}
+    for entry in answer["credential"]["credentialStatus"]:
+        url = entry["statusListCredential"]
+        lists[url] = (await client.get(httpx.URL(url).path)).text
+    offline = transcripts.verify(
+        settings, answer["vc_jwt"], jwks=jwks, sm2=proof, status_lists=lists
+    )
     assert offline["valid"] is True, offline["errors"]

@@ -23,8 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.client import verify_webhook
 from creditbank.config import Settings
 from creditbank.db import Database
-from creditbank.identity.service import identity
-from creditbank.identity.signin import RoleSpec, sign_in
 from creditbank.jobs.models import Job
 from creditbank.rules.service import rules
 from creditbank.webhooks.models import Delivery, Subscription
@@ -96,20 +94,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     finally:
         endpoint.server.should_exit = True
         await task
-
-
-@pytest.fixture
-async def admin(world: World, db: Database, settings: Settings) -> None:
-    async with db.session_scope() as session:
-        fxvs = await identity.get_institution(session, "fxvs")
-        await sign_in.create_user(
-            session,
-            "test",
-            settings=settings,
-            username="fxvs_admin",
-            password=PASSWORD,
-            roles=[RoleSpec("institution_admin", institution=fxvs)],
-        )
 
 
 async def login(client: httpx.AsyncClient, username: str = "fxvs_admin") -> dict[str, str]:

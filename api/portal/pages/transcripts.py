@@ -53,6 +53,12 @@ def status_of(report: dict[str, Any]) -> str:
     return "invalid"
 
 
+async def verified(page: Page, token: str) -> dict[str, Any]:
+    """The verification report, the status checked against the bank's own lists."""
+    async with get_database(page.request).read_scope() as session:
+        return await transcripts_service.verify_published(session, page.settings, token)
+
+
 @dataclass(frozen=True)
 class Signed:
     """What the pages show of a transcript (read before its session closes)."""
@@ -94,7 +100,7 @@ async def transcripts(request: Request, page: UserPage, done: str | None = None)
         signed = [(t.id, t.issued_at, t.as_of, t.credential, t.vc_jwt) for t in found]
     for t_id, issued_at, as_of, credential, vc_jwt in signed:
         view = transcript_view.read(credential)
-        report = transcripts_service.verify(page.settings, vc_jwt)
+        report = await verified(page, vc_jwt)
         rows.append(
             {
                 "id": t_id,
@@ -139,7 +145,7 @@ async def pdf(request: Request, page: UserPage, transcript_id: uuid.UUID) -> Res
     view = transcript_view.read(transcript.credential)
     if view is None:
         raise NotFound("no readable credential / 证明无法读取", code="transcript_not_found")
-    status = status_of(transcripts_service.verify(page.settings, transcript.vc_jwt))
+    status = status_of(await verified(page, transcript.vc_jwt))
     body = transcript_pdf.render(
         view,
         verify_url=verify_url(page, transcript.id),
@@ -167,7 +173,7 @@ async def transcript_page(
 ) -> Response:
     """The human view of her transcript (with the share form's errors, when it had any)."""
     found = await own_transcript(request, page, transcript_id)
-    report = transcripts_service.verify(page.settings, found.vc_jwt)
+    report = await verified(page, found.vc_jwt)
     return page.render(
         "learner/transcript.html",
         status_code=400 if errors else 200,

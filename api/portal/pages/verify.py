@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import get_database
 from api.portal import transcript_view
-from api.portal.pages.transcripts import status_of
+from api.portal.pages.transcripts import status_of, verified
 from api.portal.web import AnyPage, CheckedForm, Page, form_text
 from creditbank.errors import DomainError, NotFound
 from creditbank.transcripts.service import transcripts as transcripts_service
@@ -67,9 +67,9 @@ def failed(reason_key: str, detail: str = "") -> dict[str, Any]:
     }
 
 
-def report_of(page: Page, token: str) -> dict[str, Any]:
+async def report_of(page: Page, token: str) -> dict[str, Any]:
     try:
-        return transcripts_service.verify(page.settings, token)
+        return await verified(page, token)
     except DomainError as exc:
         return failed("verify_unparseable", str(exc.detail))
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
@@ -119,7 +119,7 @@ async def verify_given(page: AnyPage, form: CheckedForm) -> Response:
             return show(page, None, status_code=400, errors={"transcript": page.t("verify_empty")})
         if len(text) > MAX_TOKEN_BYTES:
             raise Unreadable("verify_too_large")
-        report = report_of(page, token_of(text))
+        report = await report_of(page, token_of(text))
     except Unreadable as exc:
         report = failed(exc.key, exc.detail)
     return show(page, report)
@@ -133,4 +133,4 @@ async def verify_link(request: Request, page: AnyPage, transcript_id: uuid.UUID)
             token = await transcripts_service.signed_form_by_link(session, transcript_id)
     except NotFound:
         return show(page, failed("verify_unknown_id"), status_code=404, linked=transcript_id)
-    return show(page, report_of(page, token), linked=transcript_id)
+    return show(page, await report_of(page, token), linked=transcript_id)
