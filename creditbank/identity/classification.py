@@ -395,6 +395,64 @@ _table(
     revoked_at=IN,
     revoked_by=IN,
 )
+CATALOG["transcripts.sm2"] = _c(IN, "detached SM2 signature over the VC-JWT signing input")
+_table(
+    "transcript_outcomes",
+    IN,
+    "which outcomes a transcript holds (revocation lookup)",
+    "transcript_id outcome_id",
+)
+_table(
+    "transcript_status_lists",
+    P,
+    "Bitstring Status List v1.0: published, signed, at /status/{list}",
+    "id purpose size allocated version created_at changed_at",
+)
+_table(
+    "transcript_status_entries",
+    IN,
+    "status list index per transcript or share; random, never reused; the bit itself is public",
+    "id list_id index purpose transcript_id share_id is_set changed_at",
+)
+# -- webhooks and forwarding (an institution's outgoing integrations) -------------------
+_table(
+    "webhook_subscriptions",
+    IN,
+    "the institution's admin and the operator; secret AES-256-GCM at rest, shown once",
+    "id institution_id institution_key url event_types description secret_enc enabled "
+    "created_by created_at updated_at",
+)
+_table(
+    "webhook_deliveries",
+    PE,
+    "the institution's admin and the operator; the payload names learners pseudonymously",
+    "id subscription_id institution_id event_id event_type payload status attempts "
+    "last_status_code last_error next_attempt_at created_at delivered_at",
+    id=IN,
+    subscription_id=IN,
+    institution_id=IN,
+    event_id=IN,
+    event_type=IN,
+    status=IN,
+    attempts=IN,
+    last_status_code=IN,
+    next_attempt_at=IN,
+    created_at=IN,
+    delivered_at=IN,
+)
+_table(
+    "webhook_attempts",
+    IN,
+    "the institution's admin and the operator",
+    "id delivery_id attempt started_at status_code latency_ms error replay",
+)
+_table(
+    "forwarding_targets",
+    IN,
+    "the institution's admin and the operator; remote LRS password AES-256-GCM at rest",
+    "id institution_id institution_key endpoint username password_enc only_recognised "
+    "enabled created_at updated_at",
+)
 # -- inbox (messages to a learner) ------------------------------------------------------
 _table(
     "inbox_messages",
