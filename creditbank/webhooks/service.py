@@ -225,6 +225,23 @@ class WebhookService:
             subscription.id, status=status, limit=limit
         )
 
+    async def _delivery(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        key: str,
+        subscription_id: uuid.UUID,
+        delivery_id: uuid.UUID,
+    ) -> tuple[WebhookRepository, Delivery]:
+        """The delivery of the institution's subscription, or DeliveryNotFound."""
+        institution = await self._institution(session, principal, key)
+        subscription = await self._subscription(session, institution, subscription_id)
+        repo = WebhookRepository.from_session(session)
+        found = await repo.delivery(delivery_id, subscription_id=subscription.id)
+        if found is None:
+            raise DeliveryNotFound(f"no delivery {delivery_id} / 投递记录不存在")
+        return repo, found
+
     async def delivery(
         self,
         session: AsyncSession,
@@ -234,12 +251,7 @@ class WebhookService:
         delivery_id: uuid.UUID,
     ) -> dict[str, Any]:
         """One delivery with its payload and every attempt."""
-        institution = await self._institution(session, principal, key)
-        subscription = await self._subscription(session, institution, subscription_id)
-        repo = WebhookRepository.from_session(session)
-        found = await repo.delivery(delivery_id, subscription_id=subscription.id)
-        if found is None:
-            raise DeliveryNotFound(f"no delivery {delivery_id} / 投递记录不存在")
+        repo, found = await self._delivery(session, principal, key, subscription_id, delivery_id)
         return _detail(found, await repo.attempts(found.id))
 
     async def replay(
@@ -251,12 +263,7 @@ class WebhookService:
         delivery_id: uuid.UUID,
     ) -> dict[str, Any]:
         """Send a delivery again (same ``webhook-id``, a fresh set of attempts)."""
-        institution = await self._institution(session, principal, key)
-        subscription = await self._subscription(session, institution, subscription_id)
-        repo = WebhookRepository.from_session(session)
-        found = await repo.delivery(delivery_id, subscription_id=subscription.id)
-        if found is None:
-            raise DeliveryNotFound(f"no delivery {delivery_id} / 投递记录不存在")
+        repo, found = await self._delivery(session, principal, key, subscription_id, delivery_id)
         if found.status == DeliveryStatus.PENDING.value:
             raise DeliveryInFlight(
                 f"delivery {delivery_id} is still being attempted / 投递仍在进行中"
@@ -275,7 +282,7 @@ class WebhookService:
             action="webhooks.replay",
             object_type="webhook_delivery",
             object_id=found.id,
-            detail={"institution": institution.key, "event_id": found.event_id},
+            detail={"institution": key, "event_id": found.event_id},
         )
         return _detail(found, await repo.attempts(found.id))
 
