@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.auth import ClientIp, CurrentPrincipal, verify_rate_limit
@@ -38,6 +39,13 @@ from creditbank.transcripts.status import REVOCATION, STATUS_PATH, SUSPENSION
 from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES, canonical_json
 
 router = APIRouter(tags=["transcripts"])
+
+
+class DidJsonResponse(JSONResponse):
+    """A DID document's own media type, so the OpenAPI names what is sent."""
+
+    media_type = "application/did+json"
+
 
 JSON = "application/json"
 VC_JWT = "application/vc+jwt"
@@ -281,13 +289,13 @@ async def jwks(settings: SettingsDep) -> object:
     return transcripts_service.jwks(settings)
 
 
-@router.get(DID_PATH, response_model=DidDocumentRead)
+@router.get(DID_PATH, response_model=DidDocumentRead, response_class=DidJsonResponse)
 async def did_document(settings: SettingsDep) -> object:
     """The bank's ``did:web`` DID document: every issuer key, current and retired, as a
     verification method (what Data Integrity proofs name)."""
     return Response(
         canonical_json(transcripts_service.did_document(settings)),
-        media_type="application/did+json",
+        media_type=DidJsonResponse.media_type,
     )
 
 
