@@ -3,8 +3,9 @@
 FILE holds a VC-JWT (``-`` reads standard input), or JSON with ``vc_jwt`` and optionally
 ``sm2`` (an issue answer as saved: the SM2 proof is checked too), or the credential as
 JSON-LD with its Data Integrity proof (``application/vc+ld+json``), or an SD-JWT VC
-presentation (``--nonce``/``--audience`` then require key binding with them; whether a
-share was revoked is known to the bank only: ``POST /api/v1/verify``). ``--did`` is a
+presentation (``--nonce``/``--audience`` then require key binding with them; a share's
+revocation or suspension is its bit in its own status list, so ``--status`` with the
+share's saved lists tells it offline too). ``--did`` is a
 saved copy of ``/.well-known/did.json`` for the Data Integrity proof's verification
 method. Without ``--jwks`` (or ``--did``) the bank's own issuer key set is used (current
 and retired keys); with it, the given JWK set (for example a saved copy of
@@ -44,8 +45,11 @@ __all__ = ["register"]
 
 async def _bank_lists(settings: Settings, token: str | dict[str, Any]) -> dict[str, str]:
     """The bank's own status lists the credential names, read from its database."""
+    payload: dict[str, Any] | None
     if isinstance(token, dict):
         payload = token
+    elif sdjwt.is_sd_jwt(token):
+        payload = sdjwt.peek(token)
     else:
         try:
             _, payload, _, _ = parse(token)
@@ -87,8 +91,15 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         token, sm2 = token["vc_jwt"], token.get("sm2")
     try:
         if isinstance(token, str) and sdjwt.is_sd_jwt(token):
+            if not args.status and jwks is None:
+                lists = asyncio.run(_bank_lists(settings, token))
             report = shares.verify_offline(
-                settings, token, jwks=jwks, nonce=args.nonce, audience=args.audience
+                settings,
+                token,
+                jwks=jwks,
+                nonce=args.nonce,
+                audience=args.audience,
+                status_lists=lists,
             )
         else:
             if not args.status and jwks is None and did_document is None:

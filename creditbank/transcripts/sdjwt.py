@@ -7,7 +7,10 @@ comes from the caller (the ES256 key of the transcript-issuer key set), the key 
 The issuer-signed JWT (header ``alg: ES256``, ``kid`` URL, ``typ: dc+sd-jwt``) holds
 what is never selectively disclosable: ``iss``, ``iat``, ``nbf``, ``exp``, ``vct``,
 ``jti`` (the transcript's or the share's URN), ``_sd_alg: sha-256``, ``cnf.jwk`` (the
-holder's key, when she gave one), ``status`` and the transcript's name and moment.
+holder's key, when she gave one), ``credentialStatus`` (the W3C Bitstring Status List
+entries of the transcript, or of the share: its own revocation and suspension entries,
+never selectively disclosable; the IETF Token Status List ``status`` claim is not
+used) and the transcript's name and moment.
 Each personal claim (``sub``, the pseudonymous subject; ``credit_totals``) is one
 disclosure of the top-level ``_sd``; each outcome is one element disclosure of the
 ``achievements`` array, each conversion one of ``conversions``. Two decoy digests
@@ -49,7 +52,20 @@ MEDIA_TYPE = "application/dc+sd-jwt"
 PERSONAL = ("sub", "credit_totals")
 #: Claims an SD-JWT VC never hides (SD-JWT VC §3.2.2.2) and our own plain ones.
 PLAIN = frozenset(
-    {"iss", "iat", "nbf", "exp", "vct", "jti", "cnf", "status", "_sd_alg", "name", "as_of"}
+    {
+        "iss",
+        "iat",
+        "nbf",
+        "exp",
+        "vct",
+        "jti",
+        "cnf",
+        "status",
+        "credentialStatus",
+        "_sd_alg",
+        "name",
+        "as_of",
+    }
 )
 #: Holder keys may sign the KB-JWT with these.
 HOLDER_ALGORITHMS = frozenset({"ES256", "EdDSA", "RS256"})
@@ -180,10 +196,14 @@ def issue(
     holder_jwk: dict[str, Any] | None = None,
     status: dict[str, Any] | None = None,
     selection: Selection | None = None,
+    credential_status: list[dict[str, Any]] | None = None,
 ) -> str:
     """The SD-JWT ``<issuer JWT>~<disclosures>~`` of ``credential`` (a ClrCredential),
     with fresh salts; only the disclosures ``selection`` chooses are appended (all by
-    default), the digests of all of them are signed."""
+    default), the digests of all of them are signed. ``credential_status`` (the
+    ``BitstringStatusListEntry`` list of the transcript or of the share) is the plain
+    ``credentialStatus`` claim; ``credential``'s own is never copied (a share has its own
+    entries)."""
     chosen = selection or Selection()
     subject = credential["credentialSubject"]
     disclosures: list[str] = []
@@ -231,6 +251,8 @@ def issue(
         payload["cnf"] = {"jwk": holder_jwk}
     if status is not None:
         payload["status"] = status
+    if credential_status:
+        payload["credentialStatus"] = credential_status
     header = {"alg": key.alg, "kid": kid_url, "typ": TYP}
     return _jws(header, payload, key) + "~" + "".join(d + "~" for d in disclosures)
 
@@ -308,6 +330,16 @@ def split(presentation: str) -> tuple[str, list[str], str | None]:
     except ValueError as exc:
         raise UnparseableSdJwt(f"issuer JWT: {exc}") from exc
     return jwt, disclosures, (last or None)
+
+
+def peek(presentation: str) -> dict[str, Any] | None:
+    """The issuer JWT's payload, unverified (to know which status lists to fetch before
+    verifying); None when it cannot be parsed (:func:`verify` then says why)."""
+    try:
+        jwt, _, _ = split(presentation)
+        return _jwt_parts(jwt)[1]
+    except (UnparseableSdJwt, ValueError):
+        return None
 
 
 def verify(

@@ -104,8 +104,9 @@ class TranscriptService:
     def full_sd_jwt(
         self, settings: Settings, credential: dict[str, Any], *, issued_at: datetime
     ) -> str:
-        """The SD-JWT VC of ``credential`` with every disclosure (creditbank.transcripts.sdjwt;
-        shares: creditbank.transcripts.shares)."""
+        """The SD-JWT VC of ``credential`` with every disclosure and the transcript's own
+        ``credentialStatus`` entries (creditbank.transcripts.sdjwt; shares, which have
+        entries of their own: creditbank.transcripts.shares)."""
         key = self.sd_key(settings)
         return sdjwt.issue(
             credential,
@@ -114,6 +115,7 @@ class TranscriptService:
             jti=credential["id"],
             vct=sdjwt.vct_of(issuer_id(settings)),
             issued_at=issued_at,
+            credential_status=credential.get("credentialStatus"),
         )
 
     def jwks(self, settings: Settings) -> dict[str, Any]:

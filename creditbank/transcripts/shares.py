@@ -4,9 +4,12 @@ verification.
 A share is a fresh issuer-signed SD-JWT of the transcript's credential (its ``jti``
 the share's URN, its ``exp`` the share's expiry, ``cnf.jwk`` the holder key she
 gave, fresh salts so two verifiers cannot link their shares by disclosure), followed
-by only the disclosures she chose. She (or the operator) revokes it; until Bitstring
-status lists give each share a status entry, revocation is the share's stored state,
-which :meth:`TranscriptShareService.verify_presentation` checks.
+by only the disclosures she chose. Each share has its own Bitstring Status List entries
+(revocation and suspension, allocated in the transaction that creates it) in the
+always-disclosed ``credentialStatus`` claim; they belong to the transcript too, so
+revoking or suspending the transcript sets its shares' bits as well. She (or the
+operator) revokes a share: its revocation bit is set (and ``revoked_at`` stored) in one
+transaction, so any verifier holding the status list, offline included, sees it.
 
 Authorization through :mod:`creditbank.identity.authz`: ``transcript.share`` (the
 learner herself), ``transcript.share_revoke`` (she or the operator), listing with
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,12 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.audit.service import audit as audit_service
 from creditbank.config import Settings
-from creditbank.errors import BadRequest, NotFound
+from creditbank.errors import BadRequest, Conflict, NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.kit import signing
 from creditbank.kit.time import utc_now
-from creditbank.transcripts import sdjwt
+from creditbank.transcripts import sdjwt, status
 from creditbank.transcripts.models import Transcript, TranscriptShare
 from creditbank.transcripts.repository import ShareRepository, TranscriptRepository
 from creditbank.transcripts.schemas import ShareCreate, ShareRead
@@ -90,7 +94,20 @@ class TranscriptShareService:
                 f"not in this transcript: {', '.join(unknown)} / 证明中没有这些内容",
                 code="share_unknown_claim",
             )
+        bits = await status.statuses(session, transcript.id)
+        if bits.get(status.REVOCATION):
+            raise Conflict(
+                "the transcript is revoked: it cannot be shared / 证明已撤销，不能分享",
+                code="transcript_revoked",
+            )
         share_id = uuid.uuid4()
+        entries = await status.allocate_entries(
+            session,
+            issuer=issuer_id(settings),
+            transcript_id=transcript.id,
+            share_id=share_id,
+            now=now,
+        )
         key = transcripts_service.sd_key(settings)
         share = TranscriptShare(
             id=share_id,
@@ -117,9 +134,14 @@ class TranscriptShareService:
                 expires_at=payload.expires_at,
                 holder_jwk=_holder_jwk(payload.holder_jwk),
                 selection=selection,
+                credential_status=entries,
             ),
         )
         await ShareRepository.from_session(session).add(share)
+        if bits.get(status.SUSPENSION):
+            # Shared while suspended: suspended with it (lifting the transcript's
+            # suspension lifts the share's too).
+            await status.set_share_status(session, share_id, status.SUSPENSION, now=now)
         await audit_service.record(
             session,
             actor=principal,
@@ -152,7 +174,8 @@ class TranscriptShareService:
         transcript_id: uuid.UUID,
         share_id: uuid.UUID,
     ) -> TranscriptShare:
-        """Revoke a share (revoking it again changes nothing)."""
+        """Revoke a share (revoking it again changes nothing): its revocation bit is set
+        in its status list and ``revoked_at`` stored, in the caller's transaction."""
         transcript = await self._transcript(session, transcript_id)
         authz.authorize(
             principal, "transcript.share_revoke", authz.Resource(learner_id=transcript.learner_id)
@@ -164,13 +187,16 @@ class TranscriptShareService:
             share.revoked_at = utc_now()
             share.revoked_by = principal.id
             await session.flush()
+            changed = await status.set_share_status(
+                session, share.id, status.REVOCATION, now=share.revoked_at
+            )
             await audit_service.record(
                 session,
                 actor=principal,
                 action="transcript.share_revoke",
                 object_type="transcript_share",
                 object_id=share.id,
-                detail={"transcript_id": str(transcript.id)},
+                detail={"transcript_id": str(transcript.id), "entries_changed": changed},
             )
         return share
 
@@ -194,9 +220,14 @@ class TranscriptShareService:
         audience: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """The SD-JWT report plus the share's revocation (the bank's stored state)."""
+        """The SD-JWT report, its ``credentialStatus`` entries checked against the bank's
+        own status lists (the signed lists cached per version), plus the share's stored
+        state (a share issued before shares had status entries has only that)."""
+        lists = await transcripts_service.published_status_lists(
+            session, settings, status.referenced_lists(sdjwt.peek(presentation))
+        )
         report = self.verify_offline(
-            settings, presentation, nonce=nonce, audience=audience, now=now
+            settings, presentation, nonce=nonce, audience=audience, now=now, status_lists=lists
         )
         if report["checks"]["signature"]["valid"]:
             share = await self._share_of(session, report.get("credential_id"))
@@ -214,16 +245,24 @@ class TranscriptShareService:
         nonce: str | None = None,
         audience: str | None = None,
         now: datetime | None = None,
+        status_lists: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The SD-JWT report against the bank's (or the given) issuer keys; a share's
-        revocation is not known offline (``checks.share.checked`` is false)."""
-        report = sdjwt.verify(
-            presentation,
-            transcripts_service.resolver(settings, jwks),
-            now=now or utc_now(),
-            nonce=nonce,
-            audience=audience,
-        )
+        """The SD-JWT report against the bank's (or the given) issuer keys and the status
+        list credentials ``status_lists`` (URL -> VC-JWT, e.g. saved ``/status/{list}``
+        files): a share's revocation or suspension is its bit there. Entries whose list
+        is not given leave the status ``unknown`` and the report not valid, as for a
+        VC-JWT. The share's stored state is not known offline (``checks.share.checked``
+        is false)."""
+        moment = now or utc_now()
+        resolve = transcripts_service.resolver(settings, jwks)
+        report = sdjwt.verify(presentation, resolve, now=moment, nonce=nonce, audience=audience)
+        if report["credential"] is None:
+            status.unchecked(report)
+        else:
+            found = status.check(
+                report["credential"], lists=status_lists or {}, resolve=resolve, now=moment
+            )
+            status.apply(report, found)
         report["checks"]["share"] = {"valid": True, "checked": False}
         return report
 

@@ -219,12 +219,18 @@ def test_li_na_t1_verifies_resists_tampering_and_survives_rotation(
         assert seen["subject"] is None
         (tmp_path / "share.sd-jwt").write_text(share["sd_jwt"])
         (tmp_path / "jwks-sd.json").write_text(json.dumps(jwks))
+        # The share has status entries of its own (revocation, suspension): offline, its
+        # saved status lists say whether it was revoked.
+        share_payload = json.loads(_unb64(share["sd_jwt"].split("~")[0].split(".")[1]))
+        share_lists = _save_lists(client, share_payload["credentialStatus"], tmp_path / "share")
         offline = cli(
-            ["verify", str(tmp_path / "share.sd-jwt"), "--jwks", str(tmp_path / "jwks-sd.json")],
+            ["verify", str(tmp_path / "share.sd-jwt"), "--jwks", str(tmp_path / "jwks-sd.json"),
+             *share_lists],
             bank.env,
-        )
+        )  # fmt: skip
         assert offline.returncode == 0, offline.stdout + offline.stderr
         assert json.loads(offline.stdout)["disclosed"]["outcomes"] == ["CERT-ELEC-4"]
+        assert json.loads(offline.stdout)["status"] == "valid"
 
         # Tampered payload, swapped signature, alg none, unknown kid: invalid, with why.
         inflated = json.loads(json.dumps(payload))
