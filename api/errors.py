@@ -54,7 +54,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 422 and not _is_xapi(request):
             # Every 422 of the bank's API has the one published shape (a list of
             # loc/msg/type items), whether pydantic or a service refused the payload.
-            detail = [{"loc": ["body"], "msg": exc.detail, "type": exc.code}]
+            # A service that knows the field names it (``loc``), as pydantic does.
+            loc = getattr(exc, "loc", None) or ["body"]
+            detail = [{"loc": loc, "msg": exc.detail, "type": exc.code}]
         return error_response(request, exc.status_code, exc.code, detail, headers)
 
     @app.exception_handler(RequestValidationError)

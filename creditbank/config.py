@@ -142,6 +142,10 @@ class WebhookSettings(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
     #: Wait before the second attempt; doubled for each further one (capped at an hour).
     backoff_base_seconds: float = 10.0
+    #: Webhook and forwarding URLs on loopback, private, link-local, multicast or
+    #: reserved addresses, and plain http (creditbank.webhooks.targets). None: allowed
+    #: outside production (local receivers on 127.0.0.1), refused in production.
+    allow_private_targets: bool | None = None
 
 
 class TranscriptSettings(BaseModel):
@@ -217,6 +221,14 @@ class Settings(BaseSettings):
     @property
     def api_docs_enabled(self) -> bool:
         return self.api_docs if self.api_docs is not None else self.env != "prod"
+
+    @property
+    def private_targets_allowed(self) -> bool:
+        """May the worker send webhooks and forwarded statements to non-public addresses
+        (and over plain http)? ``webhooks.allow_private_targets``; by default not in prod."""
+        if self.webhooks.allow_private_targets is not None:
+            return self.webhooks.allow_private_targets
+        return self.env != "prod"
 
     @property
     def is_sqlite(self) -> bool:

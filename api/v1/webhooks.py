@@ -12,7 +12,7 @@ import uuid
 from fastapi import APIRouter, Query, Response, status
 
 from api.auth import CurrentPrincipal
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.v1.common import KeyringDep
 from creditbank.webhooks.schemas import (
     DeliveryDetail,
@@ -37,9 +37,10 @@ async def subscribe(
     principal: CurrentPrincipal,
     session: SessionDep,
     keyring: KeyringDep,
+    settings: SettingsDep,
 ) -> object:
     subscription, secret = await webhooks_service.subscribe(
-        session, principal, key, body, keyring=keyring
+        session, principal, key, body, keyring=keyring, settings=settings
     )
     return {**SubscriptionRead.model_validate(subscription).model_dump(), "secret": secret}
 
@@ -63,8 +64,11 @@ async def update_subscription(
     body: SubscriptionUpdate,
     principal: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> object:
-    return await webhooks_service.update(session, principal, key, subscription_id, body)
+    return await webhooks_service.update(
+        session, principal, key, subscription_id, body, settings=settings
+    )
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -121,8 +125,11 @@ async def set_forwarding(
     principal: CurrentPrincipal,
     session: SessionDep,
     keyring: KeyringDep,
+    settings: SettingsDep,
 ) -> object:
-    return await forwarding_service.set(session, principal, key, body, keyring=keyring)
+    return await forwarding_service.set(
+        session, principal, key, body, keyring=keyring, settings=settings
+    )
 
 
 @forwarding_router.get("", response_model=ForwardingRead)

@@ -10,6 +10,10 @@ force must still be the ones the learner applied under (else 409
 (``conversion_consumptions``: primary key on the outcome id, so of two
 concurrent approvals needing one outcome exactly one commits and the other gets
 409 ``outcome_already_converted``) and the ledger posts the conversion entry.
+Before the record is read for the re-check, the learner's ledger lock is taken
+(:meth:`LedgerService.lock_account`): two approvals of *different* outcomes that
+together break the programme cap, or exempt the same unit twice, are serialised,
+and the second sees the first and answers 409 ``not_eligible``.
 Decisions notify the learner (inbox) and the target institution (a signed
 webhook, delivered with retries from the job table).
 """
@@ -402,6 +406,10 @@ class ConversionService:
             raise StaleApplication(
                 f"conversion rule {application.rule_id} changed; apply again / 转换规则已变更"
             )
+        # Her other approvals wait here (or we wait for theirs) before the record is
+        # read: the programme cap and the exempted units are checked against what the
+        # others committed, not a snapshot from before (issue 13, B2).
+        await ledger_service.lock_account(session, application.learner_id)
         facts, converted, exempted = await self._context(session, application.learner_id)
         check = check_conversion(
             rule,

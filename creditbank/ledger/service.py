@@ -223,6 +223,18 @@ class LedgerService:
 
     # -- postings ------------------------------------------------------------------------
 
+    async def lock_account(self, session: AsyncSession, learner_id: uuid.UUID) -> None:
+        """Hold the learner's posting lock (her chain head) until the transaction ends.
+
+        For a caller whose decision depends on what she already has, e.g. a conversion
+        approval checking the programme cap and the units already exempted: taken
+        before those reads, it serialises the check-then-post with every other posting
+        of hers, so two concurrent approvals cannot both pass a check that only one
+        of them may (PostgreSQL, read committed: the reads after the lock see what
+        the other committed; SQLite: ``BEGIN IMMEDIATE`` serialises writers anyway).
+        """
+        await LedgerRepository.from_session(session).lock_head(learner_id)
+
     async def deposit(
         self,
         session: AsyncSession,

@@ -8,14 +8,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from creditbank.webhooks.targets import url_problem
+
 EventType = Literal[
     "statement.recognised", "statement.held", "outcome.revoked", "conversion.decided"
 ]
 
 
 def _check_url(value: str) -> str:
-    if not value.startswith(("https://", "http://")) or len(value) > 2000:
-        raise ValueError("the URL must be http(s) and at most 2000 characters")
+    """The shapes refused whatever the settings (addresses: the service, at store and send)."""
+    problem = url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

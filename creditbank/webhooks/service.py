@@ -59,6 +59,7 @@ from creditbank.webhooks.models import (
 )
 from creditbank.webhooks.repository import WebhookRepository
 from creditbank.webhooks.schemas import ForwardingSet, SubscriptionCreate, SubscriptionUpdate
+from creditbank.webhooks.targets import UnsafeTarget, check_target, pinned
 
 DELIVER_JOB = "webhooks.deliver"
 FORWARD_JOB = "webhooks.forward"
@@ -122,9 +123,14 @@ class WebhookService:
         payload: SubscriptionCreate,
         *,
         keyring: Keyring,
+        settings: Settings,
     ) -> tuple[Subscription, str]:
-        """A new subscription and its secret (returned this once, stored encrypted)."""
+        """A new subscription and its secret (returned this once, stored encrypted); a URL
+        the server must not request is refused (:mod:`creditbank.webhooks.targets`)."""
         institution = await self._institution(session, principal, key)
+        await check_target(
+            payload.url, allow_private=settings.private_targets_allowed, field_name="url"
+        )
         secret = new_secret()
         now = utc_now()
         subscription = Subscription(
@@ -169,11 +175,18 @@ class WebhookService:
         key: str,
         subscription_id: uuid.UUID,
         payload: SubscriptionUpdate,
+        *,
+        settings: Settings,
     ) -> Subscription:
-        """Change the URL, event types, description, or enable/disable it."""
+        """Change the URL (checked as on subscribing), event types, description, or
+        enable/disable it."""
         institution = await self._institution(session, principal, key)
         subscription = await self._subscription(session, institution, subscription_id)
         changes = payload.model_dump(exclude_unset=True, exclude_none=True)
+        if "url" in changes:
+            await check_target(
+                changes["url"], allow_private=settings.private_targets_allowed, field_name="url"
+            )
         if "event_types" in changes:
             changes["event_types"] = sorted(set(changes["event_types"]))
         for name, value in changes.items():
@@ -384,7 +397,11 @@ class WebhookService:
         clock = time.perf_counter()
         try:
             secret = keyring_for(settings).decrypt(subscription.secret_enc, context=CTX_SECRET)
+            # Checked again now (DNS may have changed since subscribing), then sent to
+            # the address checked.
+            target = await pinned(subscription.url, allow_private=settings.private_targets_allowed)
             headers = {
+                **target.headers,
                 "Content-Type": "application/json",
                 "User-Agent": USER_AGENT,
                 "webhook-id": msg_id,
@@ -394,12 +411,16 @@ class WebhookService:
             async with httpx.AsyncClient(
                 timeout=settings.webhooks.timeout_seconds, follow_redirects=False
             ) as client:
-                response = await client.post(subscription.url, content=body, headers=headers)
+                response = await client.post(
+                    target.url, content=body, headers=headers, extensions=target.extensions
+                )
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"answered {status_code}: {response.text[:200]}"
         except KeyringError as exc:
             error = f"the secret does not decrypt: {exc}"
+        except UnsafeTarget as exc:
+            error = f"not sent: {exc.detail}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         latency_ms = int((time.perf_counter() - clock) * 1000)
@@ -481,8 +502,12 @@ class ForwardingService:
         payload: ForwardingSet,
         *,
         keyring: Keyring,
+        settings: Settings,
     ) -> ForwardingTarget:
         institution = await webhooks._institution(session, principal, key)
+        await check_target(
+            payload.endpoint, allow_private=settings.private_targets_allowed, field_name="endpoint"
+        )
         repo = WebhookRepository.from_session(session)
         target = await repo.forwarding_of(institution.id)
         now = utc_now()
@@ -585,14 +610,25 @@ class ForwardingService:
             password = keyring_for(settings).decrypt(target.password_enc, context=CTX_FORWARDING)
         except KeyringError as exc:
             raise ForwardingRefused(f"the LRS password does not decrypt: {exc}") from exc
+        try:
+            # Checked again now: DNS may answer differently than when it was set.
+            remote = await pinned(
+                f"{target.endpoint}/statements",
+                allow_private=settings.private_targets_allowed,
+                field_name="endpoint",
+            )
+        except UnsafeTarget as exc:
+            raise ForwardingRefused(f"not forwarded: {exc.detail}") from exc
         async with httpx.AsyncClient(
             timeout=settings.webhooks.timeout_seconds, follow_redirects=False
         ) as client:
             response = await client.put(
-                f"{target.endpoint}/statements",
+                remote.url,
                 params={"statementId": str(statement_id)},
                 content=canonical_body(body),
+                extensions=remote.extensions,
                 headers={
+                    **remote.headers,
                     "Content-Type": "application/json",
                     "X-Experience-API-Version": str(body.get("version") or "1.0.3"),
                     "User-Agent": USER_AGENT,

@@ -392,8 +392,11 @@ async def test_second_approval_waits_for_the_first_and_gets_409(
     session: AsyncSession, settings: Settings, db: Database
 ):
     """Deterministic interleaving: A has consumed the outcome but not committed; B waits
-    (PostgreSQL: on the consumed outcome's key; SQLite: on the writer lock) and, once A
-    commits, is refused with 409 while the ledger holds one conversion."""
+    (PostgreSQL: on the learner's ledger lock, taken before the record is re-checked;
+    SQLite: on the writer lock) and, once A commits, re-reads the record, finds the
+    outcome spent and is refused with 409 ``not_eligible`` while the ledger holds one
+    conversion. (The consumption's primary key stays as the backstop: see
+    ``test_two_approvals_racing_for_one_outcome``.)"""
 
     def with_c3(doc: dict[str, Any]) -> None:
         doc["meta"]["version"] = "2025.1"
@@ -434,7 +437,6 @@ async def test_second_approval_waits_for_the_first_and_gets_409(
         assert not waiting.done()
         await a.commit()
     result = await waiting
-    expected = "outcome_already_converted" if db.dialect == "postgresql" else "not_eligible"
-    assert result == expected
+    assert result == "not_eligible"
     async with db.read_scope() as reader:
         assert len(await ledger.entries(reader, learner_id, kind="conversion")) == 1
