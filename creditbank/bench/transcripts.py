@@ -7,10 +7,18 @@ keys are never touched): ``--transcripts`` credentials of ``--outcomes`` outcome
 ``typ: vc+jwt`` twin, as ``transcripts.issue`` signs them; the ledger reads of the HTTP
 issue are not in it), then ``--verifications`` verifications round-robin over them
 through what the verify route runs after reading the body: ``transcripts.verify`` and
-the report's JSON (status list, when the service checks one, from its cache). The
-Data Integrity proof (``eddsa-rdfc-2022``, RDF canonicalisation) likewise, fewer
-times (it is far slower); SD-JWT is measured once its module is there
-(:data:`OPTIONAL_FORMS`).
+the report's JSON. Every credential carries two ``BitstringStatusListEntry``s (random
+indexes in a revocation and a suspension list of 131,072 entries, about 1% of the bits
+set for others), and every verification checks them against the two signed status
+list credentials held in memory, as the verify route does once the publisher has
+signed a list version and the verifier has decoded its bitstring ("status lists
+cached"; each check still verifies each list's own signature; the route adds one
+versions query). The Data Integrity proof (``eddsa-rdfc-2022``, RDF
+canonicalisation) likewise, fewer times (it is far slower). SD-JWT VC: a share as
+``shares.create`` signs it (ES256, one outcome and the credit totals disclosed, the
+holder's ``cnf.jwk``, the status entries), verified as a key-bound presentation
+(KB-JWT with nonce and audience, made beforehand: the holder's cost is not the
+verifier's) through ``shares.verify_offline`` and the report's JSON.
 
 Figures: wall-clock rate and latency percentiles, and the rate per CPU-second of this
 process (``time.process_time``): one loop on one core, so that is "per core", and less
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
+import random
 import tempfile
 import time
 import uuid
@@ -42,27 +50,13 @@ from creditbank.config import Settings
 from creditbank.kit import signing
 from creditbank.kit.time import utc_now
 from creditbank.transcripts import credential as builder
-from creditbank.transcripts import dataintegrity, vcjwt
+from creditbank.transcripts import dataintegrity, sdjwt, status, vcjwt
 from creditbank.transcripts import did as didweb
 from creditbank.transcripts import sm2 as sm2_proof
 from creditbank.transcripts.fast import report_json
 from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
 from creditbank.transcripts.service import issuer_id, kid_url, subject_id, transcripts
-
-
-def _optional(label: str) -> tuple[str, Any]:
-    """The module of a secured form not built yet, or the name it would have."""
-    name = f"creditbank.transcripts.{label.replace('-', '')}"
-    try:
-        return name, importlib.import_module("creditbank.transcripts.sdjwt")
-    except ImportError:
-        return name, None
-
-
-#: Secured forms not built yet, measured once their module offers a hook
-#: ``bench(settings, credentials) -> {"issue": credential -> secured form, "verify":
-#: secured form -> report}``.
-OPTIONAL_FORMS: tuple[str, ...] = ("sd-jwt",)
+from creditbank.transcripts.shares import shares
 
 
 @dataclass
@@ -151,6 +145,37 @@ def _round_robin(items: list[Any], count: int) -> list[Any]:
     return [items[i % len(items)] for i in range(count)]
 
 
+def _with_status(settings: Settings, credentials: list[dict[str, Any]]) -> dict[str, str]:
+    """Give each credential status entries in two fresh lists; the lists as published
+    (URL -> VC-JWT, signed by the status list signer: the default VC-JWT key)."""
+    chooser = random.Random(20261202)
+    issuer = issuer_id(settings)
+    size = status.LIST_SIZE
+    lists: dict[str, str] = {}
+    key = _key(settings, settings.transcripts.algorithm)
+    for purpose in status.PURPOSES:
+        list_id = uuid.UUID(int=chooser.getrandbits(128)).hex
+        indexes = chooser.sample(range(size), len(credentials) + size // 100)
+        for credential, index in zip(credentials, indexes, strict=False):
+            credential.setdefault("credentialStatus", []).append(
+                status.entry(issuer, list_id, index, purpose)
+            )
+        others = indexes[len(credentials) :]  # set for other holders
+        listed = status.list_credential(
+            issuer=issuer,
+            list_id=list_id,
+            purpose=purpose,
+            encoded=status.encode(others, size),
+            ttl_seconds=settings.transcripts.status_ttl_seconds,
+            at=utc_now(),
+            issuer_did=transcripts.did(settings),
+        )
+        lists[status.list_url(issuer, list_id)] = vcjwt.sign(
+            listed, key, kid_url(settings, key.kid)
+        )
+    return lists
+
+
 def _check(report: dict[str, Any]) -> None:
     if not report["valid"]:
         raise RuntimeError(f"bench transcript did not verify: {report['errors']}")
@@ -169,8 +194,12 @@ def bench(
     lines: list[str] = []
     tokens: dict[str, list[str]] = {}
     credentials = _credentials(settings, count, outcomes)
+    lists = _with_status(settings, credentials)
     size = len(vcjwt.canonical_json(credentials[0]).encode())
-    lines.append(f"transcripts: {count} of {outcomes} outcomes ({size:,} bytes of credential)")
+    lines.append(
+        f"transcripts: {count} of {outcomes} outcomes ({size:,} bytes of credential), "
+        f"{len(lists)} status lists of {status.LIST_SIZE:,} entries (cached)"
+    )
     for alg in algorithms:
         key = _key(settings, alg)
         url = kid_url(settings, key.kid)
@@ -185,7 +214,7 @@ def bench(
         tokens[alg] = signed
 
         def verify(token: str) -> bytes:
-            report = transcripts.verify(settings, token)
+            report = transcripts.verify(settings, token, status_lists=lists)
             _check(report)
             return report_json(report)
 
@@ -206,7 +235,7 @@ def bench(
             pairs = list(zip(base, proofs, strict=True))
 
             def verify_sm2(pair: tuple[str, dict[str, Any]]) -> bytes:
-                report = transcripts.verify(settings, pair[0], sm2=pair[1])
+                report = transcripts.verify(settings, pair[0], sm2=pair[1], status_lists=lists)
                 _check(report)
                 return report_json(report)
 
@@ -226,7 +255,7 @@ def bench(
     lines.append(timing.line())
 
     def verify_di(document: dict[str, Any]) -> bytes:
-        report = transcripts.verify(settings, document)
+        report = transcripts.verify(settings, document, status_lists=lists)
         _check(report)
         return report_json(report)
 
@@ -236,23 +265,67 @@ def bench(
         verify_di,
     )
     lines.append(timing.line())
-    for label in OPTIONAL_FORMS:
-        module_name, module = _optional(label)
-        if module is None:
-            lines.append(f"{label}: not built (no {module_name})")
-            continue
-        hook = getattr(module, "bench", None)
-        if hook is None:
-            lines.append(f"{label}: {module_name} offers no bench(settings, credentials) hook")
-            continue
-        steps = hook(settings, credentials)
-        timing, forms = _timed(f"issue {label}", credentials, steps["issue"])
-        lines.append(timing.line())
-        timing, _ = _timed(
-            f"verify {label}", _round_robin(forms, max(1, verifications // 10)), steps["verify"]
-        )
-        lines.append(timing.line())
+    lines += _sd_jwt(settings, credentials, lists, verifications)
     return lines, tokens
+
+
+def _sd_jwt(
+    settings: Settings, credentials: list[dict[str, Any]], lists: dict[str, str], count: int
+) -> list[str]:
+    """A share's SD-JWT VC issued, then verified as a key-bound presentation."""
+    key = _key(settings, sdjwt.ALG)
+    url = kid_url(settings, key.kid)
+    algo = signing.algorithm("ES256")
+    private = algo.generate()
+    holder = signing.SigningKey(
+        kid="holder",
+        alg="ES256",
+        status=signing.ACTIVE,
+        created_at="2026-12-02T00:00:00Z",
+        public_key=algo.public_key(private),
+        private_key=private,
+    )
+    holder_jwk = algo.public_jwk(holder.public_key)
+    vct = sdjwt.vct_of(issuer_id(settings))
+    nonce, audience = "bench-nonce", "https://hr.example.com"
+
+    def issue(credential: dict[str, Any]) -> str:
+        first = credential["credentialSubject"]["verifiableCredential"][0]
+        unit = first["credentialSubject"]["achievement"]["humanCode"]
+        return sdjwt.issue(
+            credential,
+            key,
+            url,
+            jti=f"urn:uuid:{uuid.uuid4()}",
+            vct=vct,
+            issued_at=utc_now(),
+            holder_jwk=holder_jwk,
+            selection=sdjwt.Selection.of(outcomes=[unit], personal=["credit_totals"]),
+            credential_status=credential["credentialStatus"],
+        )
+
+    timing, issued = _timed("issue SD-JWT VC ES256 (a share)", credentials, issue)
+    out = [timing.line()]
+    presented = [
+        sdjwt.key_binding(t, holder, nonce=nonce, audience=audience, issued_at=utc_now())
+        for t in issued
+    ]
+
+    def verify(presentation: str) -> str:
+        report = shares.verify_offline(
+            settings, presentation, nonce=nonce, audience=audience, status_lists=lists
+        )
+        _check(report)
+        return vcjwt.canonical_json(report)
+
+    verify(presented[0])  # warm
+    timing, _ = _timed(
+        "verify SD-JWT VC presentation (KB-JWT, status)",
+        _round_robin(presented, max(1, count // 5)),
+        verify,
+    )
+    out.append(timing.line())
+    return out
 
 
 async def _over_http(url: str, tokens: list[str], count: int, concurrency: int) -> str:
