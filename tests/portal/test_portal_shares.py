@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -24,7 +25,8 @@ TRANSCRIPT = re.compile(r"/me/transcripts/([0-9a-f-]{36})")
 SHARE_LINK = re.compile(r"data-share-url>(http[^<]+/verify/shares/([0-9a-f-]{36}))<")
 #: An outcome row of the transcript view: its unit, title and institution.
 OUTCOME_ROW = re.compile(
-    r'<tr data-unit="([^"]+)">\s*<td><span class="code">[^<]+</span> ([^<]+)</td>\s*<td>([^<]*)</td>'
+    r'<tr data-unit="([^"]+)">\s*<td><span class="code">[^<]+</span> ([^<]+)</td>'
+    r"\s*<td>([^<]*)</td>"
 )
 DISCLOSED = "MOOC-PY-1"
 UNDISCLOSED = ("CERT-ELEC-4", "COMM-FA-16", "SEN-CAL-1", "HBOU-EE-101")
@@ -34,7 +36,7 @@ def _later(days: int = 30) -> str:
     return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
 
 
-async def _her_transcript(client: httpx.AsyncClient, demo: dict) -> tuple[str, str]:
+async def _her_transcript(client: httpx.AsyncClient, demo: dict[str, Any]) -> tuple[str, str]:
     """李娜 signed in, a transcript issued: ``(its id, its page's HTML)``."""
     learner = demo["users"]["learner"]
     await sign_in(client, learner["username"], learner["password"])
@@ -77,7 +79,8 @@ async def test_li_na_shares_one_outcome_and_the_employer_sees_only_it(
     url, share_id = link.groups()
     assert "data-share-sd-jwt>" in made.text  # the SD-JWT to copy
     sd_jwt = re.search(r"data-share-sd-jwt>([^<]+)<", made.text)
-    assert sd_jwt and sd_jwt.group(1).endswith("~")
+    assert sd_jwt
+    assert sd_jwt.group(1).endswith("~")
     # and to download, the file the API's share URL answers
     file = await client.get(f"/me/transcripts/{transcript_id}/shares/{share_id}.sd-jwt")
     assert file.status_code == 200
