@@ -303,3 +303,17 @@ async def test_the_operator_imports_for_a_named_institution(client, db, settings
     result = await client.get(done.headers["location"])
     assert figure(result.text, "created") == "3"
     assert len(await _stored(client, demo)) == 3
+
+
+async def test_switching_the_language_keeps_the_named_institution(client, db, settings):
+    demo = await _demo(db, settings)
+    operator = demo["users"]["operator"]
+    await sign_in(client, operator["username"], operator["password"])
+    page = await client.get("/institution/imports?institution=fxvs")
+    link = re.search(r'href="(/lang\?to=en&amp;next=[^"]+)"', page.text)
+    assert link is not None
+    switched = await client.get(html.unescape(link.group(1)))
+    assert switched.headers["location"] == "/institution/imports?institution=fxvs"
+    english = await client.get(switched.headers["location"])
+    assert english.status_code == 200
+    assert "Import records" in english.text
