@@ -11,7 +11,7 @@ credit in storage; a float anywhere is a bug, so every helper here refuses one.
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_FLOOR, Context, Decimal, InvalidOperation
 
 __all__ = [
     "HUNDREDTH",
@@ -31,6 +31,9 @@ ZERO = Decimal("0.00")
 #: One context for every computation here, so a caller's ``decimal`` context cannot
 #: change a result (34 digits, as IEEE 754 decimal128).
 CONTEXT = Context(prec=34)
+
+#: Exact shifts of the decimal point (no rounding at any size), for hundredths.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 class CreditsNotRepresentable(ValueError):
@@ -76,26 +79,20 @@ def to_hundredths(value: Decimal) -> int:
         raise TypeError(f"credits must be Decimal, not {type(value).__name__}")
     if not value.is_finite():
         raise CreditsNotRepresentable(f"credits must be finite: {value}")
-    sign, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):  # pragma: no cover - finite values have an int exponent
-        raise CreditsNotRepresentable(f"credits must be finite: {value}")
-    magnitude = int("".join(map(str, digits)) or "0")
-    shift = exponent + 2
-    if shift >= 0:
-        hundredths = magnitude * 10**shift
-    else:
-        hundredths, remainder = divmod(magnitude, 10**-shift)
-        if remainder:
-            raise CreditsNotRepresentable(f"credits {value} are not a whole number of hundredths")
-    result: int = -hundredths if sign else hundredths
-    return result
+    # Moving the point two places is exact in _EXACT (no precision to round to); what
+    # is left after the point then is a sub-hundredth.
+    scaled = value.scaleb(2, _EXACT)
+    hundredths = int(scaled)
+    if scaled != hundredths:
+        raise CreditsNotRepresentable(f"credits {value} are not a whole number of hundredths")
+    return hundredths
 
 
 def from_hundredths(value: int) -> Decimal:
     """``Decimal`` credits with exactly two places from a whole number of hundredths."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"hundredths must be an int, not {type(value).__name__}")
-    return Decimal((int(value < 0), tuple(int(d) for d in str(abs(value))), -2))
+    return Decimal(value).scaleb(-2, _EXACT)
 
 
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:

@@ -13,6 +13,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from creditbank.kit.credits import HUNDREDTH
@@ -32,7 +33,7 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def entry_content(entry: LedgerEntry) -> dict[str, Any]:
+def entry_content(entry: LedgerEntry | SimpleNamespace) -> dict[str, Any]:
     """The hashed content of an entry (everything but its own hash)."""
     return {
         "id": str(entry.id),
@@ -64,7 +65,8 @@ def entry_content(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def entry_hash(entry: LedgerEntry, prev_hash: str) -> str:
+def entry_hash(entry: LedgerEntry | SimpleNamespace, prev_hash: str) -> str:
+    """The entry's link: an ORM entry, or the column values of one about to be INSERTed."""
     digest = hashlib.sha256()
     digest.update(prev_hash.encode())
     digest.update(b"\n")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.kit.time import utc_now
+from creditbank.kit.types import among
 from creditbank.ledger.models import (
     GENESIS_HASH,
     LedgerCheckpoint,
@@ -20,6 +22,21 @@ from creditbank.ledger.models import (
     LedgerHead,
     LedgerPosition,
 )
+
+_HEADS = cast(Table, LedgerHead.__table__)
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+_POSITIONS = cast(Table, LedgerPosition.__table__)
+
+
+class HeadFigures(NamedTuple):
+    """What the next posting needs of a chain's last entry."""
+
+    learner_id: uuid.UUID
+    available: Decimal
+    converted: Decimal
+    expired: Decimal
+    breakdown: dict[str, Any]
+    posted_at: datetime
 
 
 class LedgerRepository:
@@ -64,11 +81,13 @@ class LedgerRepository:
             {"learner_id": learner, "seq": 0, "hash": GENESIS_HASH, "updated_at": now}
             for learner in wanted
         ]
+        # One cached statement run for every row (executemany), not a multi-VALUES
+        # statement compiled anew for each batch size.
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        await self.session.execute(insert(LedgerHead).values(rows).on_conflict_do_nothing())
+        await self.session.execute(insert(_HEADS).on_conflict_do_nothing(), rows)
         query = (
             select(LedgerHead)
-            .where(LedgerHead.learner_id.in_(wanted))
+            .where(among(LedgerHead.learner_id, wanted, dialect=self.dialect))
             .order_by(LedgerHead.learner_id)
         )
         if self.dialect == "postgresql":
@@ -76,30 +95,38 @@ class LedgerRepository:
         result = await self.session.execute(query.execution_options(populate_existing=True))
         return {head.learner_id: head for head in result.scalars()}
 
-    async def entries_at_heads(self, heads: Sequence[LedgerHead]) -> dict[uuid.UUID, LedgerEntry]:
-        """The last entry of each of these (locked) heads, in one query."""
+    async def entries_at_heads(self, heads: Sequence[LedgerHead]) -> dict[uuid.UUID, HeadFigures]:
+        """The figures of the last entry of each of these (locked) heads, in one query."""
         wanted = [head.learner_id for head in heads if head.seq > 0]
         if not wanted:
             return {}
         result = await self.session.execute(
-            select(LedgerEntry)
+            select(
+                LedgerEntry.learner_id,
+                LedgerEntry.available,
+                LedgerEntry.converted,
+                LedgerEntry.expired,
+                LedgerEntry.breakdown,
+                LedgerEntry.posted_at,
+            )
             .join(
                 LedgerHead,
                 (LedgerHead.learner_id == LedgerEntry.learner_id)
                 & (LedgerHead.seq == LedgerEntry.seq),
             )
-            .where(LedgerHead.learner_id.in_(wanted))
+            .where(among(LedgerHead.learner_id, wanted, dialect=self.dialect))
         )
-        return {entry.learner_id: entry for entry in result.scalars()}
+        return {row[0]: HeadFigures(*row) for row in result.tuples()}
 
     async def insert_rows(
         self, entries: Sequence[dict[str, Any]], positions: Sequence[dict[str, Any]]
     ) -> None:
-        """Multi-row INSERTs of new entries and positions (the batch posting path)."""
+        """Multi-row INSERTs of new entries and positions (the batch posting path): Core
+        INSERTs of the tables, nothing kept in the session."""
         if entries:
-            await self.session.execute(insert(LedgerEntry), list(entries))
+            await self.session.execute(insert(_ENTRIES), list(entries))
         if positions:
-            await self.session.execute(insert(LedgerPosition), list(positions))
+            await self.session.execute(insert(_POSITIONS), list(positions))
 
     async def head(self, learner_id: uuid.UUID) -> LedgerHead | None:
         result = await self.session.execute(
@@ -131,7 +158,9 @@ class LedgerRepository:
         if not keys:
             return {}
         result = await self.session.execute(
-            select(LedgerEntry).where(LedgerEntry.idempotency_key.in_(list(keys)))
+            select(LedgerEntry).where(
+                among(LedgerEntry.idempotency_key, keys, dialect=self.dialect)
+            )
         )
         return {entry.idempotency_key: entry for entry in result.scalars()}
 
@@ -200,7 +229,7 @@ class LedgerRepository:
             return set()
         result = await self.session.execute(
             select(LedgerPosition.outcome_id).where(
-                LedgerPosition.outcome_id.in_(list(outcome_ids))
+                among(LedgerPosition.outcome_id, outcome_ids, dialect=self.dialect)
             )
         )
         return set(result.scalars())

@@ -17,12 +17,12 @@ a reversal (revocation) removes whatever remains of an outcome; an adjustment
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -171,8 +171,17 @@ def _empty_breakdown() -> dict[str, Any]:
     return {"category": {}, "level": {}}
 
 
+def _copy_breakdown(breakdown: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``{axis: {key: {figure: text}}}`` to change (what deepcopy did, for this
+    shape only, at a fraction of its cost)."""
+    return {
+        axis: {key: dict(figures) for key, figures in buckets.items()}
+        for axis, buckets in breakdown.items()
+    }
+
+
 def _apply_breakdown(breakdown: dict[str, Any], legs: Iterable[Leg]) -> dict[str, Any]:
-    result = copy.deepcopy(breakdown)
+    result = _copy_breakdown(breakdown)
     for leg in legs:
         for axis, key in (("category", leg.category), ("level", _level_key(leg.level))):
             bucket = result[axis].setdefault(key, {name: money(ZERO) for name in FIGURES})
@@ -211,11 +220,6 @@ class Deposit:
     statement_ids: list[str]
     actor: str
     idempotency_key: str
-
-
-def _entry_row(entry: LedgerEntry) -> dict[str, Any]:
-    """An entry's column values, for a multi-row INSERT."""
-    return {column.key: getattr(entry, column.key) for column in LedgerEntry.__table__.columns}
 
 
 class LedgerService:
@@ -298,13 +302,13 @@ class LedgerService:
 
     async def deposit_many(
         self, session: AsyncSession, deposits: Sequence[Deposit]
-    ) -> list[LedgerEntry]:
+    ) -> list[uuid.UUID]:
         """Batch :meth:`deposit` (the rules worker's path): same checks, same chains.
 
         The learners' heads are locked in learner order, each learner's deposits are
         chained in the order given, and entries and positions are written with
         multi-row INSERTs. An idempotency key seen before returns the entry first
-        posted (never posts twice). Returns the entries in the order of ``deposits``.
+        posted (never posts twice). Returns the entries' ids in the order of ``deposits``.
         """
         if not deposits:
             return []
@@ -349,9 +353,9 @@ class LedgerService:
                 prev.posted_at if prev else None,
             )
         now = utc_now()
-        entries: list[LedgerEntry] = []
+        entries: list[dict[str, Any]] = []
         position_rows: list[dict[str, Any]] = []
-        by_key: dict[str, LedgerEntry] = {}
+        by_key: dict[str, uuid.UUID] = {}
         for deposit, amount in zip(deposits, amounts, strict=True):
             if deposit.idempotency_key in existing:
                 continue
@@ -368,7 +372,8 @@ class LedgerService:
             posted_at = max(now, last_posted) if last_posted else now
             available = totals["available"] + amount
             breakdown = _apply_breakdown(breakdown, [leg])
-            entry = LedgerEntry(
+            # Column values, hashed and INSERTed as they are: no ORM object per entry.
+            entry = SimpleNamespace(
                 id=uuid.uuid4(),
                 learner_id=deposit.learner_id,
                 seq=head.seq + 1,
@@ -398,8 +403,8 @@ class LedgerService:
                 prev_hash=head.hash,
             )
             entry.hash = entry_hash(entry, head.hash)
-            entries.append(entry)
-            by_key[deposit.idempotency_key] = entry
+            entries.append(vars(entry))
+            by_key[deposit.idempotency_key] = entry.id
             position_rows.append(
                 {
                     "outcome_id": deposit.outcome_id,
@@ -418,9 +423,9 @@ class LedgerService:
             totals = {**totals, "available": available}
             state[deposit.learner_id] = (totals, breakdown, posted_at)
             head.seq, head.hash, head.updated_at = entry.seq, entry.hash, posted_at
-        await repo.insert_rows([_entry_row(e) for e in entries], position_rows)
+        await repo.insert_rows(entries, position_rows)
         await session.flush()
-        return [by_key.get(d.idempotency_key) or existing[d.idempotency_key] for d in deposits]
+        return [by_key.get(d.idempotency_key) or existing[d.idempotency_key].id for d in deposits]
 
     async def expire_outcome(
         self,

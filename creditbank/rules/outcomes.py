@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import NotFound
@@ -29,7 +30,7 @@ from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.accumulation import CapUsage, LearnerRecord
 from creditbank.rules.ast import UnitCategory
 from creditbank.rules.engine import Evaluation as EngineEvaluation
-from creditbank.rules.engine import evaluation_json
+from creditbank.rules.engine import evaluation_bytes, evaluation_fields
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
@@ -52,9 +53,15 @@ async def learner_record(
     return record_from(outcomes, standards)
 
 
-def record_from(outcomes: Iterable[Outcome | Counted], standards: StandardsSet) -> LearnerRecord:
-    units: set[str] = set()
-    usage: list[CapUsage] = []
+def record_from(
+    outcomes: Iterable[Outcome | Counted],
+    standards: StandardsSet,
+    *,
+    start: LearnerRecord | None = None,
+) -> LearnerRecord:
+    """The record of these outcomes (added to ``start``'s, when given)."""
+    units: set[str] = set(start.credited_units) if start is not None else set()
+    usage: list[CapUsage] = list(start.cap_usage) if start is not None else []
     policy = standards.accumulation
     for outcome in outcomes:
         if outcome.status == OutcomeStatus.ACTIVE.value:
@@ -68,6 +75,16 @@ def record_from(outcomes: Iterable[Outcome | Counted], standards: StandardsSet) 
             year = outcome.statement_timestamp.astimezone(policy.calendar_timezone).year
             usage.append(CapUsage(group=cap.group, year=year, credits=outcome.credits))
     return LearnerRecord(credited_units=frozenset(units), cap_usage=tuple(usage))
+
+
+async def counted_of_learners(
+    session: AsyncSession, learner_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Counted]]:
+    """What :func:`record_from` needs of each learner's active and expired outcomes."""
+    rows = await RulesRepository.from_session(session).counted_of_learners(
+        learner_ids, statuses=[OutcomeStatus.ACTIVE.value, OutcomeStatus.EXPIRED.value]
+    )
+    return {learner: [Counted(*values) for values in found] for learner, found in rows.items()}
 
 
 @dataclass(frozen=True)
@@ -120,25 +137,37 @@ class Rows:
         ]
 
 
-def build_rows(item: ToStore, now: datetime) -> Rows:
-    """The evaluation-log row and the outcomes of one evaluation (nothing written)."""
+def _json(document: dict[str, Any], *, serialised: bool) -> Any:
+    data = evaluation_bytes(document)
+    return orjson.Fragment(data) if serialised else orjson.loads(data)
+
+
+def build_rows(item: ToStore, now: datetime, *, serialised: bool = False) -> Rows:
+    """The evaluation-log row and the outcomes of one evaluation (nothing written).
+
+    The detail is the engine's evaluation JSON with the notes; an outcome's trace
+    the parts of it that concern the outcome. ``serialised``: as JSON text ready to
+    INSERT (``orjson.Fragment``, for rows that never become ORM objects), not dicts.
+    """
     result = item.result
     ref = result.standards
     reason_zh, reason_en = result.reason.zh, result.reason.en
     if item.notes and not result.recognised:
         reason_zh += "（" + "；".join(n["zh"] for n in item.notes) + "）"
         reason_en += " (" + "; ".join(n["en"] for n in item.notes) + ")"
-    detail = evaluation_json(result)
-    detail["notes"] = list(item.notes)
+    detail = _json({**evaluation_fields(result), "notes": list(item.notes)}, serialised=serialised)
     evaluation_id = uuid.uuid4()
     outcomes: list[dict[str, Any]] = []
-    for decision, dumped in zip(result.decisions, detail["decisions"], strict=True):
+    for decision in result.decisions:
         if decision.credited <= 0:
             continue
-        # The outcome's trace: the parts of the logged detail that concern it.
-        rule_trace = next(
-            (t for t in detail["trace"]["rules"] if t["rule_id"] == decision.rule_id), None
-        )
+        rule_trace = next((t for t in result.trace.rules if t.rule_id == decision.rule_id), None)
+        trace = {
+            "reason": result.reason,
+            "gates": result.trace.gates,
+            "rule": rule_trace,
+            "accumulation": decision.accumulation,
+        }
         outcomes.append(
             {
                 "id": uuid.uuid4(),
@@ -161,12 +190,7 @@ def build_rows(item: ToStore, now: datetime) -> Rows:
                 "standards_version": decision.standards.version,
                 "standards_hash": decision.standards.hash,
                 "evaluation_id": evaluation_id,
-                "trace": {
-                    "reason": detail["reason"],
-                    "gates": detail["trace"]["gates"],
-                    "rule": rule_trace,
-                    "accumulation": dumped["accumulation"],
-                },
+                "trace": _json(trace, serialised=serialised),
                 "requires_review": decision.requires_review,
                 "recognised_at": now,
                 "statement_timestamp": decision.achieved_at,

@@ -37,12 +37,12 @@ from creditbank.rules.accumulation import LearnerRecord
 from creditbank.rules.ast import InstitutionType
 from creditbank.rules.engine import evaluate_statement, evaluation_json
 from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_from_statement
-from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
+from creditbank.rules.models import Evaluation, HeldStatement
 from creditbank.rules.outcomes import (
-    Counted,
     Rows,
     ToStore,
     build_rows,
+    counted_of_learners,
     learner_record,
     record_from,
     store_evaluation,
@@ -245,24 +245,22 @@ async def process_statements(
     if batch:
         published = await standards_service.in_force(session, now, set_id=standards_set)
         standards = published.standards
-        outcomes = await repo.outcomes_of_learners(
-            sorted({learner for _, _, learner, _ in batch}),
-            statuses=[OutcomeStatus.ACTIVE.value, OutcomeStatus.EXPIRED.value],
+        counted = await counted_of_learners(
+            session, sorted({learner for _, _, learner, _ in batch})
         )
-        counted: dict[uuid.UUID, list[Outcome | Counted]] = {
-            learner: list(rows) for learner, rows in outcomes.items()
-        }
         records = {learner: record_from(rows, standards) for learner, rows in counted.items()}
         built: list[tuple[int, ToStore, Rows]] = []
         for index, stored, learner_id, institution in batch:
             facts, notes = statement_facts(stored.body, institution, standards)
             result = evaluate_statement(facts, records[learner_id], standards)
             item = ToStore(stored.id, learner_id, result, "statement", notes)
-            rows = build_rows(item, now)
+            rows = build_rows(item, now, serialised=True)
             if rows.outcomes:
-                # Her record for the next statement, as one by one would read it back.
-                counted[learner_id].extend(rows.counted())
-                records[learner_id] = record_from(counted[learner_id], standards)
+                # Her record for the next statement, as one by one would read it back
+                # (record_from is a fold: adding the new outcomes to it is the same).
+                records[learner_id] = record_from(
+                    rows.counted(), standards, start=records[learner_id]
+                )
             built.append((index, item, rows))
         await store_rows(session, [rows for _, _, rows in built], actor=actor)
         await events.emit(

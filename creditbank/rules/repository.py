@@ -6,11 +6,13 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.kit.types import among
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 
 
@@ -20,6 +22,10 @@ def lock_key(kind: str, value: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+_EVALUATIONS = cast(Table, Evaluation.__table__)
+_OUTCOMES = cast(Table, Outcome.__table__)
+
+
 class RulesRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -27,6 +33,10 @@ class RulesRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> RulesRepository:
         return cls(session)
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     async def lock(self, kind: str, value: str) -> None:
         """Serialise work on one learner / one actor for the rest of the transaction.
@@ -72,26 +82,44 @@ class RulesRepository:
     async def insert_rows(
         self, evaluations: Sequence[dict[str, Any]], outcomes: Sequence[dict[str, Any]]
     ) -> None:
-        """Multi-row INSERTs of evaluation-log rows and outcomes (the batch path)."""
-        if evaluations:
-            await self.session.execute(insert(Evaluation), list(evaluations))
-        if outcomes:
-            await self.session.execute(insert(Outcome), list(outcomes))
+        """Multi-row INSERTs of evaluation-log rows and outcomes (the batch path).
 
-    async def outcomes_of_learners(
+        Core INSERTs of the tables (every column given), not the ORM's bulk path:
+        nothing of these rows is kept in the session, and the ORM's per-row work
+        cost as much as the INSERT.
+        """
+        if evaluations:
+            await self.session.execute(insert(_EVALUATIONS), list(evaluations))
+        if outcomes:
+            await self.session.execute(insert(_OUTCOMES), list(outcomes))
+
+    async def counted_of_learners(
         self, learner_ids: Sequence[uuid.UUID], *, statuses: Sequence[str]
-    ) -> dict[uuid.UUID, list[Outcome]]:
-        """Batch :meth:`outcomes_of` (same order per learner), in one query."""
-        out: dict[uuid.UUID, list[Outcome]] = {learner: [] for learner in learner_ids}
+    ) -> dict[uuid.UUID, list[tuple[str, str, str, Decimal, datetime]]]:
+        """What a record needs of these learners' outcomes (status, unit, category,
+        credits, statement time), in :meth:`outcomes_of` order; no traces read."""
+        out: dict[uuid.UUID, list[tuple[str, str, str, Decimal, datetime]]] = {
+            learner: [] for learner in learner_ids
+        }
         if not learner_ids:
             return out
         result = await self.session.execute(
-            select(Outcome)
-            .where(Outcome.learner_id.in_(list(learner_ids)), Outcome.status.in_(list(statuses)))
+            select(
+                Outcome.learner_id,
+                Outcome.status,
+                Outcome.unit_code,
+                Outcome.category,
+                Outcome.credits,
+                Outcome.statement_timestamp,
+            )
+            .where(
+                among(Outcome.learner_id, learner_ids, dialect=self.dialect),
+                Outcome.status.in_(list(statuses)),
+            )
             .order_by(Outcome.recognised_at, Outcome.id)
         )
-        for outcome in result.scalars():
-            out[outcome.learner_id].append(outcome)
+        for learner, status, unit_code, category, credits, at in result.tuples():
+            out[learner].append((status, unit_code, category, credits, at))
         return out
 
     async def add(self, *rows: Outcome | Evaluation | HeldStatement) -> None:
@@ -192,7 +220,7 @@ class RulesRepository:
         result = await self.session.execute(
             select(Evaluation.statement_id)
             .where(
-                Evaluation.statement_id.in_(list(statement_ids)),
+                among(Evaluation.statement_id, statement_ids, dialect=self.dialect),
                 Evaluation.kind.in_(list(kinds)),
             )
             .distinct()
