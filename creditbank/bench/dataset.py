@@ -37,9 +37,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from creditbank.bench.repository import BenchRepository
 from creditbank.bench.runner import percentile
@@ -118,14 +118,25 @@ def account_name(n: int) -> str:
     return f"B{n:07d}"
 
 
-def statements(
-    shape: Shape, start: datetime, end: datetime
-) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """``(learner, institution, body)`` of every statement, in ``stored`` order."""
+class Generated(NamedTuple):
+    """One statement: its learner's and institution's index, its body and its times."""
+
+    learner: int
+    school: int
+    id: uuid.UUID
+    registration: uuid.UUID
+    body: dict[str, Any]
+    stored: datetime
+    timestamp: datetime
+
+
+def statements(shape: Shape, start: datetime, end: datetime) -> Iterator[Generated]:
+    """Every statement of the dataset, in ``stored`` order."""
     rng = random.Random(shape.seed)
     span = (end - start).total_seconds()
     step = span / max(shape.statements, 1)
     homes = schools(shape)
+    registrations = [uuid.UUID(registration(n)) for n in range(500)]
     for n in range(shape.statements):
         who = rng.randrange(shape.learners)
         school = homes[who % shape.institutions]
@@ -133,11 +144,14 @@ def statements(
         course = rng.randrange(len(COURSES) * 3)
         title = COURSES[course % len(COURSES)]
         scaled = rng.randrange(30, 101) / 100
-        stored = start + timedelta(seconds=round(n * step, 3))
+        stored = start + timedelta(milliseconds=round(n * step * 1000))
+        stored -= timedelta(microseconds=stored.microsecond % 1000)
         timestamp = stored - timedelta(seconds=rng.randrange(7 * 86400))
         activity = f"{school.home_page}/xapi/activities/course-{course:03d}"
+        statement_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        registered = registrations[rng.randrange(500)]
         body = {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "id": str(statement_id),
             "actor": {
                 "objectType": "Agent",
                 "name": f"学员{who % 10000:04d}",
@@ -159,7 +173,7 @@ def statements(
                 "duration": f"PT{rng.randrange(1, 40)}H",
             },
             "context": {
-                "registration": registration(rng.randrange(500)),
+                "registration": str(registered),
                 "platform": school.key,
                 "language": "zh-CN",
                 "contextActivities": {
@@ -172,22 +186,24 @@ def statements(
             "stored": isoformat_z(stored),
             "version": "1.0.0",
         }
-        yield who, who % shape.institutions, body
+        yield Generated(
+            who, who % shape.institutions, statement_id, registered, body, stored, timestamp
+        )
 
 
-def _statement_row(seq: int, body: dict[str, Any], institution_id: uuid.UUID) -> dict[str, Any]:
-    context = body["context"]
+def _statement_row(seq: int, item: Generated, institution_id: uuid.UUID) -> dict[str, Any]:
+    body = item.body
     return {
         "seq": seq,
-        "id": uuid.UUID(body["id"]),
+        "id": item.id,
         "actor_key": agent_key(body["actor"]),
         "verb_id": body["verb"]["id"],
         "object_type": "Activity",
         "object_activity_id": body["object"]["id"],
         "object_statement_id": None,
-        "registration": uuid.UUID(context["registration"]),
-        "stored": _parse(body["stored"]),
-        "timestamp": _parse(body["timestamp"]),
+        "registration": item.registration,
+        "stored": item.stored,
+        "timestamp": item.timestamp,
         "institution_id": institution_id,
         "credential_id": None,
         "voided": False,
@@ -198,13 +214,10 @@ def _statement_row(seq: int, body: dict[str, Any], institution_id: uuid.UUID) ->
     }
 
 
-def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def _outcome_row(
-    learner: uuid.UUID, school: School, body: dict[str, Any], course: str, stored: datetime
+    learner: uuid.UUID, school: School, item: Generated, course: str
 ) -> dict[str, Any]:
+    body = item.body
     digest = uuid.uuid5(NAMESPACE, body["id"])
     credits = Decimal(1 + digest.int % 4)
     return {
@@ -219,7 +232,7 @@ def _outcome_row(
         "unit_credits": credits,
         "score_scaled": str(body["result"]["score"]["scaled"]),
         "status": OutcomeStatus.ACTIVE.value,
-        "statement_id": uuid.UUID(body["id"]),
+        "statement_id": item.id,
         "statement_ids": [body["id"]],
         "institution_key": school.key,
         "rule_id": "bench",
@@ -230,8 +243,8 @@ def _outcome_row(
         "evaluation_id": uuid.uuid5(NAMESPACE, "evaluation:" + body["id"]),
         "trace": {"bench": True},
         "requires_review": False,
-        "recognised_at": stored,
-        "statement_timestamp": _parse(body["timestamp"]),
+        "recognised_at": item.stored,
+        "statement_timestamp": item.timestamp,
         "expires_at": None,
         "revoked_at": None,
         "revoked_reason": None,
@@ -357,9 +370,10 @@ async def load_dataset(
         while True:
             rows: list[dict[str, Any]] = []
             keys: list[tuple[int, int, bool]] = []
-            for who, school, body in generator:
+            for item in generator:
+                who, school, body = item.learner, item.school, item.body
                 seq += 1
-                row = _statement_row(seq, body, ids[school])
+                row = _statement_row(seq, item, ids[school])
                 rows.append(row)
                 keys.extend(
                     (key_hash(kind, value), seq, related)
@@ -373,9 +387,7 @@ async def load_dataset(
                 ):
                     credited.add((who, course))
                     outcomes.append(
-                        _outcome_row(
-                            learner_id(shape, who), homes[school], body, course, row["stored"]
-                        )
+                        _outcome_row(learner_id(shape, who), homes[school], item, course)
                     )
                 if len(rows) >= CHUNK:
                     break
@@ -438,7 +450,8 @@ async def _ingest(
             )
         loaded.statements += len(bodies)
 
-    for _, school, body in statements(shape, end - timedelta(days=shape.days), end):
+    for item in statements(shape, end - timedelta(days=shape.days), end):
+        school, body = item.school, item.body
         del body["stored"], body["version"]
         pending.setdefault(school, []).append(body)
         if len(pending[school]) >= batch:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from creditbank.bench.dataset import Shape, statements
 from creditbank.config import Settings
 from creditbank.db import Database
+from creditbank.kit.time import isoformat_z
 from creditbank.lrs.models import Statement, StatementKey
 from creditbank.rules.models import Outcome
 from tests.acceptance.li_na import cli, cli_env
@@ -39,14 +40,16 @@ def test_the_seed_decides_the_dataset() -> None:
     again = list(statements(shape, end - timedelta(days=30), end))
     other = list(statements(Shape(50, 7, 2, 4, 0.5, 30), end - timedelta(days=30), end))
     assert first == again
-    assert [b["id"] for _, _, b in first] != [b["id"] for _, _, b in other]
-    assert {who for who, _, _ in first} <= set(range(7))
-    stored = [body["stored"] for _, _, body in first]
+    assert [g.body["id"] for g in first] != [g.body["id"] for g in other]
+    assert {g.learner for g in first} <= set(range(7))
+    stored = [g.stored for g in first]
     assert stored == sorted(stored), "stored must not decrease along seq"
-    # Every statement is its learner's home institution's: it may send only its own.
-    for who, school, body in first:
-        assert school == who % 2
-        assert body["actor"]["account"]["homePage"].startswith(f"https://s{school:04d}.")
+    for g in first:
+        assert g.body["stored"] == isoformat_z(g.stored)
+        assert g.stored.microsecond % 1000 == 0
+        # Every statement is its learner's home institution's: it may send only its own.
+        assert g.school == g.learner % 2
+        assert g.body["actor"]["account"]["homePage"].startswith(f"https://s{g.school:04d}.")
 
 
 async def test_dataset_loads_and_prints_rows_per_second(
