@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from creditbank.bench.repository import BenchRepository
@@ -278,18 +280,30 @@ class Loaded:
     statements_seconds: float = 0.0
     ledger_seconds: float = 0.0
     setup_seconds: float = 0.0
+    analyzed: list[str] = field(default_factory=list)
+
+
+def _write_secret_file(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
 
 
 async def _setup(
-    database: Database, settings: Settings, shape: Shape
+    database: Database, settings: Settings, shape: Shape, credentials: Path | None = None
 ) -> tuple[dict[int, uuid.UUID], dict[int, tuple[str, str]]]:
     """Institutions (and one credential each) through the identity service; learners and
-    their links as bulk rows. Returns institution ids and ``(key, secret)`` by index."""
+    their links as bulk rows. Returns institution ids and ``(key, secret)`` by index.
+
+    ``credentials``: also issue a reader credential (``statements/read``, on the first
+    institution) and write every key and secret there (mode 0600), for ``bench query``.
+    """
     from creditbank.identity.service import identity
 
     ids: dict[int, uuid.UUID] = {}
     secrets: dict[int, tuple[str, str]] = {}
     homes = schools(shape)
+    reader: tuple[str, str] | None = None
     async with database.session_scope() as session:
         for n, school in enumerate(homes):
             institution = await identity.create_institution(
@@ -305,6 +319,25 @@ async def _setup(
             issued = await identity.issue_credential(session, institution, label="bench")
             ids[n] = institution.id
             secrets[n] = (issued.credential.key, issued.secret)
+            if credentials is not None and n == 0:
+                read = await identity.issue_credential(
+                    session, institution, scopes=("statements/read",), label="bench reader"
+                )
+                reader = (read.credential.key, read.secret)
+    if credentials is not None:
+        document = {
+            "reader": {"lrs_key": reader[0], "lrs_secret": reader[1]} if reader else None,
+            "institutions": [
+                {
+                    "key": school.key,
+                    "home_page": school.home_page,
+                    "lrs_key": key,
+                    "lrs_secret": secret,
+                }
+                for school, (key, secret) in zip(homes, secrets.values(), strict=True)
+            ],
+        }
+        _write_secret_file(credentials, json.dumps(document, indent=1))
     now = utc_now()
     for start in range(0, shape.learners, CHUNK):
         learners, links = [], []
@@ -343,13 +376,18 @@ async def _setup(
 
 
 async def load_dataset(
-    settings: Settings, shape: Shape, *, ingest: bool = False, batch: int = 100
+    settings: Settings,
+    shape: Shape,
+    *,
+    ingest: bool = False,
+    batch: int = 100,
+    credentials: Path | None = None,
 ) -> Loaded:
     database = Database.from_settings(settings)
     loaded = Loaded()
     try:
         started = time.perf_counter()
-        ids, secrets = await _setup(database, settings, shape)
+        ids, secrets = await _setup(database, settings, shape, credentials)
         loaded.setup_seconds = time.perf_counter() - started
         started = time.perf_counter()
         if ingest:
@@ -404,9 +442,19 @@ async def load_dataset(
             await _deposit_all(database, outcomes, loaded, batch=1000)
             outcomes = []
         loaded.statements_seconds = time.perf_counter() - started - loaded.ledger_seconds
+        loaded.analyzed = await _analyze(database)
         return loaded
     finally:
         await database.dispose()
+
+
+async def _analyze(database: Database) -> list[str]:
+    """What the ``jobs.analyze_stale`` job does within ten minutes of a bulk load: fresh
+    planner statistics for the tables the load changed."""
+    from creditbank.jobs.service import jobs
+
+    async with database.session_scope() as session:
+        return await jobs.analyze_stale(session)
 
 
 async def _deposit_all(
@@ -474,7 +522,11 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days,
     )
     cpu = time.process_time()
-    loaded = asyncio.run(load_dataset(settings, shape, ingest=args.ingest, batch=args.batch))
+    loaded = asyncio.run(
+        load_dataset(
+            settings, shape, ingest=args.ingest, batch=args.batch, credentials=args.credentials
+        )
+    )
     cpu = time.process_time() - cpu
     how = (
         f"through the LRS service, batches of {args.batch}"
@@ -498,6 +550,8 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
             f"dataset ledger: {loaded.deposits} deposits in {loaded.ledger_seconds:.2f} s = "
             f"{loaded.deposits / loaded.ledger_seconds:.0f} deposits/s (ledger service)"
         )
+    if loaded.analyzed:
+        print(f"dataset analyzed (as jobs.analyze_stale would): {', '.join(loaded.analyzed)}")
     print(f"dataset cpu: {cpu:.1f} s of this process")
     print(machine())
     return 0
@@ -670,6 +724,11 @@ def register_dataset(bench_subparsers: Any) -> None:
     )
     dataset.add_argument("--batch", type=int, default=100, help="statements per --ingest batch")
     dataset.add_argument("--migrate", action="store_true", help="upgrade the schema first")
+    dataset.add_argument(
+        "--credentials",
+        type=Path,
+        help="write the LRS keys and secrets (and a statements/read one) to this file",
+    )
     dataset.set_defaults(run=_cmd_dataset)
     balance = bench_subparsers.add_parser(
         "balance", help="p50/p95 of a learner's balance with E ledger entries"
