@@ -492,7 +492,109 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "share_state_expired": ("已过期", "Expired"),
     "share_choose_one": ("请至少选择一项要披露的内容。", "Choose at least one thing to disclose."),
     "share_expiry_past": ("有效期必须晚于今天。", "The end date must be after today."),
+    # the institution's CSV/xlsx imports
+    "imports_title": ("导入成绩文件", "Import records"),
+    "imports_link": ("导入 CSV/Excel 文件", "Import a CSV or Excel file"),
+    "imports_text": (
+        "上传 CSV 或 Excel（.xlsx）文件和列映射文件：先预览，逐行检查并与已存记录比对；"
+        "确认导入后才保存。重复导入同一文件不会重复保存。",
+        "Upload a CSV or Excel (.xlsx) file with its column-mapping file: the preview checks "
+        "every row and compares it with what is stored; nothing is stored until you commit. "
+        "Importing the same file again stores nothing twice.",
+    ),
+    "imports_back": ("返回导入列表", "Back to the imports"),
+    "import_upload": ("上传文件", "Upload a file"),
+    "import_file": ("CSV 或 Excel 文件", "CSV or Excel file"),
+    "import_file_hint": (
+        "CSV（UTF-8 或 GB18030）或 .xlsx，最大 {mib} MiB。",
+        "CSV (UTF-8 or GB18030) or .xlsx, at most {mib} MiB.",
+    ),
+    "import_mapping": ("列映射文件（YAML）", "Column-mapping file (YAML)"),
+    "import_mapping_hint": (
+        "说明哪一列是学号、课程、结果、成绩、学时、日期；最大 {kib} KiB。",
+        "Names the columns holding the learner, course, result, score, hours and date; "
+        "at most {kib} KiB.",
+    ),
+    "import_reuse_mapping": (
+        "未选择映射文件时，沿用最近一次导入（{filename}，{date}）的映射",
+        "Without a mapping file, use the mapping of the latest import ({filename}, {date})",
+    ),
+    "import_choose_file": ("请选择要导入的文件。", "Choose the file to import."),
+    "import_choose_mapping": ("请选择列映射文件。", "Choose the column-mapping file."),
+    "import_preview_button": ("上传并预览", "Upload and preview"),
+    "import_recent": ("最近的导入", "Recent imports"),
+    "import_filename": ("文件", "File"),
+    "import_status_preview": ("待确认", "Previewed, not committed"),
+    "import_status_committed": ("已导入", "Committed"),
+    "import_title": ("导入：{filename}", "Import: {filename}"),
+    "import_preview": ("预览", "Preview"),
+    "import_rows": ("行数", "Rows"),
+    "import_new": ("新记录", "New"),
+    "import_unchanged": ("未变化", "Unchanged"),
+    "import_conflicts": ("冲突", "Conflicts"),
+    "import_errors": ("错误", "Errors"),
+    "import_created": ("已保存", "Created"),
+    "import_duplicates": (
+        "文件中有 {n} 行与其他行重复，只计一次。",
+        "{n} row(s) repeat another row of the file and count once.",
+    ),
+    "import_fix_errors": (
+        "文件有错误，不能导入：请按下表修正后重新上传。",
+        "The file has errors and cannot be committed: fix them as listed below and upload "
+        "it again.",
+    ),
+    "import_commit_text": (
+        "确认后保存 {n} 条新记录；未变化和冲突的记录不会改动。",
+        "Committing stores {n} new record(s); unchanged and conflicting records are left "
+        "as they are.",
+    ),
+    "import_commit_button": ("确认导入", "Commit the import"),
+    "import_committed_notice": ("已导入。", "Committed."),
+    "import_committed_at": ("导入时间", "Committed at"),
+    "import_result": ("导入结果", "Result"),
+    "import_error_table": ("逐行错误", "Row errors"),
+    "import_errors_first": (
+        "共 {n} 处错误，下面列出前 {shown} 处。",
+        "{n} errors in all; the first {shown} are listed.",
+    ),
+    "import_conflict_table": ("冲突的行（未覆盖）", "Conflicting rows (not overwritten)"),
+    "import_row": ("行", "Row"),
+    "import_column": ("列", "Column"),
+    "import_value": ("值", "Value"),
+    "import_problem": ("问题", "What is wrong"),
     "share_expiry_invalid": ("请输入有效的日期。", "Enter a valid date."),
+    "share_expiry_required": ("请选择分享的有效期。", "Choose the day the share ends."),
+    "share_audience_too_long": ("最多 {n} 个字符。", "At most {n} characters."),
+    "share_unknown_claim": (
+        "所选内容已不在此证明中，请重新选择。",
+        "Something you chose is no longer in this transcript; choose again.",
+    ),
+    "share_state_suspended": ("已暂停", "Suspended"),
+    "share_made_title": ("分享链接（请复制保存）", "The share link (copy it now)"),
+    "share_made_text": (
+        "把此链接发给用人单位，对方无需登录即可验证；链接只显示您选择披露的内容。"
+        "也可复制或下载下面的 SD-JWT 文件交给支持该标准的验证方。",
+        "Give this link to the employer: they verify it without signing in and see only "
+        "what you chose to disclose. Or copy or download the SD-JWT below for a verifier "
+        "that reads the standard.",
+    ),
+    "share_sd_jwt": ("SD-JWT（可复制）", "SD-JWT (to copy)"),
+    "share_download": ("下载 SD-JWT 文件", "Download the SD-JWT file"),
+    "verify_share_title": ("验证分享的学习成果", "Verify a shared transcript"),
+    "verify_share_id": ("分享编号", "Share id"),
+    "verify_share_proven": ("本分享证实的内容", "What this share proves"),
+    "verify_share_proven_text": (
+        "签发机构 {issuer} 证明：截至 {as_of}，持有人取得了以下学习成果。"
+        "持有人只披露了以下内容，未披露的内容不会显示。",
+        "{issuer} states that, as of {as_of}, the holder earned what is listed below. "
+        "The holder disclosed only this; nothing undisclosed is shown.",
+    ),
+    "verify_share_withheld": (
+        "此分享现在不成立，因此不显示其中的内容。",
+        "This share does not hold now, so none of its content is shown.",
+    ),
+    "verify_share_unknown": ("没有这个分享。", "There is no such share."),
+    "verify_share_bank_name": ("终身学习学分银行", "Lifelong Learning Credit Bank"),
     "verify_share_gone": (
         "没有这个分享，或它已被撤销。",
         "There is no such share, or it was revoked.",
