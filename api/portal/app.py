@@ -151,13 +151,22 @@ def install_portal_errors(portal: FastAPI) -> None:
 
 
 def create_portal(parent: FastAPI, settings: Settings) -> FastAPI:
-    from api.portal.pages import admin, certifier, learner, operator, public, transcripts, verify
+    from api.portal.pages import (
+        admin,
+        certifier,
+        imports,
+        learner,
+        operator,
+        public,
+        transcripts,
+        verify,
+    )
 
     portal = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, debug=False)
     # The parent's state: the database and settings the API dependencies read.
     portal.state = parent.state
     install_portal_errors(portal)
-    for module in (public, verify, learner, transcripts, certifier, admin, operator):
+    for module in (public, verify, learner, transcripts, certifier, admin, imports, operator):
         portal.include_router(module.router)
     portal.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"

@@ -492,6 +492,76 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "share_state_expired": ("已过期", "Expired"),
     "share_choose_one": ("请至少选择一项要披露的内容。", "Choose at least one thing to disclose."),
     "share_expiry_past": ("有效期必须晚于今天。", "The end date must be after today."),
+    # the institution's CSV/xlsx imports
+    "imports_title": ("导入成绩文件", "Import records"),
+    "imports_link": ("导入 CSV/Excel 文件", "Import a CSV or Excel file"),
+    "imports_text": (
+        "上传 CSV 或 Excel（.xlsx）文件和列映射文件：先预览，逐行检查并与已存记录比对；"
+        "确认导入后才保存。重复导入同一文件不会重复保存。",
+        "Upload a CSV or Excel (.xlsx) file with its column-mapping file: the preview checks "
+        "every row and compares it with what is stored; nothing is stored until you commit. "
+        "Importing the same file again stores nothing twice.",
+    ),
+    "imports_back": ("返回导入列表", "Back to the imports"),
+    "import_upload": ("上传文件", "Upload a file"),
+    "import_file": ("CSV 或 Excel 文件", "CSV or Excel file"),
+    "import_file_hint": (
+        "CSV（UTF-8 或 GB18030）或 .xlsx，最大 {mib} MiB。",
+        "CSV (UTF-8 or GB18030) or .xlsx, at most {mib} MiB.",
+    ),
+    "import_mapping": ("列映射文件（YAML）", "Column-mapping file (YAML)"),
+    "import_mapping_hint": (
+        "说明哪一列是学号、课程、结果、成绩、学时、日期；最大 {kib} KiB。",
+        "Names the columns holding the learner, course, result, score, hours and date; "
+        "at most {kib} KiB.",
+    ),
+    "import_reuse_mapping": (
+        "未选择映射文件时，沿用最近一次导入（{filename}，{date}）的映射",
+        "Without a mapping file, use the mapping of the latest import ({filename}, {date})",
+    ),
+    "import_choose_file": ("请选择要导入的文件。", "Choose the file to import."),
+    "import_choose_mapping": ("请选择列映射文件。", "Choose the column-mapping file."),
+    "import_preview_button": ("上传并预览", "Upload and preview"),
+    "import_recent": ("最近的导入", "Recent imports"),
+    "import_filename": ("文件", "File"),
+    "import_status_preview": ("待确认", "Previewed, not committed"),
+    "import_status_committed": ("已导入", "Committed"),
+    "import_title": ("导入：{filename}", "Import: {filename}"),
+    "import_preview": ("预览", "Preview"),
+    "import_rows": ("行数", "Rows"),
+    "import_new": ("新记录", "New"),
+    "import_unchanged": ("未变化", "Unchanged"),
+    "import_conflicts": ("冲突", "Conflicts"),
+    "import_errors": ("错误", "Errors"),
+    "import_created": ("已保存", "Created"),
+    "import_duplicates": (
+        "文件中有 {n} 行与其他行重复，只计一次。",
+        "{n} row(s) repeat another row of the file and count once.",
+    ),
+    "import_fix_errors": (
+        "文件有错误，不能导入：请按下表修正后重新上传。",
+        "The file has errors and cannot be committed: fix them as listed below and upload "
+        "it again.",
+    ),
+    "import_commit_text": (
+        "确认后保存 {n} 条新记录；未变化和冲突的记录不会改动。",
+        "Committing stores {n} new record(s); unchanged and conflicting records are left "
+        "as they are.",
+    ),
+    "import_commit_button": ("确认导入", "Commit the import"),
+    "import_committed_notice": ("已导入。", "Committed."),
+    "import_committed_at": ("导入时间", "Committed at"),
+    "import_result": ("导入结果", "Result"),
+    "import_error_table": ("逐行错误", "Row errors"),
+    "import_errors_first": (
+        "共 {n} 处错误，下面列出前 {shown} 处。",
+        "{n} errors in all; the first {shown} are listed.",
+    ),
+    "import_conflict_table": ("冲突的行（未覆盖）", "Conflicting rows (not overwritten)"),
+    "import_row": ("行", "Row"),
+    "import_column": ("列", "Column"),
+    "import_value": ("值", "Value"),
+    "import_problem": ("问题", "What is wrong"),
     "share_expiry_invalid": ("请输入有效的日期。", "Enter a valid date."),
     "verify_share_gone": (
         "没有这个分享，或它已被撤销。",

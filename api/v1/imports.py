@@ -13,21 +13,11 @@ from fastapi import APIRouter, File, UploadFile, status
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
-from creditbank.errors import BadRequest
-from creditbank.imports.reader import MAX_FILE_BYTES
+from api.uploads import read_import_file, read_mapping
 from creditbank.imports.schemas import ImportRead, ImportSummary
 from creditbank.imports.service import imports as import_service
 
 router = APIRouter(prefix="/api/v1/institutions/{key}/imports", tags=["imports"])
-
-MAX_MAPPING_BYTES = 64 * 1024
-
-
-async def _read(upload: UploadFile, limit: int, what: str) -> bytes:
-    content = await upload.read(limit + 1)
-    if len(content) > limit:
-        raise BadRequest(f"{what}: too large / 文件过大", code="file_too_large")
-    return content
 
 
 @router.post("", response_model=ImportRead, status_code=status.HTTP_201_CREATED)
@@ -38,14 +28,8 @@ async def preview_import(
     file: UploadFile = File(description="the CSV or .xlsx file"),
     mapping: UploadFile = File(description="the column-mapping YAML"),
 ) -> object:
-    content = await _read(file, MAX_FILE_BYTES, "file")
-    mapping_bytes = await _read(mapping, MAX_MAPPING_BYTES, "mapping")
-    try:
-        mapping_text = mapping_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadRequest(
-            "mapping: not UTF-8 / 映射文件须为 UTF-8", code="mapping_invalid"
-        ) from None
+    content = await read_import_file(file)
+    mapping_text = await read_mapping(mapping)
     return await import_service.preview(
         session,
         principal,

@@ -240,3 +240,6 @@ def register(subparsers: Any) -> None:
     from creditbank.bench.transcripts import register_transcripts
 
     register_transcripts(sub)
+    from creditbank.bench.dataset import register_dataset
+
+    register_dataset(sub)

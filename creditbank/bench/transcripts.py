@@ -11,9 +11,10 @@ the report's JSON. Every credential carries two ``BitstringStatusListEntry``s (r
 indexes in a revocation and a suspension list of 131,072 entries, about 1% of the bits
 set for others), and every verification checks them against the two signed status
 list credentials held in memory, as the verify route does once the publisher has
-signed a list version and the verifier has decoded its bitstring ("status lists
-cached"; each check still verifies each list's own signature; the route adds one
-versions query). The Data Integrity proof (``eddsa-rdfc-2022``, RDF
+signed a list version ("status lists cached": each list's own signature is verified
+once per list version, by :class:`creditbank.transcripts.status.VerifiedLists`, then
+a check is a lookup by the list's exact text and a bit; the route adds one versions
+query). The Data Integrity proof (``eddsa-rdfc-2022``, RDF
 canonicalisation) likewise, fewer times (it is far slower). SD-JWT VC: a share as
 ``shares.create`` signs it (ES256, one outcome and the credit totals disclosed, the
 holder's ``cnf.jwk``, the status entries), verified as a key-bound presentation

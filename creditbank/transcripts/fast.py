@@ -35,6 +35,21 @@ class IssuerKeyCache:
         #: key file -> (monotonic time read, signing.generation() then,
         #:             kid -> (JWK, status) of the keys that verify)
         self._sets: dict[Path, tuple[float, int, dict[str, tuple[dict[str, Any], str]]]] = {}
+        #: id(settings) -> (settings, its key_dir, the key file): a Path built and hashed
+        #: once per settings object, not per lookup.
+        self._paths: dict[int, tuple[Settings, Path, Path]] = {}
+
+    def _path(self, settings: Settings) -> Path:
+        key_dir = settings.key_dir
+        found = self._paths.get(id(settings))
+        if found is not None and found[0] is settings and found[1] is key_dir:
+            return found[2]
+        path = self.purpose.path(settings)
+        with self._lock:
+            if len(self._paths) >= 32:
+                self._paths.clear()
+            self._paths[id(settings)] = (settings, key_dir, path)
+        return path
 
     def _load(self, settings: Settings, path: Path) -> dict[str, tuple[dict[str, Any], str]]:
         generation = signing.generation()
@@ -46,7 +61,7 @@ class IssuerKeyCache:
 
     def lookup(self, settings: Settings, kid: str) -> tuple[dict[str, Any], str] | None:
         """The public JWK (its ``kid`` the facility's, not the URL) and status of ``kid``."""
-        path = self.purpose.path(settings)
+        path = self._path(settings)
         cached = self._sets.get(path)
         if (
             cached is None
@@ -62,6 +77,7 @@ class IssuerKeyCache:
     def clear(self) -> None:
         with self._lock:
             self._sets.clear()
+            self._paths.clear()
 
 
 def _exact(value: Any) -> Any:

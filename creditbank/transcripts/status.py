@@ -34,7 +34,13 @@ Checking
     :func:`check` verifies every ``credentialStatus`` entry of a credential against
     status list credentials given as VC-JWT text (fetched by the caller: from the
     database for the API, from ``--status FILE`` offline): each list's own signature,
-    issuer, purpose, length and the bit. Never raises on bad input.
+    issuer, purpose, length and the bit. Never raises on bad input. A list whose own
+    signature verified is remembered by its exact VC-JWT text (:class:`VerifiedLists`),
+    so each list version's signature is verified once, not once per credential checked:
+    a changed bit is a new version and so new text (verified afresh), a tampered list is
+    other text (verified, and failing), and a remembered list is trusted only while the
+    kid still resolves to the same key, within its own validity window and at most its
+    ``ttl`` since it was verified.
 """
 
 from __future__ import annotations
@@ -44,12 +50,15 @@ import binascii
 import gzip
 import random
 import re
+import threading
+import time
 import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -498,6 +507,94 @@ async def on_events(session: AsyncSession, found: Sequence[events.Event]) -> Non
 # -- checking ------------------------------------------------------------------------------
 
 
+#: A list's ``ttl`` when it states none (the spec's default: 300,000 ms).
+DEFAULT_TTL_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class _Verified:
+    kid: str
+    jwk: dict[str, Any]
+    payload: dict[str, Any]
+    nbf: int
+    exp: int | None
+    until: float  # clock() time after which the signature is verified again
+
+
+class VerifiedLists:
+    """Status list credentials whose own signature verified, by their exact VC-JWT text
+    (the last ``size`` seen; each remembered at most its ``ttl``)."""
+
+    def __init__(self, size: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self.clock = clock
+        self.hits = self.misses = 0
+        self._lock = threading.Lock()
+        self._found: OrderedDict[str, _Verified] = OrderedDict()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+            self.hits = self.misses = 0
+
+    def lookup(
+        self, token: str, resolve: vcjwt.KeyResolver, now: datetime
+    ) -> dict[str, Any] | None:
+        """The verified payload of ``token`` if it was verified before, its ``ttl`` has not
+        run out, its kid still resolves to the key it verified with and ``now`` is within
+        its validity window; else None (then verify it in full)."""
+        found = self._found.get(token)
+        if found is not None:
+            moment = int(now.timestamp())
+            resolved = resolve(found.kid)
+            if (
+                self.clock() < found.until
+                and resolved is not None
+                and resolved[0] == found.jwk
+                and found.nbf <= moment + 60
+                and (found.exp is None or moment < found.exp)
+            ):
+                self.hits += 1
+                return found.payload
+            with self._lock:
+                self._found.pop(token, None)
+        self.misses += 1
+        return None
+
+    def remember(self, token: str, report: dict[str, Any], resolve: vcjwt.KeyResolver) -> None:
+        """Remember a list whose report is valid (signature, key, claims and window)."""
+        payload = report["credential"]
+        kid = report["checks"]["header"]["kid"]
+        resolved = resolve(kid)
+        if not report["valid"] or payload is None or resolved is None:
+            return
+        subject = payload.get("credentialSubject")
+        ttl = subject.get("ttl") if isinstance(subject, dict) else None
+        seconds = (
+            ttl / 1000
+            if isinstance(ttl, int | Decimal) and not isinstance(ttl, bool) and ttl > 0
+            else DEFAULT_TTL_SECONDS
+        )
+        exp = payload.get("exp")
+        entry_ = _Verified(
+            kid=kid,
+            jwk=resolved[0],
+            payload=payload,
+            nbf=payload["nbf"],
+            exp=exp if isinstance(exp, int) else None,
+            until=self.clock() + float(seconds),
+        )
+        with self._lock:
+            self._found[token] = entry_
+            self._found.move_to_end(token)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+
+#: The process's verified status lists (``POST /api/v1/verify``, shares, the CLI).
+verified_lists = VerifiedLists()
+
+
 def _error(errors: list[str], message: str) -> None:
     errors.append(f"status: {message}")
 
@@ -510,24 +607,29 @@ def _check_list(
     resolve: vcjwt.KeyResolver,
     now: datetime,
     errors: list[str],
+    cache: VerifiedLists,
 ) -> tuple[bool, bytes | None]:
     """(the list's signature holds, its bits if the list is usable)."""
     url = entry_["statusListCredential"]
-    try:
-        report = vcjwt.verify(token, resolve, now=now)
-    except BadRequest:
-        _error(errors, f"status list {url} is not a VC-JWT")
-        return False, None
-    if not report["checks"]["signature"]["valid"] or not report["checks"]["issuer_key"]["valid"]:
-        _error(errors, f"status list {url} fails its own signature")
-        for reason in report["errors"]:
-            _error(errors, f"status list {url}: {reason}")
-        return False, None
-    if not report["valid"]:
-        for reason in report["errors"]:
-            _error(errors, f"status list {url}: {reason}")
-        return True, None
-    payload = report["credential"] or {}
+    payload = cache.lookup(token, resolve, now)
+    if payload is None:
+        try:
+            report = vcjwt.verify(token, resolve, now=now)
+        except BadRequest:
+            _error(errors, f"status list {url} is not a VC-JWT")
+            return False, None
+        checks = report["checks"]
+        if not checks["signature"]["valid"] or not checks["issuer_key"]["valid"]:
+            _error(errors, f"status list {url} fails its own signature")
+            for reason in report["errors"]:
+                _error(errors, f"status list {url}: {reason}")
+            return False, None
+        if not report["valid"]:
+            for reason in report["errors"]:
+                _error(errors, f"status list {url}: {reason}")
+            return True, None
+        cache.remember(token, report, resolve)
+        payload = report["credential"] or {}
     subject = payload.get("credentialSubject")
     types = payload.get("type")
     problems = []
@@ -564,9 +666,11 @@ def check(
     lists: Mapping[str, str],
     resolve: vcjwt.KeyResolver,
     now: datetime,
+    cache: VerifiedLists | None = None,
 ) -> dict[str, Any]:
     """The status part of a report: every ``credentialStatus`` entry of ``credential``
-    against the status list credentials ``lists`` (URL -> VC-JWT text).
+    against the status list credentials ``lists`` (URL -> VC-JWT text); ``cache`` (by
+    default :data:`verified_lists`) remembers the lists whose signature verified.
 
     ``status`` is ``revoked`` when a revocation bit is set, else ``suspended`` when a
     suspension bit is, else ``valid``; ``unknown`` when an entry could not be checked.
@@ -607,7 +711,13 @@ def check(
             result.update(checked=False, list_signature_valid=None)
             continue
         signature_ok, bits = _check_list(
-            token, e, issuer=issuer, resolve=resolve, now=now, errors=errors
+            token,
+            e,
+            issuer=issuer,
+            resolve=resolve,
+            now=now,
+            errors=errors,
+            cache=verified_lists if cache is None else cache,
         )
         result["list_signature_valid"] = signature_ok
         if bits is None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.acceptance.li_na import cli
+from tests.imports.files import MAPPING, ROWS, csv_bytes
 
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -205,6 +206,46 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     _shot(page, "credentials-zh", dialect)
     page.goto(f"{url}/institution")
     assert page.locator("[data-credential-secret]").count() == 0
+    # ... and imports a GB18030 CSV: a wrong row is shown in the preview and blocks the
+    # commit; the corrected file (the mapping of the first upload reused) is committed
+    page.get_by_role("link", name="导入 CSV/Excel 文件").click()
+    page.wait_for_url(f"{url}/institution/imports")
+    _no_serious_violations(page, "imports")
+    bad_row = ["2024009", "", "通过", "abc", "1", "2024-03-01"]
+    page.get_by_label("CSV 或 Excel 文件").set_input_files(
+        files=[
+            {
+                "name": "成绩.csv",
+                "mimeType": "text/csv",
+                "buffer": csv_bytes([*ROWS, bad_row], encoding="gb18030"),
+            }
+        ]
+    )
+    page.get_by_label("列映射文件（YAML）").set_input_files(
+        files=[{"name": "mapping.yaml", "mimeType": "application/yaml", "buffer": MAPPING.encode()}]
+    )
+    page.get_by_role("button", name="上传并预览").click()
+    page.wait_for_url(f"{url}/institution/imports/*")
+    assert _figure(page, "errors") == "2"
+    assert page.get_by_text("课程代码为空").is_visible()
+    assert page.get_by_role("button", name="确认导入").count() == 0
+    _no_serious_violations(page, "import-errors")
+    _shot(page, "import-errors-zh", dialect)
+    page.get_by_role("link", name="返回导入列表").click()
+    page.get_by_label("CSV 或 Excel 文件").set_input_files(
+        files=[
+            {"name": "成绩.csv", "mimeType": "text/csv", "buffer": csv_bytes(encoding="gb18030")}
+        ]
+    )
+    assert page.get_by_label("沿用最近一次导入").is_checked()
+    page.get_by_role("button", name="上传并预览").click()
+    page.wait_for_url(f"{url}/institution/imports/*")
+    assert (_figure(page, "new"), _figure(page, "errors")) == ("3", "0")
+    page.get_by_role("button", name="确认导入").click()
+    page.wait_for_url("**done=committed")
+    assert _figure(page, "created") == "3"
+    _no_serious_violations(page, "import-result")
+    _shot(page, "import-committed-zh", dialect)
     context.close()
 
     # -- the operator: institutions and accreditation, in English ---------------------------

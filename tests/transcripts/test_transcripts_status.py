@@ -19,6 +19,7 @@ from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit
 from creditbank.config import Settings
 from creditbank.kit import events
+from creditbank.kit.time import utc_now
 from creditbank.transcripts import status
 from creditbank.transcripts.service import transcripts
 from creditbank.transcripts.vcjwt import canonical_json
@@ -309,3 +310,88 @@ async def test_bad_status_lists_are_reported_never_valid(
     report = await _verify(client, f"{h}.{p}.{s[:-4]}AAAA")
     assert report["valid"] is False
     assert report["status"] == "unknown"
+
+
+# -- verified status lists remembered ------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_list_version_is_verified_once_then_a_bit_lookup(
+    client: httpx.AsyncClient, world: World, settings: Settings
+) -> None:
+    t1, _ = await _issue(client, world)
+    payload = json.loads(_unb64(t1["vc_jwt"].split(".")[1]))
+    lists = await _lists(client, t1)
+    resolve = transcripts.resolver(settings, None)
+    now = utc_now()
+    clock = _Clock()
+    cache = status.VerifiedLists(clock=clock)
+
+    first = status.check(payload, lists=lists, resolve=resolve, now=now, cache=cache)
+    assert first["valid"] is True, first
+    assert (cache.hits, cache.misses) == (0, 2)
+    again = status.check(payload, lists=lists, resolve=resolve, now=now, cache=cache)
+    assert again == first
+    assert (cache.hits, cache.misses) == (2, 2)
+
+    # The list's own ttl (300 s here) bounds how long a verification is remembered.
+    ttl = json.loads(_unb64(next(iter(lists.values())).split(".")[1]))["credentialSubject"]["ttl"]
+    clock.now += ttl / 1000 + 1
+    status.check(payload, lists=lists, resolve=resolve, now=now, cache=cache)
+    assert (cache.hits, cache.misses) == (2, 4)
+
+    # A remembered list is trusted only while its kid resolves to the key it verified with.
+    def gone(kid: str) -> None:
+        return None
+
+    report = status.check(payload, lists=lists, resolve=gone, now=now, cache=cache)
+    assert report["valid"] is False
+    assert report["status"] == "unknown"
+    assert [e["list_signature_valid"] for e in report["entries"]] == [False, False]
+
+
+async def test_a_tampered_list_fails_after_the_genuine_one_was_remembered(
+    client: httpx.AsyncClient, world: World, settings: Settings
+) -> None:
+    t1, _ = await _issue(client, world)
+    payload = json.loads(_unb64(t1["vc_jwt"].split(".")[1]))
+    lists = await _lists(client, t1)
+    resolve = transcripts.resolver(settings, None)
+    cache = status.VerifiedLists()
+    now = utc_now()
+    assert status.check(payload, lists=lists, resolve=resolve, now=now, cache=cache)["valid"]
+
+    suspension_url = t1["credential"]["credentialStatus"][1]["statusListCredential"]
+
+    def set_every_bit(changed: dict[str, Any]) -> None:
+        changed["credentialSubject"]["encodedList"] = status.encode(range(status.LIST_SIZE))
+
+    forged = {**lists, suspension_url: _reencode(lists[suspension_url], set_every_bit)}
+    assert forged[suspension_url] != lists[suspension_url]
+    report = status.check(payload, lists=forged, resolve=resolve, now=now, cache=cache)
+    assert report["valid"] is False
+    assert report["status"] == "unknown"
+    assert any("fails its own signature" in e for e in report["errors"])
+    assert [e["list_signature_valid"] for e in report["entries"]] == [True, False]
+    # and the genuine list is still what it was
+    assert status.check(payload, lists=lists, resolve=resolve, now=now, cache=cache)["valid"]
+
+
+async def test_suspension_shows_at_once_through_the_remembered_lists(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    t1, lina = await _issue(client, world)
+    base = f"/api/v1/transcripts/{t1['id']}"
+    for _ in range(3):  # remembered now
+        assert (await _verify(client, t1["vc_jwt"]))["status"] == "valid"
+    assert (await client.post(f"{base}/suspend", headers=lina)).status_code == 200
+    assert (await _verify(client, t1["vc_jwt"]))["status"] == "suspended"
+    assert (await client.post(f"{base}/unsuspend", headers=lina)).status_code == 200
+    assert (await _verify(client, t1["vc_jwt"]))["status"] == "valid"
