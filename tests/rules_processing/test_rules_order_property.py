@@ -27,8 +27,9 @@ except where order legitimately matters under the demo standards:
   cap (MOOC 5.0 of 10.0 a year, community/senior 2.0 of 8.0), so no draw exercises
   it; with a binding cap the totals stay equal but which outcome is reduced follows
   arrival order.
-- voiding is not drawn: a voiding statement must arrive after its target (the LRS
-  refuses one whose target it does not hold), so its order is not free.
+- voiding is not drawn: what a voiding statement does depends on what is stored when
+  it arrives (it retracts a statement already there), so its order is part of its
+  meaning.
 
 Bounded: 6 drawn examples per database plus the explicit order-dependent one,
 ``derandomize`` (the same draws every run).
