@@ -278,6 +278,23 @@ class TranscriptShareService:
 
     # -- verify (no login) -----------------------------------------------------------
 
+    async def verify_by_link(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        share_id: uuid.UUID,
+        *,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The verification of a share opened by its link (the random id is the
+        capability, as a transcript's QR link is): its stored SD-JWT checked as
+        :meth:`verify_presentation` checks a presented one, revoked and expired shares
+        too (the report says so; showing their claims is the page's to refuse)."""
+        share = await ShareRepository.from_session(session).get(share_id)
+        if share is None:
+            raise NotFound(f"no share {share_id} / 分享不存在", code="share_not_found")
+        return await self.verify_presentation(session, settings, share.sd_jwt, now=now)
+
     async def verify_presentation(
         self,
         session: AsyncSession,
