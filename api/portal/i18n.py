@@ -563,6 +563,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import_value": ("值", "Value"),
     "import_problem": ("问题", "What is wrong"),
     "share_expiry_invalid": ("请输入有效的日期。", "Enter a valid date."),
+    "share_expiry_required": ("请选择分享的有效期。", "Choose the day the share ends."),
+    "share_audience_too_long": ("最多 {n} 个字符。", "At most {n} characters."),
+    "share_unknown_claim": (
+        "所选内容已不在此证明中，请重新选择。",
+        "Something you chose is no longer in this transcript; choose again.",
+    ),
+    "share_state_suspended": ("已暂停", "Suspended"),
+    "share_made_title": ("分享链接（请复制保存）", "The share link (copy it now)"),
+    "share_made_text": (
+        "把此链接发给用人单位，对方无需登录即可验证；链接只显示您选择披露的内容。"
+        "也可复制或下载下面的 SD-JWT 文件交给支持该标准的验证方。",
+        "Give this link to the employer: they verify it without signing in and see only "
+        "what you chose to disclose. Or copy or download the SD-JWT below for a verifier "
+        "that reads the standard.",
+    ),
+    "share_sd_jwt": ("SD-JWT（可复制）", "SD-JWT (to copy)"),
+    "share_download": ("下载 SD-JWT 文件", "Download the SD-JWT file"),
+    "verify_share_title": ("验证分享的学习成果", "Verify a shared transcript"),
+    "verify_share_id": ("分享编号", "Share id"),
+    "verify_share_proven": ("本分享证实的内容", "What this share proves"),
+    "verify_share_proven_text": (
+        "签发机构 {issuer} 证明：截至 {as_of}，持有人取得了以下学习成果。"
+        "持有人只披露了以下内容，未披露的内容不会显示。",
+        "{issuer} states that, as of {as_of}, the holder earned what is listed below. "
+        "The holder disclosed only this; nothing undisclosed is shown.",
+    ),
+    "verify_share_withheld": (
+        "此分享现在不成立，因此不显示其中的内容。",
+        "This share does not hold now, so none of its content is shown.",
+    ),
+    "verify_share_unknown": ("没有这个分享。", "There is no such share."),
+    "verify_share_bank_name": ("终身学习学分银行", "Lifelong Learning Credit Bank"),
     "verify_share_gone": (
         "没有这个分享，或它已被撤销。",
         "There is no such share, or it was revoked.",

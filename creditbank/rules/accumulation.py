@@ -7,16 +7,14 @@ caller (the ledger) posts them and keeps the record.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
-from creditbank.kit.credits import ZERO
+from creditbank.kit.credits import ZERO, parse_credits
 from creditbank.rules.ast import UnitCategory
 from creditbank.rules.trace import Message, decimal_text
-from creditbank.rules.types import Credits
 from creditbank.standards.schemas import AccumulationPolicy
 
 __all__ = [
@@ -28,20 +26,21 @@ __all__ = [
     "add_years",
 ]
 
+# Frozen dataclasses, not validated models: built per statement from values already
+# exact to the hundredth (the engine's, the ledger's); see creditbank.rules.trace.
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class CapUsage(_Frozen):
+@dataclass(frozen=True, slots=True)
+class CapUsage:
     """Credits already counted in one cap group in one calendar year."""
 
     group: str
     year: int
-    credits: Credits
+    credits: Decimal
 
 
-class LearnerRecord(_Frozen):
+@dataclass(frozen=True, slots=True)
+class LearnerRecord:
     """What a learner already has, as accumulation needs it.
 
     ``credited_units``: units credited and still counting (not revoked).
@@ -61,7 +60,7 @@ class LearnerRecord(_Frozen):
         """This record after ``credits`` of ``unit_code`` were credited."""
         usage = self.cap_usage
         if group is not None and year is not None and credits > 0:
-            usage = (*usage, CapUsage(group=group, year=year, credits=credits))
+            usage = (*usage, CapUsage(group=group, year=year, credits=parse_credits(credits)))
         return LearnerRecord(credited_units=self.credited_units | {unit_code}, cap_usage=usage)
 
 
@@ -73,18 +72,17 @@ class AccumulationStatus(StrEnum):
     refused = "refused"  # nothing: unit already credited, or cap already full
 
 
-class AccumulationResult(_Frozen):
-    """Credits that count for one outcome, and why."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccumulationResult:
+    """Credits that count for one outcome, and why (credits exact to the hundredth)."""
 
     status: AccumulationStatus
-    recognised_credits: Credits
-    credited_credits: Credits
+    recognised_credits: Decimal
+    credited_credits: Decimal
     cap_group: str | None = None
     cap_year: int | None = None
-    cap_remaining: Credits | None = Field(
-        default=None, description="room left in the cap group before this outcome"
-    )
-    expires_at: AwareDatetime | None = None
+    cap_remaining: Decimal | None = None  # room left in the cap group before this outcome
+    expires_at: datetime | None = None
     reasons: tuple[Message, ...] = ()
 
 

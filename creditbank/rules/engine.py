@@ -10,11 +10,14 @@ global: the same input always gives the same :class:`Evaluation`, trace included
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, assert_never
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+import orjson
+from pydantic import BaseModel
 
 from creditbank.kit.credits import CONTEXT, ZERO, floor_to_step, from_hundredths, to_hundredths
 from creditbank.rules.accumulation import AccumulationResult, LearnerRecord, accumulate
@@ -52,7 +55,6 @@ from creditbank.rules.trace import (
     RuleTrace,
     decimal_text,
 )
-from creditbank.rules.types import Credits
 from creditbank.standards.schemas import (
     ActivityMapping,
     Bilingual,
@@ -69,28 +71,31 @@ __all__ = [
     "RecognitionDecision",
     "evaluate_condition",
     "evaluate_statement",
+    "evaluation_bytes",
+    "evaluation_json",
     "recorded_hours",
 ]
 
+# The engine's results are frozen dataclasses (see creditbank.rules.trace): built from
+# values already checked (the standards, the facts), so nothing is validated twice on
+# the hot path. Their JSON (evaluation_json) is what is stored and explained.
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class RecognitionDecision(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecognitionDecision:
     """A recognised learning outcome (学习成果) and what accumulation made of it."""
 
     unit_code: str
     unit_title: Bilingual
     category: UnitCategory
     level: int
-    credits: Credits  # recognised, before accumulation
+    credits: Decimal  # recognised, before accumulation; exact to the hundredth
     rule_id: str
     rule_version: int
     standards: StandardsRef
     statement_id: str | None
     institution_key: str
-    achieved_at: AwareDatetime
+    achieved_at: datetime
     requires_review: bool
     accumulation: AccumulationResult
 
@@ -100,14 +105,16 @@ class RecognitionDecision(_Frozen):
         return self.accumulation.credited_credits
 
 
-class EvaluationTrace(_Frozen):
+@dataclass(frozen=True, slots=True)
+class EvaluationTrace:
     """Gates and every rule considered, in order."""
 
     gates: tuple[GateTrace, ...]
     rules: tuple[RuleTrace, ...]
 
 
-class Evaluation(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evaluation:
     """Everything the engine concluded about one statement, and why."""
 
     statement_id: str | None
@@ -136,6 +143,28 @@ class Evaluation(_Frozen):
                     year=result.cap_year,
                 )
         return record
+
+
+def _json_default(value: Any) -> Any:
+    # Every Decimal of the engine's dataclasses is credits: two places, as ``Credits``
+    # writes them. Models (facts, standards ref, titles) serialise as they always have.
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def evaluation_bytes(value: Any) -> bytes:
+    """JSON of an engine result (or any part of one): dataclass fields in order, enums
+    as values, tuples as lists, credits as ``"x.xx"``, times as ISO 8601 (``Z`` for UTC)."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_UTC_Z)
+
+
+def evaluation_json(value: Evaluation) -> dict[str, Any]:
+    """The evaluation as the JSON stored in the decision log and shown by explanations."""
+    document: dict[str, Any] = orjson.loads(evaluation_bytes(value))
+    return document
 
 
 class ConditionScope:
@@ -169,8 +198,10 @@ def _leaf(kind: str, passed: bool, zh: str, en: str) -> ConditionTrace:
     return ConditionTrace(kind=kind, passed=passed, message=_msg(zh, en))
 
 
+@lru_cache(maxsize=1024)
 def _listed(values: tuple[Any, ...]) -> str:
-    return "[" + ", ".join(str(v) for v in values) + "]"
+    """``[a, b]`` of a condition's list (the same few lists, from the standards in force)."""
+    return "[" + ", ".join(str(getattr(v, "value", v)) for v in values) + "]"
 
 
 def _gte(kind: str, label: str, value: Decimal | None, threshold: Decimal) -> ConditionTrace:
@@ -255,7 +286,7 @@ def evaluate_condition(condition: Condition, scope: ConditionScope) -> Condition
             )
         case InstitutionTypeIn():
             ok = facts.institution_type in condition.institution_type_in
-            allowed = _listed(tuple(t.value for t in condition.institution_type_in))
+            allowed = _listed(condition.institution_type_in)
             kind = facts.institution_type.value
             return _leaf(
                 "institution_type_in",
@@ -283,7 +314,7 @@ def evaluate_condition(condition: Condition, scope: ConditionScope) -> Condition
                 f"activity is mapped to unit {target}" if mapped else "activity is not mapped",
             )
         case UnitCategoryIn():
-            allowed = _listed(tuple(c.value for c in condition.unit_category_in))
+            allowed = _listed(condition.unit_category_in)
             if scope.unit is None:
                 return _leaf(
                     "unit_category_in", False, "无映射单元，无类别", "no mapped unit, no category"

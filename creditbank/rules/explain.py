@@ -18,7 +18,7 @@ from creditbank.kit.time import utc_now
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.service import get_statement_for_processing
 from creditbank.rules.accumulation import LearnerRecord
-from creditbank.rules.engine import evaluate_statement
+from creditbank.rules.engine import evaluate_statement, evaluation_json
 from creditbank.rules.facts import StatementFactsError
 from creditbank.rules.models import Outcome
 from creditbank.rules.outcomes import get_outcome, learner_record, read_outcome
@@ -190,7 +190,7 @@ async def dry_run(
         else LearnerRecord()
     )
     result = evaluate_statement(facts, record, published.standards)
-    detail = result.model_dump(mode="json")
+    detail = evaluation_json(result)
     detail["notes"] = notes
     detail["stored"] = False
     return detail

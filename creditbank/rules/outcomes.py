@@ -29,6 +29,7 @@ from creditbank.ledger.service import ledger as ledger_service
 from creditbank.rules.accumulation import CapUsage, LearnerRecord
 from creditbank.rules.ast import UnitCategory
 from creditbank.rules.engine import Evaluation as EngineEvaluation
+from creditbank.rules.engine import evaluation_json
 from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
@@ -127,7 +128,7 @@ def build_rows(item: ToStore, now: datetime) -> Rows:
     if item.notes and not result.recognised:
         reason_zh += "（" + "；".join(n["zh"] for n in item.notes) + "）"
         reason_en += " (" + "; ".join(n["en"] for n in item.notes) + ")"
-    detail = result.model_dump(mode="json")
+    detail = evaluation_json(result)
     detail["notes"] = list(item.notes)
     evaluation_id = uuid.uuid4()
     outcomes: list[dict[str, Any]] = []

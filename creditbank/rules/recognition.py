@@ -35,7 +35,7 @@ from creditbank.lrs.service import (
 from creditbank.lrs.xapi.ifi import agent_ifi
 from creditbank.rules.accumulation import LearnerRecord
 from creditbank.rules.ast import InstitutionType
-from creditbank.rules.engine import evaluate_statement
+from creditbank.rules.engine import evaluate_statement, evaluation_json
 from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_from_statement
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 from creditbank.rules.outcomes import (
@@ -305,7 +305,7 @@ async def _preview_held(
     except (NoStandardsInForce, StatementFactsError, ValueError):
         return
     result = evaluate_statement(facts, LearnerRecord(), published.standards)
-    detail = result.model_dump(mode="json")
+    detail = evaluation_json(result)
     detail["notes"] = notes
     reason_zh, reason_en = result.reason.zh, result.reason.en
     if notes and not result.recognised:

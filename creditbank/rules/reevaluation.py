@@ -5,6 +5,7 @@ reversed, new ones deposited; nothing rewritten). Never commits.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -212,10 +213,9 @@ async def _apply_changes(
         if found is None:
             continue
         statement_id, result = found
-        only = result.model_copy(
-            update={
-                "decisions": tuple(d for d in result.decisions if d.unit_code == change.unit_code)
-            }
+        only = dataclasses.replace(
+            result,
+            decisions=tuple(d for d in result.decisions if d.unit_code == change.unit_code),
         )
         _, created = await store_evaluation(
             session,

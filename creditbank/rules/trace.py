@@ -1,29 +1,31 @@
-"""Traces: why each rule matched or not, leaf by leaf, in Chinese and English."""
+"""Traces: why each rule matched or not, leaf by leaf, in Chinese and English.
+
+Plain frozen dataclasses, not validated models: the engine builds tens of them per
+statement, from values it already checked, so validating each cost more than the
+evaluation itself. What is stored and shown is their JSON
+(:func:`creditbank.rules.engine.evaluation_json`); credits in it are two-decimal
+text, as the ``Credits`` type writes them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
-
-from creditbank.rules.types import Credits
 
 __all__ = ["ConditionTrace", "GateTrace", "Message", "RuleStatus", "RuleTrace"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Message(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Message:
     """A short explanation in Chinese and English."""
 
     zh: str
     en: str
 
 
-class ConditionTrace(_Frozen):
+@dataclass(frozen=True, slots=True)
+class ConditionTrace:
     """The result of one condition, with its children for ``all`` / ``any`` / ``not``."""
 
     kind: str
@@ -38,7 +40,8 @@ class ConditionTrace(_Frozen):
         return [leaf for child in self.children for leaf in child.leaves()]
 
 
-class GateTrace(_Frozen):
+@dataclass(frozen=True, slots=True)
+class GateTrace:
     """A check the engine makes before any rule can recognise anything."""
 
     gate: str  # institution_known | institution_accredited | activity_mapped | unit_in_scope
@@ -57,14 +60,15 @@ class RuleStatus(StrEnum):
     blocked = "blocked"  # it matched, but a gate (accreditation, scope) failed
 
 
-class RuleTrace(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleTrace:
     """One recognition rule considered for a statement."""
 
     rule_id: str
     rule_version: int
     status: RuleStatus
     condition: ConditionTrace
-    credits: Credits | None = None
+    credits: Decimal | None = None  # credits, exact to the hundredth
     credits_message: Message | None = None
     message: Message
 

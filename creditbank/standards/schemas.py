@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -600,6 +600,11 @@ class StandardsRef(_Model):
     hash: str
 
 
+def _private(model: BaseModel) -> dict[str, Any]:
+    """A model's private attributes, read without pydantic's ``__getattr__``."""
+    return cast(dict[str, Any], model.__pydantic_private__)
+
+
 class StandardsSet(_Model):
     """A whole standards set, cross-checked, with its content hash and lookups."""
 
@@ -614,6 +619,7 @@ class StandardsSet(_Model):
     _hash: str = PrivateAttr(default="")
     _units: dict[str, Unit] = PrivateAttr(default_factory=dict)
     _institutions: dict[str, Institution] = PrivateAttr(default_factory=dict)
+    _ref: StandardsRef | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _references(self) -> StandardsSet:
@@ -634,6 +640,7 @@ class StandardsSet(_Model):
         self._units = {unit.code: unit for unit in self.units.units}
         self._institutions = {i.key: i for i in self.institutions.institutions}
         self._hash = hashlib.sha256(self.canonical_json()).hexdigest()
+        self._ref = StandardsRef(id=self.meta.id, version=self.meta.version, hash=self._hash)
 
     def canonical_json(self) -> bytes:
         """The set as canonical JSON: sorted keys, no spaces, UTF-8, decimals as text."""
@@ -649,16 +656,23 @@ class StandardsSet(_Model):
 
     @property
     def ref(self) -> StandardsRef:
-        """Id, version and hash, as recorded on every decision."""
-        return StandardsRef(id=self.meta.id, version=self.meta.version, hash=self._hash)
+        """Id, version and hash, as recorded on every decision (made once: frozen)."""
+        ref: StandardsRef | None = _private(self)["_ref"]
+        if ref is None:  # pragma: no cover - model_post_init sets it
+            ref = StandardsRef(id=self.meta.id, version=self.meta.version, hash=self._hash)
+        return ref
 
+    # The lookups the engine makes several times per statement read the private
+    # indexes directly: through pydantic's __getattr__ they cost more than the lookup.
     def unit(self, code: str) -> Unit | None:
         """The catalog unit ``code``."""
-        return self._units.get(code)
+        unit: Unit | None = _private(self)["_units"].get(code)
+        return unit
 
     def institution(self, key: str) -> Institution | None:
         """The catalog institution ``key``."""
-        return self._institutions.get(key)
+        institution: Institution | None = _private(self)["_institutions"].get(key)
+        return institution
 
     def level(self, number: int) -> Level | None:
         """The framework level ``number``."""

@@ -110,6 +110,7 @@ CALLER_FREE = {
     "transcripts_service.jwk",
     "shares_service.verify_presentation",  # verifying a presented SD-JWT is public too
     "shares_service.presentation",  # a share's URL is its capability
+    "shares_service.verify_by_link",  # so is a share's verify link
     "consistent_through",
     "configure_credential_cache",  # start-up wiring in api/app.py
     "attachment_parts",

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +137,47 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     assert page.locator('tr[data-unit="CERT-ELEC-4"]').is_visible()
     _no_serious_violations(page, "transcript")
     _shot(page, "transcript-zh", dialect)
+    transcript_url = page.url
     page.get_by_role("link", name="打开公开验证页面").click()
     page.wait_for_url(f"{url}/verify/*")
     assert page.locator('section[data-valid="true"]').is_visible()
     assert page.get_by_text("本证明证实的内容").is_visible()
     _no_serious_violations(page, "verify")
     _shot(page, "verify-zh", dialect)
+    # she shares only MOOC-PY-1 until a month from now; an employer opens the link
+    page.goto(transcript_url)
+    page.locator('input[name="outcome"][value="MOOC-PY-1"]').check()
+    page.get_by_label("分享给（可选）").fill("某某科技公司")
+    until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    page.get_by_label("有效期至").fill(until)
+    page.get_by_role("button", name="创建分享").click()
+    share_link = page.locator("[data-share-url]")
+    assert share_link.is_visible()
+    share_url = share_link.inner_text().strip()
+    assert "/verify/shares/" in share_url
+    assert page.locator("[data-share-sd-jwt]").is_visible()
+    assert page.locator('tr[data-state="active"]').count() == 1
+    _no_serious_violations(page, "share-made")
+    _shot(page, "share-made-zh", dialect)
+    employer = browser.new_context(viewport={"width": 1200, "height": 900})
+    verifier = employer.new_page()
+    verifier.goto(url + share_url[share_url.index("/verify/shares/") :])
+    assert verifier.locator('section[data-valid="true"]').is_visible()
+    assert verifier.get_by_text("本分享证实的内容").is_visible()
+    assert verifier.locator('tr[data-unit="MOOC-PY-1"]').is_visible()
+    shown = verifier.locator("main").inner_text()
+    for hidden in ("CERT-ELEC-4", "COMM-FA-16", "SEN-CAL-1", "HBOU-EE-101", "某某科技公司"):
+        assert hidden not in shown, hidden
+    _no_serious_violations(verifier, "verify-share")
+    _shot(verifier, "verify-share-zh", dialect)
+    # she revokes it: her list says revoked, the employer's page too
+    page.locator('tr[data-state="active"]').get_by_role("button", name="撤销").click()
+    assert page.locator('tr[data-state="revoked"]').is_visible()
+    verifier.reload()
+    assert verifier.locator('section[data-share-status="revoked"]').is_visible()
+    assert verifier.locator('tr[data-unit="MOOC-PY-1"]').count() == 0
+    _shot(verifier, "verify-share-revoked-zh", dialect)
+    employer.close()
     page.goto(f"{url}/verify")
     page.get_by_label("粘贴证明").fill("eyJhbGciOiJub25lIn0.e30.")
     page.get_by_role("button", name="验证").click()

@@ -1,6 +1,6 @@
 """The employer's verify page (no login): paste a transcript or upload its file, or open
-a transcript's QR link; shows what is proven, by whom, whether it still holds, and only
-what was disclosed.
+a transcript's QR link or a share's link; shows what is proven, by whom, whether it
+still holds, and only what was disclosed.
 
 The report is the transcripts service's (the one ``POST /api/v1/verify`` answers);
 input that cannot be read is a "not valid" with its reason, never an error page.
@@ -23,6 +23,7 @@ from api.portal.pages.transcripts import status_of, verified
 from api.portal.web import AnyPage, CheckedForm, Page, form_text
 from creditbank.errors import DomainError, NotFound
 from creditbank.transcripts.service import transcripts as transcripts_service
+from creditbank.transcripts.shares import shares as shares_service
 from creditbank.transcripts.vcjwt import MAX_TOKEN_BYTES
 
 log = logging.getLogger("creditbank.portal")
@@ -123,6 +124,33 @@ async def verify_given(page: AnyPage, form: CheckedForm) -> Response:
     except Unreadable as exc:
         report = failed(exc.key, exc.detail)
     return show(page, report)
+
+
+@router.get("/shares/{share_id}")
+async def verify_share(request: Request, page: AnyPage, share_id: uuid.UUID) -> Response:
+    """A share's link: its SD-JWT verified as ``POST /api/v1/verify`` verifies one
+    (signature, issuer key, status lists, expiry, the share's own state). Only what the
+    share disclosed is in it, and even that is shown only while the share holds."""
+    from api.portal.app import error_page  # the portal app imports this module
+
+    try:
+        async with get_database(request).read_scope() as session:
+            report = await shares_service.verify_by_link(session, page.settings, share_id)
+    except NotFound:
+        return page.finish(error_page(request, 404, "verify_share_unknown"))
+    signed = bool(report.get("checks", {}).get("signature", {}).get("valid"))
+    credential = report.get("credential")
+    return page.render(
+        "verify_share.html",
+        report=report,
+        status=status_of(report),
+        share_id=share_id,
+        # Only the bank's own keys verify here: a signature that holds is the bank's.
+        issuer_name=page.t("verify_share_bank_name") if signed else "",
+        view=transcript_view.read(credential)
+        if report.get("valid") and isinstance(credential, dict)
+        else None,
+    )
 
 
 @router.get("/{transcript_id}")
