@@ -10,9 +10,14 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from api.auth import CurrentPrincipal
+from api.auth import ClientIp, CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
-from creditbank.transcripts.schemas import ShareCreate, ShareRead
+from creditbank.transcripts.schemas import (
+    ShareCreate,
+    ShareRead,
+    ShareStatusRead,
+    TranscriptStatusChange,
+)
 from creditbank.transcripts.sdjwt import MEDIA_TYPE
 from creditbank.transcripts.shares import SHARES_PATH, share_read
 from creditbank.transcripts.shares import shares as shares_service
@@ -60,6 +65,46 @@ async def revoke_share(
     """Revoke a share (the learner herself or the operator); verifying it then fails."""
     share = await shares_service.revoke(session, principal, transcript_id, share_id)
     return share_read(settings, share)
+
+
+@router.post(
+    "/api/v1/transcripts/{transcript_id}/shares/{share_id}/suspend",
+    response_model=ShareStatusRead,
+)
+async def suspend_share(
+    transcript_id: uuid.UUID,
+    share_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Suspend one share (the learner herself or the operator): its suspension bit is set
+    in its status list until she lifts it; the transcript and its other shares stay."""
+    return await shares_service.change_status(
+        session, principal, transcript_id, share_id, suspended=True,
+        reason=body.reason if body else None, ip=ip,
+    )  # fmt: skip
+
+
+@router.post(
+    "/api/v1/transcripts/{transcript_id}/shares/{share_id}/unsuspend",
+    response_model=ShareStatusRead,
+)
+async def unsuspend_share(
+    transcript_id: uuid.UUID,
+    share_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ip: ClientIp,
+    body: TranscriptStatusChange | None = None,
+) -> object:
+    """Reinstate a suspended share (409 while its transcript is suspended; a revoked
+    share stays revoked)."""
+    return await shares_service.change_status(
+        session, principal, transcript_id, share_id, suspended=False,
+        reason=body.reason if body else None, ip=ip,
+    )  # fmt: skip
 
 
 @router.get(

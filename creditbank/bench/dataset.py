@@ -30,16 +30,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from creditbank.bench.repository import BenchRepository
 from creditbank.bench.runner import percentile
@@ -118,14 +120,25 @@ def account_name(n: int) -> str:
     return f"B{n:07d}"
 
 
-def statements(
-    shape: Shape, start: datetime, end: datetime
-) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """``(learner, institution, body)`` of every statement, in ``stored`` order."""
+class Generated(NamedTuple):
+    """One statement: its learner's and institution's index, its body and its times."""
+
+    learner: int
+    school: int
+    id: uuid.UUID
+    registration: uuid.UUID
+    body: dict[str, Any]
+    stored: datetime
+    timestamp: datetime
+
+
+def statements(shape: Shape, start: datetime, end: datetime) -> Iterator[Generated]:
+    """Every statement of the dataset, in ``stored`` order."""
     rng = random.Random(shape.seed)
     span = (end - start).total_seconds()
     step = span / max(shape.statements, 1)
     homes = schools(shape)
+    registrations = [uuid.UUID(registration(n)) for n in range(500)]
     for n in range(shape.statements):
         who = rng.randrange(shape.learners)
         school = homes[who % shape.institutions]
@@ -133,11 +146,14 @@ def statements(
         course = rng.randrange(len(COURSES) * 3)
         title = COURSES[course % len(COURSES)]
         scaled = rng.randrange(30, 101) / 100
-        stored = start + timedelta(seconds=round(n * step, 3))
+        stored = start + timedelta(milliseconds=round(n * step * 1000))
+        stored -= timedelta(microseconds=stored.microsecond % 1000)
         timestamp = stored - timedelta(seconds=rng.randrange(7 * 86400))
         activity = f"{school.home_page}/xapi/activities/course-{course:03d}"
+        statement_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        registered = registrations[rng.randrange(500)]
         body = {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "id": str(statement_id),
             "actor": {
                 "objectType": "Agent",
                 "name": f"学员{who % 10000:04d}",
@@ -159,7 +175,7 @@ def statements(
                 "duration": f"PT{rng.randrange(1, 40)}H",
             },
             "context": {
-                "registration": registration(rng.randrange(500)),
+                "registration": str(registered),
                 "platform": school.key,
                 "language": "zh-CN",
                 "contextActivities": {
@@ -172,22 +188,24 @@ def statements(
             "stored": isoformat_z(stored),
             "version": "1.0.0",
         }
-        yield who, who % shape.institutions, body
+        yield Generated(
+            who, who % shape.institutions, statement_id, registered, body, stored, timestamp
+        )
 
 
-def _statement_row(seq: int, body: dict[str, Any], institution_id: uuid.UUID) -> dict[str, Any]:
-    context = body["context"]
+def _statement_row(seq: int, item: Generated, institution_id: uuid.UUID) -> dict[str, Any]:
+    body = item.body
     return {
         "seq": seq,
-        "id": uuid.UUID(body["id"]),
+        "id": item.id,
         "actor_key": agent_key(body["actor"]),
         "verb_id": body["verb"]["id"],
         "object_type": "Activity",
         "object_activity_id": body["object"]["id"],
         "object_statement_id": None,
-        "registration": uuid.UUID(context["registration"]),
-        "stored": _parse(body["stored"]),
-        "timestamp": _parse(body["timestamp"]),
+        "registration": item.registration,
+        "stored": item.stored,
+        "timestamp": item.timestamp,
         "institution_id": institution_id,
         "credential_id": None,
         "voided": False,
@@ -198,13 +216,10 @@ def _statement_row(seq: int, body: dict[str, Any], institution_id: uuid.UUID) ->
     }
 
 
-def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def _outcome_row(
-    learner: uuid.UUID, school: School, body: dict[str, Any], course: str, stored: datetime
+    learner: uuid.UUID, school: School, item: Generated, course: str
 ) -> dict[str, Any]:
+    body = item.body
     digest = uuid.uuid5(NAMESPACE, body["id"])
     credits = Decimal(1 + digest.int % 4)
     return {
@@ -219,7 +234,7 @@ def _outcome_row(
         "unit_credits": credits,
         "score_scaled": str(body["result"]["score"]["scaled"]),
         "status": OutcomeStatus.ACTIVE.value,
-        "statement_id": uuid.UUID(body["id"]),
+        "statement_id": item.id,
         "statement_ids": [body["id"]],
         "institution_key": school.key,
         "rule_id": "bench",
@@ -230,8 +245,8 @@ def _outcome_row(
         "evaluation_id": uuid.uuid5(NAMESPACE, "evaluation:" + body["id"]),
         "trace": {"bench": True},
         "requires_review": False,
-        "recognised_at": stored,
-        "statement_timestamp": _parse(body["timestamp"]),
+        "recognised_at": item.stored,
+        "statement_timestamp": item.timestamp,
         "expires_at": None,
         "revoked_at": None,
         "revoked_reason": None,
@@ -265,18 +280,30 @@ class Loaded:
     statements_seconds: float = 0.0
     ledger_seconds: float = 0.0
     setup_seconds: float = 0.0
+    analyzed: list[str] = field(default_factory=list)
+
+
+def _write_secret_file(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
 
 
 async def _setup(
-    database: Database, settings: Settings, shape: Shape
+    database: Database, settings: Settings, shape: Shape, credentials: Path | None = None
 ) -> tuple[dict[int, uuid.UUID], dict[int, tuple[str, str]]]:
     """Institutions (and one credential each) through the identity service; learners and
-    their links as bulk rows. Returns institution ids and ``(key, secret)`` by index."""
+    their links as bulk rows. Returns institution ids and ``(key, secret)`` by index.
+
+    ``credentials``: also issue a reader credential (``statements/read``, on the first
+    institution) and write every key and secret there (mode 0600), for ``bench query``.
+    """
     from creditbank.identity.service import identity
 
     ids: dict[int, uuid.UUID] = {}
     secrets: dict[int, tuple[str, str]] = {}
     homes = schools(shape)
+    reader: tuple[str, str] | None = None
     async with database.session_scope() as session:
         for n, school in enumerate(homes):
             institution = await identity.create_institution(
@@ -292,6 +319,25 @@ async def _setup(
             issued = await identity.issue_credential(session, institution, label="bench")
             ids[n] = institution.id
             secrets[n] = (issued.credential.key, issued.secret)
+            if credentials is not None and n == 0:
+                read = await identity.issue_credential(
+                    session, institution, scopes=("statements/read",), label="bench reader"
+                )
+                reader = (read.credential.key, read.secret)
+    if credentials is not None:
+        document = {
+            "reader": {"lrs_key": reader[0], "lrs_secret": reader[1]} if reader else None,
+            "institutions": [
+                {
+                    "key": school.key,
+                    "home_page": school.home_page,
+                    "lrs_key": key,
+                    "lrs_secret": secret,
+                }
+                for school, (key, secret) in zip(homes, secrets.values(), strict=True)
+            ],
+        }
+        _write_secret_file(credentials, json.dumps(document, indent=1))
     now = utc_now()
     for start in range(0, shape.learners, CHUNK):
         learners, links = [], []
@@ -330,13 +376,18 @@ async def _setup(
 
 
 async def load_dataset(
-    settings: Settings, shape: Shape, *, ingest: bool = False, batch: int = 100
+    settings: Settings,
+    shape: Shape,
+    *,
+    ingest: bool = False,
+    batch: int = 100,
+    credentials: Path | None = None,
 ) -> Loaded:
     database = Database.from_settings(settings)
     loaded = Loaded()
     try:
         started = time.perf_counter()
-        ids, secrets = await _setup(database, settings, shape)
+        ids, secrets = await _setup(database, settings, shape, credentials)
         loaded.setup_seconds = time.perf_counter() - started
         started = time.perf_counter()
         if ingest:
@@ -357,9 +408,10 @@ async def load_dataset(
         while True:
             rows: list[dict[str, Any]] = []
             keys: list[tuple[int, int, bool]] = []
-            for who, school, body in generator:
+            for item in generator:
+                who, school, body = item.learner, item.school, item.body
                 seq += 1
-                row = _statement_row(seq, body, ids[school])
+                row = _statement_row(seq, item, ids[school])
                 rows.append(row)
                 keys.extend(
                     (key_hash(kind, value), seq, related)
@@ -373,9 +425,7 @@ async def load_dataset(
                 ):
                     credited.add((who, course))
                     outcomes.append(
-                        _outcome_row(
-                            learner_id(shape, who), homes[school], body, course, row["stored"]
-                        )
+                        _outcome_row(learner_id(shape, who), homes[school], item, course)
                     )
                 if len(rows) >= CHUNK:
                     break
@@ -392,9 +442,19 @@ async def load_dataset(
             await _deposit_all(database, outcomes, loaded, batch=1000)
             outcomes = []
         loaded.statements_seconds = time.perf_counter() - started - loaded.ledger_seconds
+        loaded.analyzed = await _analyze(database)
         return loaded
     finally:
         await database.dispose()
+
+
+async def _analyze(database: Database) -> list[str]:
+    """What the ``jobs.analyze_stale`` job does within ten minutes of a bulk load: fresh
+    planner statistics for the tables the load changed."""
+    from creditbank.jobs.service import jobs
+
+    async with database.session_scope() as session:
+        return await jobs.analyze_stale(session)
 
 
 async def _deposit_all(
@@ -438,7 +498,8 @@ async def _ingest(
             )
         loaded.statements += len(bodies)
 
-    for _, school, body in statements(shape, end - timedelta(days=shape.days), end):
+    for item in statements(shape, end - timedelta(days=shape.days), end):
+        school, body = item.school, item.body
         del body["stored"], body["version"]
         pending.setdefault(school, []).append(body)
         if len(pending[school]) >= batch:
@@ -461,7 +522,11 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days,
     )
     cpu = time.process_time()
-    loaded = asyncio.run(load_dataset(settings, shape, ingest=args.ingest, batch=args.batch))
+    loaded = asyncio.run(
+        load_dataset(
+            settings, shape, ingest=args.ingest, batch=args.batch, credentials=args.credentials
+        )
+    )
     cpu = time.process_time() - cpu
     how = (
         f"through the LRS service, batches of {args.batch}"
@@ -485,6 +550,8 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
             f"dataset ledger: {loaded.deposits} deposits in {loaded.ledger_seconds:.2f} s = "
             f"{loaded.deposits / loaded.ledger_seconds:.0f} deposits/s (ledger service)"
         )
+    if loaded.analyzed:
+        print(f"dataset analyzed (as jobs.analyze_stale would): {', '.join(loaded.analyzed)}")
     print(f"dataset cpu: {cpu:.1f} s of this process")
     print(machine())
     return 0
@@ -657,6 +724,11 @@ def register_dataset(bench_subparsers: Any) -> None:
     )
     dataset.add_argument("--batch", type=int, default=100, help="statements per --ingest batch")
     dataset.add_argument("--migrate", action="store_true", help="upgrade the schema first")
+    dataset.add_argument(
+        "--credentials",
+        type=Path,
+        help="write the LRS keys and secrets (and a statements/read one) to this file",
+    )
     dataset.set_defaults(run=_cmd_dataset)
     balance = bench_subparsers.add_parser(
         "balance", help="p50/p95 of a learner's balance with E ledger entries"

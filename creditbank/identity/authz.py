@@ -122,6 +122,8 @@ RULES: dict[str, dict[str, Check]] = {
     # a selectively disclosed share is her choice; she or the operator revokes one
     "transcript.share": {"learner": _self},
     "transcript.share_revoke": {"operator": _always, "learner": _self},
+    # suspend or reinstate one share (its suspension bit)
+    "transcript.share_status": {"operator": _always, "learner": _self},
     # identity links
     "link.read": {"operator": _always, "learner": _self},
     "link.assert": {

@@ -384,7 +384,7 @@ _table(
     PE,
     "the learner and the operator; what she disclosed to a verifier (SD-JWT VC)",
     "id transcript_id learner_id created_at created_by audience expires_at disclosed sd_jwt "
-    "kid key_bound revoked_at revoked_by",
+    "kid key_bound revoked_at revoked_by suspended_at suspended_by",
     id=IN,
     key_bound=IN,
     transcript_id=IN,
@@ -394,6 +394,8 @@ _table(
     kid=IN,
     revoked_at=IN,
     revoked_by=IN,
+    suspended_at=IN,
+    suspended_by=IN,
 )
 CATALOG["transcripts.sm2"] = _c(IN, "detached SM2 signature over the VC-JWT signing input")
 _table(

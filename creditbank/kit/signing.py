@@ -47,12 +47,14 @@ facility) are converted once, in place, on first load.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -627,8 +629,42 @@ def _write(path: Path, keys: KeySet, ring: Keyring, *, exclusive: bool = False) 
     return True
 
 
-_cache: dict[tuple[Path, str], tuple[int, KeySet]] = {}
+#: (path, purpose) -> (the file's identity when it was read, its keys).
+_cache: dict[tuple[Path, str], tuple[tuple[int, int, int], KeySet]] = {}
 _lock = threading.RLock()
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """Modification time, inode and size: every write replaces the file (a new inode),
+    so a change shows even when two writes share a timestamp tick."""
+    found = path.stat()
+    return found.st_mtime_ns, found.st_ino, found.st_size
+
+
+@contextmanager
+def _changing(path: Path) -> Iterator[None]:
+    """Hold the key file's lock (``<file>.lock``, ``flock``) while changing it.
+
+    Changes are read-modify-write of the whole file. Without this lock two processes
+    changing one set at once (two ``creditbank keys rotate``, or a server adding a key
+    while an operator rotates) each wrote back what it had read plus its own key, and
+    the other's new key was lost — after the server had signed transcripts with it.
+    Under the lock each change reads the file afresh (:func:`_fresh`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _fresh(purpose: Purpose, path: Path, ring: Keyring) -> KeySet:
+    """The key set as the file holds it now (not the cached copy); under :func:`_changing`."""
+    identity = _identity(path)
+    keys = _read(purpose, path, ring)
+    _cache[(path, purpose.name)] = (identity, keys)
+    return keys
 
 
 def _read(purpose: Purpose, path: Path, ring: Keyring) -> KeySet:
@@ -673,12 +709,15 @@ def key_set(settings: Settings, purpose: Purpose, *, create: bool | None = None)
                     current[alg] = companion.kid
             current[first.alg] = first.kid  # last: it signs when no algorithm is named
             _write(path, KeySet(purpose, current, made), ring, exclusive=True)
-        mtime = path.stat().st_mtime_ns
+        # The file's identity is taken *before* reading it: taken after, a replacement
+        # in between was cached as the old content under the new identity, and this
+        # process never saw the new key (nor published it).
+        identity = _identity(path)
         cached = _cache.get((path, purpose.name))
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == identity:
             return cached[1]
         keys = _read(purpose, path, ring)
-        _cache[(path, purpose.name)] = (path.stat().st_mtime_ns, keys)
+        _cache[(path, purpose.name)] = (identity, keys)
         return keys
 
 
@@ -697,12 +736,12 @@ def rotate(
     (the transcripts' Ed25519 Data Integrity key beside their RS256 VC-JWT key)."""
     path = purpose.path(settings).resolve()
     ring = keyring_for(settings)
-    with _lock:
+    with _lock, _changing(path):
         if not path.exists():  # the command line's way to create a set explicitly
             keys = key_set(settings, purpose, create=True)
             if algorithm in (None, purpose.default_algorithm):
                 return keys.current_key().kid
-        keys = key_set(settings, purpose, create=False)
+        keys = _fresh(purpose, path, ring)
         alg = algorithm or keys.current_key().alg
         new = _new_key(purpose, alg, keys.keys)
         current = {a: kid for a, kid in keys.current.items() if a != alg}
@@ -732,8 +771,8 @@ def ensure_current(
         )
     path = purpose.path(settings).resolve()
     ring = keyring_for(settings)
-    with _lock:
-        keys = key_set(settings, purpose, create=False)
+    with _lock, _changing(path):
+        keys = _fresh(purpose, path, ring)
         if algorithm not in keys.current:
             new = _new_key(purpose, algorithm, keys.keys)
             current = {algorithm: new.kid, **keys.current}
@@ -747,8 +786,8 @@ def retire(settings: Settings, purpose: Purpose, kid: str) -> None:
     """Destroy ``kid``'s private part (its public part stays); not a current key."""
     path = purpose.path(settings).resolve()
     ring = keyring_for(settings)
-    with _lock:
-        keys = key_set(settings, purpose, create=False)
+    with _lock, _changing(path):
+        keys = _fresh(purpose, path, ring)
         key = keys.keys.get(kid)
         if key is None:
             raise SigningKeyError(f"no {purpose.name} key {kid!r}")

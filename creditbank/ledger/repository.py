@@ -177,9 +177,17 @@ class LedgerRepository:
         self, learner_id: uuid.UUID, *, as_of: datetime | None = None
     ) -> LedgerEntry | None:
         query = select(LedgerEntry).where(LedgerEntry.learner_id == learner_id)
-        if as_of is not None:
-            query = query.where(LedgerEntry.posted_at <= as_of)
-        result = await self.session.execute(query.order_by(LedgerEntry.seq.desc()).limit(1))
+        if as_of is None:
+            query = query.order_by(LedgerEntry.seq.desc())
+        else:
+            # ``posted_at`` never decreases along a learner's ``seq`` (every posting
+            # stamps max(now, previous)), so the newest by time is the newest by seq:
+            # one probe of ``(learner_id, posted_at, seq)``, where ordering by seq
+            # alone walked back through every entry after ``as_of``.
+            query = query.where(LedgerEntry.posted_at <= as_of).order_by(
+                LedgerEntry.posted_at.desc(), LedgerEntry.seq.desc()
+            )
+        result = await self.session.execute(query.limit(1))
         return result.scalar_one_or_none()
 
     async def entries(

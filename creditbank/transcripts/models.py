@@ -76,6 +76,10 @@ class TranscriptShare(Base):
     key_bound: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    #: Suspended on its own (not through its transcript) since then, by whom; lifting
+    #: the transcript's suspension leaves such a share suspended.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    suspended_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class TranscriptOutcome(Base):

@@ -183,3 +183,13 @@ class ShareRepository:
             .order_by(TranscriptShare.created_at, TranscriptShare.id)
         )
         return list(result.scalars())
+
+    async def suspended_of(self, transcript_id: uuid.UUID) -> list[uuid.UUID]:
+        """The transcript's shares suspended on their own (not through the transcript)."""
+        result = await self.session.execute(
+            select(TranscriptShare.id).where(
+                TranscriptShare.transcript_id == transcript_id,
+                TranscriptShare.suspended_at.is_not(None),
+            )
+        )
+        return list(result.scalars())

@@ -59,6 +59,15 @@ class TranscriptStatusRead(BaseModel):
     suspended: bool
 
 
+class ShareStatusRead(BaseModel):
+    """A share's own status bits (its Bitstring Status List entries)."""
+
+    id: uuid.UUID
+    transcript_id: uuid.UUID
+    revoked: bool
+    suspended: bool
+
+
 class StatusListRead(BaseModel):
     """A Bitstring Status List credential as published (its JSON form)."""
 

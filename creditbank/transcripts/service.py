@@ -35,7 +35,7 @@ from creditbank.transcripts import did as didweb
 from creditbank.transcripts import sm2 as sm2_proof
 from creditbank.transcripts.keys import SM2, TRANSCRIPT_ISSUER
 from creditbank.transcripts.models import Transcript
-from creditbank.transcripts.repository import TranscriptRepository
+from creditbank.transcripts.repository import ShareRepository, TranscriptRepository
 
 JWKS_PATH = "/.well-known/jwks.json"
 DID_PATH = "/.well-known/did.json"
@@ -302,7 +302,13 @@ class TranscriptService:
             authz.authorize(
                 principal, "transcript.status", authz.Resource(learner_id=transcript.learner_id)
             )
-        changed = await status.set_transcript_status(session, [transcript_id], purpose, value=value)
+        # Lifting the transcript's suspension leaves the shares suspended on their own.
+        keep = (
+            [] if value else await ShareRepository.from_session(session).suspended_of(transcript_id)
+        )
+        changed = await status.set_transcript_status(
+            session, [transcript_id], purpose, value=value, except_shares=keep
+        )
         await audit_service.record(
             session,
             actor=principal,

@@ -200,6 +200,74 @@ class TranscriptShareService:
             )
         return share
 
+    async def change_status(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        transcript_id: uuid.UUID,
+        share_id: uuid.UUID,
+        *,
+        suspended: bool,
+        reason: str | None = None,
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """Suspend one share, or reinstate it (the learner herself or the operator): its
+        suspension bit, in the caller's transaction; audited, refusals too. A share of a
+        suspended transcript is not reinstated on its own (lift the transcript's
+        suspension); a revoked share stays revoked. Returns the share's statuses."""
+        action = "transcript.share_suspend" if suspended else "transcript.share_unsuspend"
+        async with audit_service.refusals(
+            session, actor=principal, action=action, object_type="transcript_share",
+            object_id=share_id, ip=ip,
+        ):  # fmt: skip
+            transcript = await self._transcript(session, transcript_id)
+            authz.authorize(
+                principal,
+                "transcript.share_status",
+                authz.Resource(learner_id=transcript.learner_id),
+            )
+            share = await ShareRepository.from_session(session).get(share_id)
+            if share is None or share.transcript_id != transcript.id:
+                raise NotFound(f"no share {share_id} / 分享不存在", code="share_not_found")
+            if not suspended and (await status.statuses(session, transcript.id)).get(
+                status.SUSPENSION
+            ):
+                raise Conflict(
+                    "the transcript is suspended: lift its suspension first / "
+                    "证明已暂停，请先恢复证明",
+                    code="transcript_suspended",
+                )
+        now = utc_now()
+        share.suspended_at = now if suspended else None
+        share.suspended_by = principal.id if suspended else None
+        await session.flush()
+        changed = await status.set_share_status(
+            session, share.id, status.SUSPENSION, value=suspended, now=now
+        )
+        await audit_service.record(
+            session,
+            actor=principal,
+            action=action,
+            object_type="transcript_share",
+            object_id=share.id,
+            detail={
+                "transcript_id": str(transcript.id),
+                "reason": reason,
+                "entries_changed": changed,
+            },
+            ip=ip,
+        )
+        return await self.statuses(session, share)
+
+    async def statuses(self, session: AsyncSession, share: TranscriptShare) -> dict[str, Any]:
+        bits = await status.share_statuses(session, share.id)
+        return {
+            "id": share.id,
+            "transcript_id": share.transcript_id,
+            "revoked": bits.get(status.REVOCATION, False) or share.revoked_at is not None,
+            "suspended": bits.get(status.SUSPENSION, False),
+        }
+
     async def presentation(self, session: AsyncSession, share_id: uuid.UUID) -> str:
         """What the share's URL returns (anyone holding the URL): the SD-JWT, until it
         is revoked."""
@@ -315,6 +383,7 @@ def _share_check(share: TranscriptShare | None, report: dict[str, Any]) -> dict[
         "share": str(share.id),
         "audience": share.audience,
         "revoked": share.revoked_at is not None,
+        "suspended": share.suspended_at is not None,
     }
     if share.revoked_at is not None:
         check["valid"] = False

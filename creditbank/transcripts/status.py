@@ -55,7 +55,7 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -420,11 +420,13 @@ async def set_transcript_status(
     *,
     value: bool = True,
     now: datetime | None = None,
+    except_shares: Collection[uuid.UUID] = (),
 ) -> int:
     """Set (or clear: suspension only) the ``purpose`` bit of these transcripts and of
-    their shares; returns how many entries changed."""
+    their shares but ``except_shares``; returns how many entries changed."""
     repo = StatusRepository.from_session(session)
     found = await repo.entries(transcript_ids=transcript_ids, purpose=purpose)
+    found = [e for e in found if e.share_id is None or e.share_id not in except_shares]
     return len(await _set(session, found, value=value, now=now or utc_now()))
 
 
@@ -440,6 +442,15 @@ async def set_share_status(
     repo = StatusRepository.from_session(session)
     found = await repo.entries(share_id=share_id, purpose=purpose)
     return len(await _set(session, found, value=value, now=now or utc_now()))
+
+
+async def share_statuses(session: AsyncSession, share_id: uuid.UUID) -> dict[str, bool]:
+    """A share's own bits, by purpose (a purpose it has no entry for: absent)."""
+    found = await StatusRepository.from_session(session).entries(share_id=share_id)
+    out: dict[str, bool] = {}
+    for row in found:
+        out[row.purpose] = out.get(row.purpose, False) or row.is_set
+    return out
 
 
 async def statuses(session: AsyncSession, transcript_id: uuid.UUID) -> dict[str, bool]:

@@ -519,6 +519,18 @@ GROUPS: dict[str, list[Row]] = {
             cells(404),
         ),
         Row(
+            "suspend a share (looked up first)",
+            "POST",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares/{NO_SUCH}/suspend",
+            cells(404),
+        ),
+        Row(
+            "reinstate a share (looked up first)",
+            "POST",
+            lambda w: f"/api/v1/transcripts/{NO_SUCH}/shares/{NO_SUCH}/unsuspend",
+            cells(404),
+        ),
+        Row(
             "a share's presentation (public, none)",
             "GET",
             lambda w: f"/api/v1/shares/{NO_SUCH}",

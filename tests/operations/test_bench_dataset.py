@@ -4,6 +4,7 @@ timings); the dataset is what the seed says and the ledger it wrote verifies."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy import func, select
 from creditbank.bench.dataset import Shape, statements
 from creditbank.config import Settings
 from creditbank.db import Database
+from creditbank.identity.service import identity
+from creditbank.kit.time import isoformat_z
 from creditbank.lrs.models import Statement, StatementKey
 from creditbank.rules.models import Outcome
 from tests.acceptance.li_na import cli, cli_env
@@ -39,22 +42,32 @@ def test_the_seed_decides_the_dataset() -> None:
     again = list(statements(shape, end - timedelta(days=30), end))
     other = list(statements(Shape(50, 7, 2, 4, 0.5, 30), end - timedelta(days=30), end))
     assert first == again
-    assert [b["id"] for _, _, b in first] != [b["id"] for _, _, b in other]
-    assert {who for who, _, _ in first} <= set(range(7))
-    stored = [body["stored"] for _, _, body in first]
+    assert [g.body["id"] for g in first] != [g.body["id"] for g in other]
+    assert {g.learner for g in first} <= set(range(7))
+    stored = [g.stored for g in first]
     assert stored == sorted(stored), "stored must not decrease along seq"
-    # Every statement is its learner's home institution's: it may send only its own.
-    for who, school, body in first:
-        assert school == who % 2
-        assert body["actor"]["account"]["homePage"].startswith(f"https://s{school:04d}.")
+    for g in first:
+        assert g.body["stored"] == isoformat_z(g.stored)
+        assert g.stored.microsecond % 1000 == 0
+        # Every statement is its learner's home institution's: it may send only its own.
+        assert g.school == g.learner % 2
+        assert g.body["actor"]["account"]["homePage"].startswith(f"https://s{g.school:04d}.")
 
 
 async def test_dataset_loads_and_prints_rows_per_second(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     env = cli_env(settings, tmp_path, in_process=False)
-    out = _bench(["dataset", *TINY], env)
+    secrets = tmp_path / "credentials.json"
+    out = _bench(["dataset", *TINY, "--credentials", str(secrets)], env)
     assert DATASET.search(out), out
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    written = json.loads(secrets.read_text(encoding="utf-8"))
+    assert [item["key"] for item in written["institutions"]] == [
+        "bench-0000",
+        "bench-0001",
+        "bench-0002",
+    ]
     assert re.search(r"^dataset setup: 3 institutions, 40 learners", out, re.MULTILINE), out
     assert re.search(r"^dataset ledger: \d+ deposits in [\d.]+ s = \d+ deposits/s", out, re.M)
     assert MACHINE.search(out), out
@@ -67,6 +80,15 @@ async def test_dataset_loads_and_prints_rows_per_second(
     assert keys >= 400 * 5
     assert outcomes
     assert f"{outcomes} outcomes" in out
+    async with db.session_scope() as session:
+        reader = await identity.authenticate_basic(
+            session, written["reader"]["lrs_key"], written["reader"]["lrs_secret"]
+        )
+        sender = await identity.authenticate_basic(
+            session, written["institutions"][1]["lrs_key"], written["institutions"][1]["lrs_secret"]
+        )
+    assert reader.has_scope("statements/read")
+    assert sender.institution_key == "bench-0001"
     verified = cli(["ledger", "verify"], env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     # The loaded statements are read like any others.

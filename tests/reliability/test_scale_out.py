@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -29,15 +30,16 @@ import pytest
 
 from creditbank.config import Settings
 from creditbank.db import Database
+from creditbank.demo import load_demo
 from creditbank.identity.service import identity
 from creditbank.identity.tokens import keyring_for
 from creditbank.ledger.service import ledger
-from tests.acceptance.li_na import XAPI, cli, cli_env, li_na_plan, spawn, stop
+from tests.acceptance.li_na import XAPI, cli_env, li_na_plan, spawn, stop
+from tests.conftest import free_port
 from tests.reliability.harness import (
     ledger_verifies,
     query,
     report,
-    start_server,
     stored_ids,
     wait_jobs_done,
 )
@@ -98,6 +100,30 @@ def _plan(demo: dict[str, Any], learners: list[Any]) -> list[tuple[str, dict[str
             assert body["actor"] == lina[key]
             plan.append((key, {**body, "id": str(uuid.uuid4()), "actor": accounts[key]}))
     return plan
+
+
+async def _load_demo(settings: Settings) -> dict[str, Any]:
+    """What ``creditbank demo --json --no-story`` prints, loaded in this process."""
+    database = Database.from_settings(settings)
+    try:
+        async with database.session_scope() as session:
+            demo: dict[str, Any] = json.loads(json.dumps(await load_demo(session, settings)))
+            return demo
+    finally:
+        await database.dispose()
+
+
+def _healthy(process: subprocess.Popen[bytes], port: int) -> str:
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"serve on {port} exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"serve on {port} did not start")
 
 
 class Pusher:
@@ -200,19 +226,26 @@ def test_two_servers_and_workers_credit_each_outcome_once(
     started = time.monotonic()
     workers = 2 if settings.is_sqlite else 4
     env = cli_env(settings, tmp_path, in_process=False)
-    demo_run = cli(["demo", "--json", "--no-story"], env)
-    assert demo_run.returncode == 0, demo_run.stderr
-    demo = json.loads(demo_run.stdout)
+    demo = asyncio.run(_load_demo(settings))
     learners = asyncio.run(_open_learners(settings, demo))
     plan = _plan(demo, learners)
     processes = []
     try:
-        servers = [start_server(env, tmp_path / f"server-{n}.log") for n in range(2)]
-        processes += [process for process, _ in servers]
+        # Every process starts at once (a loaded 2-core box starts each in seconds).
+        ports = [free_port(), free_port()]
+        processes += [
+            spawn(
+                ["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / f"s{n}.log"
+            )
+            for n, port in enumerate(ports)
+        ]
         processes += [spawn(["worker"], env, tmp_path / f"worker-{n}.log") for n in range(workers)]
+        servers = [(processes[n], _healthy(processes[n], port)) for n, port in enumerate(ports)]
+        phases = {"started": time.monotonic() - started}
         pusher = Pusher([url for _, url in servers], demo, _work(plan, random.Random(14)))
         sent = len(pusher.work)
         pusher.run(clients=6)
+        phases["pushed"] = time.monotonic() - started
         assert not pusher.failures, pusher.failures[:5]
         assert not pusher.work, "clients stopped before the work was sent"
 
@@ -222,6 +255,7 @@ def test_two_servers_and_workers_credit_each_outcome_once(
         assert all(n == 1 for n in stored.values()), "a statement stored twice"
 
         jobs = wait_jobs_done(settings.database_url, timeout=90)
+        phases["drained"] = time.monotonic() - started
         per_statement = Counter(sid for sid, _, _ in jobs)
         assert set(per_statement) == ids
         assert all(n == 1 for n in per_statement.values()), "a statement enqueued twice"
@@ -276,8 +310,12 @@ def test_two_servers_and_workers_credit_each_outcome_once(
                 "answers": {str(k): v for k, v in pusher.statuses.items()},
                 "retried": pusher.retried,
                 "seconds": round(seconds, 1),
+                "phases": {name: round(at, 1) for name, at in phases.items()},
             },
         )
     finally:
+        for process in processes:  # all at once, then wait for each
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             stop(process)

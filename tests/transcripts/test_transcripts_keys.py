@@ -10,6 +10,7 @@ import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +111,44 @@ def test_per_algorithm_init_rotate_list_retire(settings: Settings):
     # The retired key cannot be made to sign through the facility either.
     with pytest.raises(signing.SigningKeyError):
         sm2_proof.proof(old["SM2"][0], keyset.get(first["SM2"]), "k")  # type: ignore[arg-type]
+
+
+#: One rotation in a process of its own. RS256: generating the key takes long enough
+#: for the rotations to overlap.
+_ROTATE = """
+import sys
+from creditbank.config import Settings
+from creditbank.kit import signing
+from creditbank.transcripts.keys import TRANSCRIPT_ISSUER
+settings = Settings(env="test", key_dir=sys.argv[1], auto_migrate=False)
+print(signing.rotate(settings, TRANSCRIPT_ISSUER, algorithm="RS256"))
+"""
+
+
+def test_concurrent_rotations_in_several_processes_lose_no_key(tmp_path: Path):
+    """Each rotation reads, extends and rewrites the key file: without the file lock the
+    later of two concurrent writers dropped the other's new key (B2 drill, issue 13).
+    No database: it runs once, not per dialect."""
+    import subprocess
+    import sys
+
+    settings = Settings(env="test", key_dir=tmp_path / "keys", auto_migrate=False)
+    signing.key_set(settings, TRANSCRIPT_ISSUER, create=True)
+    root = Path(__file__).resolve().parents[2]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ROTATE, str(settings.key_dir)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    created = set()
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()
+        created.add(out.decode().strip())
+    assert len(created) == 4
+    listed = keys(settings, "list", "--kind", KIND)[1][KIND]["keys"]
+    assert created <= set(listed), created - set(listed)

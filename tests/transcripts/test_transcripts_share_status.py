@@ -23,7 +23,7 @@ from creditbank.config import Settings
 from creditbank.kit import signing
 from creditbank.transcripts import sdjwt
 from creditbank.transcripts.shares import shares
-from tests.identity.conftest import World, login
+from tests.identity.conftest import PASSWORD, World, login
 
 HR = "https://hr.example.com"
 
@@ -221,3 +221,75 @@ async def test_suspending_the_transcript_suspends_its_shares(
     for share in (before, during.json()):
         report = await _verify(client, share["sd_jwt"])
         assert (report["valid"], report["status"]) == (True, "valid"), report["errors"]
+
+
+async def test_one_share_is_suspended_and_reinstated_on_its_own(
+    client: httpx.AsyncClient, world: World, session: AsyncSession
+):
+    lina = await login(client, "lina", world.password("lina"))
+    zhang = await login(client, "zhang", PASSWORD)
+    operator = await login(client, "operator", world.password("operator"))
+    transcript = (
+        await client.post(f"/api/v1/learners/{world.lina_id}/transcripts", headers=lina)
+    ).json()
+    url = f"/api/v1/transcripts/{transcript['id']}"
+    first = (await client.post(f"{url}/shares", json={}, headers=lina)).json()
+    second = (await client.post(f"{url}/shares", json={"personal": ["sub"]}, headers=lina)).json()
+    share = f"{url}/shares/{first['id']}"
+
+    # Who may: she for her own share, the operator; nobody else, and no one anonymously.
+    assert (await client.post(f"{share}/suspend")).status_code == 401
+    refused = await client.post(f"{share}/suspend", headers=zhang)
+    assert refused.status_code == 403, refused.text
+    missing = await client.post(f"{url}/shares/{transcript['id']}/suspend", headers=lina)
+    assert (missing.status_code, missing.json()["error"]) == (404, "share_not_found")
+
+    suspended = await client.post(f"{share}/suspend", json={"reason": "job offer"}, headers=lina)
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json() == {
+        "id": first["id"],
+        "transcript_id": transcript["id"],
+        "revoked": False,
+        "suspended": True,
+    }
+    report = await _verify(client, first["sd_jwt"])
+    assert (report["valid"], report["status"]) == (False, "suspended")
+    assert report["checks"]["share"]["suspended"] is True
+    assert any("suspension bit is set" in e for e in report["errors"])
+    # the transcript and its other share are untouched
+    assert (await _verify(client, second["sd_jwt"]))["status"] == "valid"
+    assert (await _verify(client, transcript["sd_jwt"]))["status"] == "valid"
+
+    # Lifting a suspension of the transcript leaves the share suspended on its own.
+    assert (await client.post(f"{url}/suspend", headers=lina)).status_code == 200
+    assert (await _verify(client, second["sd_jwt"]))["status"] == "suspended"
+    early = await client.post(f"{share}/unsuspend", headers=lina)
+    assert (early.status_code, early.json()["error"]) == (409, "transcript_suspended")
+    assert (await client.post(f"{url}/unsuspend", headers=lina)).status_code == 200
+    assert (await _verify(client, second["sd_jwt"]))["status"] == "valid"
+    assert (await _verify(client, first["sd_jwt"]))["status"] == "suspended"
+
+    # The operator reinstates it (she could too).
+    reinstated = await client.post(f"{share}/unsuspend", headers=operator)
+    assert reinstated.status_code == 200, reinstated.text
+    assert reinstated.json()["suspended"] is False
+    report = await _verify(client, first["sd_jwt"])
+    assert (report["valid"], report["status"]) == (True, "valid"), report["errors"]
+    assert report["checks"]["share"]["suspended"] is False
+
+    # A revoked share stays revoked whatever its suspension does.
+    assert (await client.post(f"{share}/suspend", headers=operator)).status_code == 200
+    assert (await client.delete(share, headers=lina)).status_code == 200
+    after = await client.post(f"{share}/unsuspend", headers=lina)
+    assert after.json() == {**reinstated.json(), "revoked": True, "suspended": False}
+    assert (await _verify(client, first["sd_jwt"]))["status"] == "revoked"
+
+    actions = (
+        await session.execute(
+            select(AuditEntry.action, AuditEntry.outcome).where(AuditEntry.object_id == first["id"])
+        )
+    ).all()
+    assert ("transcript.share_suspend", "allowed") in actions
+    assert ("transcript.share_suspend", "denied") in actions
+    assert ("transcript.share_unsuspend", "allowed") in actions
+    assert ("transcript.share_unsuspend", "denied") in actions
