@@ -116,7 +116,7 @@ class LedgerRepository:
             )
             .where(among(LedgerHead.learner_id, wanted, dialect=self.dialect))
         )
-        return {row[0]: HeadFigures(*row) for row in result.tuples()}
+        return {row[0]: HeadFigures(*row) for row in result}
 
     async def insert_rows(
         self, entries: Sequence[dict[str, Any]], positions: Sequence[dict[str, Any]]

@@ -118,7 +118,7 @@ class RulesRepository:
             )
             .order_by(Outcome.recognised_at, Outcome.id)
         )
-        for learner, status, unit_code, category, credits, at in result.tuples():
+        for learner, status, unit_code, category, credits, at in result:
             out[learner].append((status, unit_code, category, credits, at))
         return out
 
