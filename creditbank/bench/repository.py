@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, func, insert, select
+from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.kit.credits import to_hundredths
@@ -41,11 +41,6 @@ class BenchRepository:
             )
         ).first()
         return (int(row.seq), row.stored) if row is not None else (0, None)
-
-    async def count(self, table: Table) -> int:
-        return int(
-            (await self.session.execute(select(func.count()).select_from(table))).scalar_one()
-        )
 
     async def load(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Append ``rows`` (all with the same keys) to ``table``."""

@@ -71,9 +71,14 @@ async def explain_statement(
     Returns the learner id (for authorization) and the explanation.
     """
     repo = RulesRepository.from_session(session)
+    # Three reads, each seeing what was committed when it began (READ COMMITTED): in
+    # the order a worker's commit changes them, so one landing in between is never
+    # half seen. An evaluation is committed with its outcomes (read after it, so all
+    # there) and with the release of a held statement (read before it, so a "held"
+    # answer is one that was true).
     held = await repo.held(statement_id)
-    outcomes = await repo.outcomes_of_statement(statement_id)
     rows = await repo.evaluations_of(statement_id)
+    outcomes = await repo.outcomes_of_statement(statement_id)
     if not rows and held is None:
         stored = await get_statement_for_processing(session, statement_id)
         if stored is None:

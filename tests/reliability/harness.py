@@ -168,7 +168,7 @@ def wait_jobs_done(url: str, timeout: float = 60) -> list[tuple[str, str, int]]:
     raise AssertionError(f"jobs not done: {Counter(status for _, status, _ in jobs)}")
 
 
-def assert_durable(url: str, load: Load) -> dict[str, int]:
+def assert_durable(url: str, load: Load, *, jobs_timeout: float = 60) -> dict[str, int]:
     """Every acknowledged statement stored once, no batch half stored, one job each,
     each job done, each statement evaluated once."""
     stored = stored_ids(url)
@@ -179,7 +179,7 @@ def assert_durable(url: str, load: Load) -> dict[str, int]:
     for batch in load.sent:
         present = sum(1 for sid in batch if sid in stored)
         assert present in (0, len(batch)), f"half-written batch: {present} of {len(batch)}"
-    jobs = wait_jobs_done(url)
+    jobs = wait_jobs_done(url, jobs_timeout)
     per_statement = Counter(sid for sid, _, _ in jobs)
     assert set(per_statement) == set(stored), "a stored statement without its job (or a stray)"
     assert all(n == 1 for n in per_statement.values()), "a statement enqueued twice"

@@ -123,7 +123,14 @@ def test_worker_sigkilled_mid_job_another_finishes_without_double_credit(
         kill(first)
         assert pending["n"] > 0, "the first worker finished everything before the kill"
         second = spawn(["worker"], env, tmp_path / "worker-2.log")
-        figures = assert_durable(settings.database_url, load)
+        try:
+            # A loaded CI box starts the second worker slowly (CI saw 119 leases and
+            # 107 pending jobs untouched after 60 s): wait longer, and say why if not.
+            figures = assert_durable(settings.database_url, load, jobs_timeout=180)
+        except AssertionError as failed:
+            log = (tmp_path / "worker-2.log").read_text(errors="replace")[-3000:]
+            alive = "running" if second.poll() is None else f"exited {second.returncode}"
+            raise AssertionError(f"{failed}; second worker {alive}; its log:\n{log}") from None
         ledger_verifies(env)
         with httpx.Client(base_url=url, timeout=30) as client:
             lina = login(client, demo["users"]["learner"])
