@@ -11,11 +11,13 @@ import pytest
 from api.portal import session as portal_cookies
 from creditbank.config import Settings
 from creditbank.demo import tell_the_story
-from creditbank.identity.service import identity as identity_service
-from creditbank.identity.signin import RoleSpec
-from creditbank.identity.signin import sign_in as sign_in_service
-from creditbank.identity.tokens import keyring_for
-from tests.portal.helpers_portal import csrf_of, figure, load_story, sign_in
+from tests.portal.helpers_portal import (
+    csrf_of,
+    figure,
+    load_story,
+    sign_in,
+    sign_in_as_another_learner,
+)
 from workers.runner import Worker
 
 
@@ -188,21 +190,7 @@ async def test_another_learner_never_sees_li_na_by_changing_an_id(client, db, se
     application_id = re.findall(r"/me/applications/([0-9a-f-]{36})/", conversions.text)[0]
     await client.post("/logout", data={"csrf_token": csrf_of(conversions.text)})
 
-    async with db.session_scope() as session:
-        other = await identity_service.create_learner(
-            session, "test", keyring=keyring_for(settings), name="张伟", national_id=None
-        )
-        await sign_in_service.create_user(
-            session,
-            "test",
-            settings=settings,
-            username="zhangwei",
-            password="Zw-portal-test-42",
-            learner=other,
-            roles=[RoleSpec("learner")],
-        )
-    client.cookies.clear()
-    await sign_in(client, "zhangwei", "Zw-portal-test-42")
+    await sign_in_as_another_learner(client, db, settings, "zhangwei")
     mine = await client.get("/me")
     assert figure(mine.text, "banked") == "0.0"
     theirs = await client.get(f"/me/ledger/{entry_id}")

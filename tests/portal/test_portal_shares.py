@@ -15,11 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.portal.pages.transcripts import share_state
 from creditbank.audit.models import AuditEntry
-from creditbank.identity.service import identity as identity_service
-from creditbank.identity.signin import RoleSpec
-from creditbank.identity.signin import sign_in as sign_in_service
-from creditbank.identity.tokens import keyring_for
-from tests.portal.helpers_portal import csrf_of, load_story, sign_in
+from tests.portal.helpers_portal import csrf_of, load_story, sign_in, sign_in_as_another_learner
 
 TRANSCRIPT = re.compile(r"/me/transcripts/([0-9a-f-]{36})")
 SHARE_LINK = re.compile(r"data-share-url>(http[^<]+/verify/shares/([0-9a-f-]{36}))<")
@@ -166,21 +162,7 @@ async def test_another_learner_can_neither_see_nor_revoke_her_share(client, db, 
     link = SHARE_LINK.search(made.text)
     assert link
     share_id = link.group(2)
-    async with db.session_scope() as session:
-        other = await identity_service.create_learner(
-            session, "test", keyring=keyring_for(settings), name="张伟", national_id=None
-        )
-        await sign_in_service.create_user(
-            session,
-            "test",
-            settings=settings,
-            username="zhangwei-s",
-            password="Zw-portal-test-42",
-            learner=other,
-            roles=[RoleSpec("learner")],
-        )
-    client.cookies.clear()
-    await sign_in(client, "zhangwei-s", "Zw-portal-test-42")
+    await sign_in_as_another_learner(client, db, settings, "zhangwei-s")
     mine = await client.get("/me/transcripts")
     csrf = csrf_of(mine.text)
     for method, path, data in (

@@ -11,11 +11,13 @@ import uuid
 
 import pytest
 
-from creditbank.identity.service import identity as identity_service
-from creditbank.identity.signin import RoleSpec
-from creditbank.identity.signin import sign_in as sign_in_service
-from creditbank.identity.tokens import keyring_for
-from tests.portal.helpers_portal import csrf_of, figure, load_story, sign_in
+from tests.portal.helpers_portal import (
+    csrf_of,
+    figure,
+    load_story,
+    sign_in,
+    sign_in_as_another_learner,
+)
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -108,21 +110,7 @@ async def test_another_learner_cannot_open_li_nas_transcript(client, db, setting
     demo = await load_story(db, settings)
     transcript_id, html = await _issued(client, demo)
     await client.post("/logout", data={"csrf_token": csrf_of(html)})
-    async with db.session_scope() as session:
-        other = await identity_service.create_learner(
-            session, "test", keyring=keyring_for(settings), name="张伟", national_id=None
-        )
-        await sign_in_service.create_user(
-            session,
-            "test",
-            settings=settings,
-            username="zhangwei-t",
-            password="Zw-portal-test-42",
-            learner=other,
-            roles=[RoleSpec("learner")],
-        )
-    client.cookies.clear()
-    await sign_in(client, "zhangwei-t", "Zw-portal-test-42")
+    await sign_in_as_another_learner(client, db, settings, "zhangwei-t")
     for suffix in ("", ".jwt", ".pdf"):
         response = await client.get(f"/me/transcripts/{transcript_id}{suffix}")
         assert response.status_code in (403, 404), suffix
