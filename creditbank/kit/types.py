@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, DateTime, Dialect, any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from creditbank.kit.credits import from_hundredths, parse_decimal, to_hundredths
@@ -59,17 +57,3 @@ class Credits(TypeDecorator[Decimal]):
         if value is None:
             return None
         return from_hundredths(int(value))
-
-
-def among(
-    column: QueryableAttribute[Any], values: Sequence[Any], *, dialect: str
-) -> ColumnElement[bool]:
-    """``column IN (values)``, portably; on PostgreSQL ``column = ANY(:values)``.
-
-    One array parameter instead of one bind per value: the statement is the same
-    whatever the count (asyncpg prepares it once, not once per list length) and
-    nothing is rendered per value. For the batch paths' lists of hundreds of ids.
-    """
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))

@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.kit.repository import among
 from creditbank.kit.time import utc_now
-from creditbank.kit.types import among
 from creditbank.ledger.models import (
     GENESIS_HASH,
     LedgerCheckpoint,

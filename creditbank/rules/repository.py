@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creditbank.kit.types import among
+from creditbank.kit.repository import among
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 
 
