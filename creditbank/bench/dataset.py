@@ -54,6 +54,7 @@ from creditbank.ledger.service import Deposit
 from creditbank.lrs.keys import agent_key, key_hash, statement_keys
 from creditbank.lrs.models import Statement
 from creditbank.rules.models import Outcome, OutcomeStatus
+from creditbank.rules.outcomes import deposit_of_row
 
 #: Region codes of the dashboard's map (十堰 and its counties, 武汉, 黄石).
 REGIONS = ("420100", "420200", "420302", "420303", "420304", "420322", "420323", "420325")
@@ -254,23 +255,6 @@ def _outcome_row(
     }
 
 
-def _deposit(row: dict[str, Any]) -> Deposit:
-    return Deposit(
-        learner_id=row["learner_id"],
-        outcome_id=row["id"],
-        amount=row["credits"],
-        category=row["category"],
-        level=row["level"],
-        unit_code=row["unit_code"],
-        rule_id=row["rule_id"],
-        rule_version=str(row["rule_version"]),
-        standards_version=row["standards_version"],
-        statement_ids=row["statement_ids"],
-        actor="bench",
-        idempotency_key=f"deposit:{row['id']}",
-    )
-
-
 @dataclass
 class Loaded:
     statements: int = 0
@@ -466,7 +450,8 @@ async def _deposit_all(
     for start in range(0, len(outcomes), batch):
         async with database.session_scope() as session:
             entries = await ledger.deposit_many(
-                session, [_deposit(row) for row in outcomes[start : start + batch]]
+                session,
+                [deposit_of_row(row, actor="bench") for row in outcomes[start : start + batch]],
             )
         loaded.deposits += len(entries)
     loaded.ledger_seconds += time.perf_counter() - started

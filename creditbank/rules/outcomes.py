@@ -11,7 +11,7 @@ reads outcomes for the API. Never commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -253,42 +253,51 @@ async def store_rows(session: AsyncSession, stored: Sequence[Rows], *, actor: st
         [rows.evaluation for rows in stored], outcomes
     )
     await ledger_service.deposit_many(
-        session,
-        [
-            Deposit(
-                learner_id=row["learner_id"],
-                outcome_id=row["id"],
-                amount=row["credits"],
-                category=row["category"],
-                level=row["level"],
-                unit_code=row["unit_code"],
-                rule_id=row["rule_id"],
-                rule_version=str(row["rule_version"]),
-                standards_version=row["standards_version"],
-                statement_ids=list(row["statement_ids"]),
-                actor=actor,
-                idempotency_key=f"deposit:{row['id']}",
-            )
-            for row in outcomes
-        ],
+        session, [deposit_of_row(row, actor=actor) for row in outcomes]
+    )
+
+
+def deposit_key(outcome_id: uuid.UUID) -> str:
+    """The idempotency key of an outcome's deposit: an outcome is credited once."""
+    return f"deposit:{outcome_id}"
+
+
+#: The outcome columns its deposit carries.
+_DEPOSIT_COLUMNS = (
+    "id",
+    "learner_id",
+    "credits",
+    "category",
+    "level",
+    "unit_code",
+    "rule_id",
+    "rule_version",
+    "standards_version",
+    "statement_ids",
+)
+
+
+def deposit_of_row(row: Mapping[str, Any], *, actor: str) -> Deposit:
+    """The ledger deposit of an outcome given as column values (an ``Outcome``'s, a
+    :func:`build_rows` row, a bench dataset row)."""
+    return Deposit(
+        learner_id=row["learner_id"],
+        outcome_id=row["id"],
+        amount=row["credits"],
+        category=row["category"],
+        level=row["level"],
+        unit_code=row["unit_code"],
+        rule_id=row["rule_id"],
+        rule_version=str(row["rule_version"]),
+        standards_version=row["standards_version"],
+        statement_ids=list(row["statement_ids"]),
+        actor=actor,
+        idempotency_key=deposit_key(row["id"]),
     )
 
 
 def _deposit_of(outcome: Outcome, *, actor: str) -> Deposit:
-    return Deposit(
-        learner_id=outcome.learner_id,
-        outcome_id=outcome.id,
-        amount=outcome.credits,
-        category=outcome.category,
-        level=outcome.level,
-        unit_code=outcome.unit_code,
-        rule_id=outcome.rule_id,
-        rule_version=str(outcome.rule_version),
-        standards_version=outcome.standards_version,
-        statement_ids=list(outcome.statement_ids),
-        actor=actor,
-        idempotency_key=f"deposit:{outcome.id}",
-    )
+    return deposit_of_row({name: getattr(outcome, name) for name in _DEPOSIT_COLUMNS}, actor=actor)
 
 
 async def deposit(session: AsyncSession, outcome: Outcome, *, actor: str) -> None:
