@@ -5,7 +5,10 @@ Per process: HTTP requests by method, route template and status, and their laten
 (a route template, never the raw path, so ids do not explode the label set). From
 the database at scrape time: statements stored, jobs by name and status (rules jobs
 processed = ``lrs.statement_stored`` done; dead letters = status ``dead``), the age of
-the oldest due job per name, and this process's connection pool.
+the oldest due job per name, this process's connection pool, and two counters kept
+in the database by the writers themselves (``creditbank/counters``), so they are
+exact whichever process scrapes and however many workers run: the rules engine's
+decisions (evaluation-log rows by kind and decision) and ledger postings by kind.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import current_principal
 from api.deps import get_app_settings, get_database
+from creditbank.counters.service import LEDGER_POSTINGS, RULES_DECISIONS
+from creditbank.counters.service import counters as counters_service
 from creditbank.identity.principal import Principal
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.lrs.service import statements as statements_service
@@ -117,6 +123,38 @@ def _pool_gauges(registry: CollectorRegistry, pool: Any) -> None:
             gauge.labels(state).set(float(value()))
 
 
+class _DatabaseCounters:
+    """A custom collector: counter families whose values come from the database."""
+
+    def __init__(self, families: list[CounterMetricFamily]) -> None:
+        self.families = families
+
+    def collect(self) -> list[CounterMetricFamily]:
+        return self.families
+
+
+def _counter_families(registry: CollectorRegistry, totals: dict[str, dict[str, int]]) -> None:
+    decisions = CounterMetricFamily(
+        "creditbank_rules_decisions",
+        "Rules engine decisions (evaluation-log rows) by kind (statement, reevaluation, "
+        "held, voided) and decision (recognised, not_recognised, held, voided); every "
+        "process, from the database",
+        labels=["kind", "decision"],
+    )
+    for label, n in sorted(totals.get(RULES_DECISIONS, {}).items()):
+        kind, _, decision = label.partition(":")
+        decisions.add_metric([kind, decision], n)
+    postings = CounterMetricFamily(
+        "creditbank_ledger_postings",
+        "Ledger entries posted, by kind (deposit, expiry, reversal, conversion, "
+        "adjustment); every process, from the database",
+        labels=["kind"],
+    )
+    for kind, n in sorted(totals.get(LEDGER_POSTINGS, {}).items()):
+        postings.add_metric([kind], n)
+    registry.register(_DatabaseCounters([decisions, postings]))
+
+
 router = APIRouter(tags=["operations"])
 
 
@@ -130,6 +168,7 @@ async def metrics(request: Request) -> Response:
         stored = await statements_service.stored_total(session, principal)
         counts = await jobs_service.stats(session, principal)
         ages = await jobs_service.oldest_due_age(session, principal)
+        totals = await counters_service.totals(session, principal)
     Gauge(
         "creditbank_statements_stored",
         "Statements stored since the LRS began (the last statement sequence number)",
@@ -152,6 +191,7 @@ async def metrics(request: Request) -> Response:
     )
     for name, seconds in ages.items():
         age.labels(name).set(seconds)
+    _counter_families(snapshot, totals)
     _pool_gauges(snapshot, database.write_engine.sync_engine.pool)
     http: HttpMetrics = request.app.state.http_metrics
     body = generate_latest(http.registry) + generate_latest(snapshot)

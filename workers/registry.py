@@ -23,6 +23,7 @@ JOBS: dict[str, str] = {
     "jobs.purge_done": "creditbank.jobs.tasks:purge_done",
     "jobs.analyze_stale": "creditbank.jobs.tasks:analyze_stale",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
+    "counters.fold": "creditbank.counters.tasks:fold",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
     "webhooks.deliver": "creditbank.webhooks.tasks:deliver",
     "webhooks.forward": "creditbank.webhooks.tasks:forward",

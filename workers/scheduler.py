@@ -36,6 +36,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     # off): a cheap check every ten minutes, ANALYZE only of what changed.
     Periodic("jobs.analyze_stale", timedelta(minutes=10)),
     Periodic("ledger.checkpoint", timedelta(hours=1)),
+    # /metrics sums the counters' delta rows: fold them into one row each, often.
+    Periodic("counters.fold", timedelta(minutes=1)),
 )
 
 

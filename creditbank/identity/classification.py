@@ -157,6 +157,11 @@ CATALOG: dict[str, Classification] = {
     "jobs.created_at": _c(IN),
     "jobs.finished_at": _c(IN),
     "jobs.trace_id": _c(IN),
+    # -- counters ------------------------------------------------------------------------
+    "counts.id": _c(IN),
+    "counts.name": _c(IN),
+    "counts.label": _c(IN, "a decision or entry kind; never an id"),
+    "counts.n": _c(IN),
     # -- lrs -----------------------------------------------------------------------------
     "lrs_statements.seq": _c(IN),
     "lrs_statements.id": _c(IN),

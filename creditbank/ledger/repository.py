@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.counters.service import LEDGER_POSTINGS
+from creditbank.counters.service import counters as counters_service
 from creditbank.kit.repository import among
 from creditbank.kit.time import utc_now
 from creditbank.ledger.models import (
@@ -125,8 +127,16 @@ class LedgerRepository:
         INSERTs of the tables, nothing kept in the session."""
         if entries:
             await self.session.execute(insert(_ENTRIES), list(entries))
+            await self.count_postings([row["kind"] for row in entries])
         if positions:
             await self.session.execute(insert(_POSITIONS), list(positions))
+
+    async def count_postings(self, kinds: Sequence[str]) -> None:
+        """Count new entries by kind (``ledger.postings``), in the posting's transaction."""
+        counts: dict[str, int] = {}
+        for kind in kinds:
+            counts[kind] = counts.get(kind, 0) + 1
+        await counters_service.add(self.session, LEDGER_POSTINGS, counts)
 
     async def head(self, learner_id: uuid.UUID) -> LedgerHead | None:
         result = await self.session.execute(

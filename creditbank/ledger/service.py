@@ -1129,6 +1129,7 @@ class LedgerService:
                 if new_position is not None:
                     session.add(new_position)
                 await session.flush()
+                await repo.count_postings([entry.kind])
         except IntegrityError as exc:
             existing = await repo.by_idempotency_key(idempotency_key)
             if existing is not None and existing.learner_id == head.learner_id:

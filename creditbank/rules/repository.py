@@ -12,6 +12,8 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creditbank.counters.service import RULES_DECISIONS
+from creditbank.counters.service import counters as counters_service
 from creditbank.kit.repository import among
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 
@@ -24,6 +26,21 @@ def lock_key(kind: str, value: str) -> int:
 
 _EVALUATIONS = cast(Table, Evaluation.__table__)
 _OUTCOMES = cast(Table, Outcome.__table__)
+
+
+def decision_label(kind: str, recognised: bool) -> str:
+    """The ``rules.decisions`` counter label of one evaluation-log row."""
+    if kind in {"held", "voided"}:
+        return f"{kind}:{kind}"
+    return f"{kind}:{'recognised' if recognised else 'not_recognised'}"
+
+
+def _decisions(rows: Sequence[tuple[str, bool]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for kind, recognised in rows:
+        label = decision_label(kind, recognised)
+        out[label] = out.get(label, 0) + 1
+    return out
 
 
 class RulesRepository:
@@ -90,6 +107,11 @@ class RulesRepository:
         """
         if evaluations:
             await self.session.execute(insert(_EVALUATIONS), list(evaluations))
+            await counters_service.add(
+                self.session,
+                RULES_DECISIONS,
+                _decisions([(row["kind"], bool(row["recognised"])) for row in evaluations]),
+            )
         if outcomes:
             await self.session.execute(insert(_OUTCOMES), list(outcomes))
 
@@ -123,8 +145,12 @@ class RulesRepository:
         return out
 
     async def add(self, *rows: Outcome | Evaluation | HeldStatement) -> None:
+        """Add and flush ``rows``; evaluation-log rows are counted (``rules.decisions``)."""
         self.session.add_all(rows)
         await self.session.flush()
+        logged = [(r.kind, bool(r.recognised)) for r in rows if isinstance(r, Evaluation)]
+        if logged:
+            await counters_service.add(self.session, RULES_DECISIONS, _decisions(logged))
 
     async def outcome(self, outcome_id: uuid.UUID) -> Outcome | None:
         return await self.session.get(Outcome, outcome_id)
