@@ -15,6 +15,7 @@ from creditbank.kit.events import register_event_handler
 from creditbank.ledger.service import ledger as ledger_service
 from creditbank.lrs.documents.service import erase_learner_documents, export_learner_documents
 from creditbank.lrs.service import export_learner_statements
+from creditbank.reporting.service import reporting as reporting_service
 from creditbank.rules.service import rules as rules_service
 from creditbank.transcripts import status as transcript_status
 from creditbank.transcripts.service import transcripts as transcripts_service
@@ -40,6 +41,10 @@ KEPT_ON_ERASURE: dict[str, str] = {
         "outcomes and evaluations are what the ledger's deposits and conversions rest on; "
         "they name only the learner id"
     ),
+    "reporting": (
+        "the dashboard's months of activity are derived from the ledger, which keeps her "
+        "entries; they name only the learner id and are read only in aggregate"
+    ),
 }
 
 
@@ -56,6 +61,7 @@ def register_data_rights() -> None:
     register_exporter("ledger", ledger_service.export_learner_data)
     register_exporter("conversions", conversions_service.export_learner_data)
     register_exporter("transcripts", transcripts_service.export_learner_data)
+    register_exporter("reporting", reporting_service.export_learner_data)
     register_eraser("conversions", conversions_service.erase_learner_data)
     register_event_handlers()
 

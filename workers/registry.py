@@ -24,6 +24,7 @@ JOBS: dict[str, str] = {
     "jobs.analyze_stale": "creditbank.jobs.tasks:analyze_stale",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "counters.fold": "creditbank.counters.tasks:fold",
+    "reporting.rollup": "creditbank.reporting.tasks:rollup",
     "conversions.webhook": "creditbank.conversions.tasks:deliver_webhook",
     "webhooks.deliver": "creditbank.webhooks.tasks:deliver",
     "webhooks.forward": "creditbank.webhooks.tasks:forward",

@@ -38,6 +38,9 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("ledger.checkpoint", timedelta(hours=1)),
     # /metrics sums the counters' delta rows: fold them into one row each, often.
     Periodic("counters.fold", timedelta(minutes=1)),
+    # The dashboard's rollups (reporting/models.py): everything older than five minutes
+    # folded in, the dashboard reads them plus the rows since (issue 14).
+    Periodic("reporting.rollup", timedelta(minutes=10)),
 )
 
 

@@ -10,10 +10,14 @@
   along ``seq``, as the LRS stamps them), with their filter keys, each by an
   institution about its own learner: li-na style verbs, courses, scores, durations,
   registrations and context activities;
-- for about ``--outcomes`` of them (passed/completed, one per learner and unit), a
-  recognised outcome dated when its statement was stored, and its ledger deposit
-  through the ledger service (real hash chains, so ``ledger verify`` holds; the
-  entries are posted now).
+- for about ``--outcomes`` of them (passed/completed, one per learner and unit; with
+  ``--credit-attended`` attended too, as community, senior and training courses
+  credit attendance), a recognised outcome dated when its statement was stored, and
+  its ledger deposit through the ledger service (real hash chains, so ``ledger
+  verify`` holds; the entries are posted now);
+- at the end, the dashboard's rollups folded up to the end of the load, as the
+  ``reporting.rollup`` job does once the load is older than its settling time (the
+  load is the only writer: everything is committed).
 
 Rows go in with ``COPY`` on PostgreSQL and batched INSERTs on SQLite; with
 ``--ingest`` the statements go through the LRS service instead (validation, keys,
@@ -67,7 +71,8 @@ TYPES = (
     InstitutionType.TRAINING,
 )
 CATEGORIES = ("vocational", "general", "community", "senior")
-RECOGNISED_VERBS = {VERBS[0][0], VERBS[1][0]}  # passed, completed
+RECOGNISED_VERBS = frozenset({VERBS[0][0], VERBS[1][0]})  # passed, completed
+ATTENDED = VERBS[2][0]
 NAMESPACE = uuid.UUID("0b5e7d1c-14a0-4c2e-9d3b-6a1f00000014")
 #: Statements generated and written per transaction.
 CHUNK = 20_000
@@ -81,6 +86,8 @@ class Shape:
     seed: int
     outcomes: float
     days: int
+    #: Verbs whose statements are credited (one outcome per learner and unit).
+    credited: frozenset[str] = RECOGNISED_VERBS
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,7 @@ class Loaded:
     statements_seconds: float = 0.0
     ledger_seconds: float = 0.0
     setup_seconds: float = 0.0
+    rollup_seconds: float = 0.0
     analyzed: list[str] = field(default_factory=list)
 
 
@@ -377,6 +385,7 @@ async def load_dataset(
         if ingest:
             await _ingest(database, settings, shape, secrets, loaded, batch)
             loaded.statements_seconds = time.perf_counter() - started
+            loaded.rollup_seconds = await _roll_up(database)
             return loaded
         async with database.read_scope() as session:
             seq, last_stored = await BenchRepository.from_session(session).head()
@@ -403,7 +412,7 @@ async def load_dataset(
                 )
                 course = body["object"]["id"].rsplit("/", 1)[-1]
                 if (
-                    body["verb"]["id"] in RECOGNISED_VERBS
+                    body["verb"]["id"] in shape.credited
                     and (who, course) not in credited
                     and rng.random() < shape.outcomes
                 ):
@@ -426,10 +435,21 @@ async def load_dataset(
             await _deposit_all(database, outcomes, loaded, batch=1000)
             outcomes = []
         loaded.statements_seconds = time.perf_counter() - started - loaded.ledger_seconds
+        loaded.rollup_seconds = await _roll_up(database)
         loaded.analyzed = await _analyze(database)
         return loaded
     finally:
         await database.dispose()
+
+
+async def _roll_up(database: Database) -> float:
+    """The dashboard's rollups up to now (``reporting.rollup`` with nothing left to settle)."""
+    from creditbank.reporting.service import roll_up
+
+    started = time.perf_counter()
+    async with database.session_scope() as session:
+        await roll_up(session, now=utc_now(), settle=timedelta(0))
+    return time.perf_counter() - started
 
 
 async def _analyze(database: Database) -> list[str]:
@@ -505,6 +525,7 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         outcomes=args.outcomes,
         days=args.days,
+        credited=RECOGNISED_VERBS | {ATTENDED} if args.credit_attended else RECOGNISED_VERBS,
     )
     cpu = time.process_time()
     loaded = asyncio.run(
@@ -535,6 +556,7 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
             f"dataset ledger: {loaded.deposits} deposits in {loaded.ledger_seconds:.2f} s = "
             f"{loaded.deposits / loaded.ledger_seconds:.0f} deposits/s (ledger service)"
         )
+    print(f"dataset rollups: folded in {loaded.rollup_seconds:.2f} s (reporting.rollup)")
     if loaded.analyzed:
         print(f"dataset analyzed (as jobs.analyze_stale would): {', '.join(loaded.analyzed)}")
     print(f"dataset cpu: {cpu:.1f} s of this process")
@@ -659,7 +681,9 @@ async def run_dashboard(settings: Settings, *, runs: int) -> dict[str, list[floa
 
 
 def _dashboard_parts(now: datetime) -> dict[str, Callable[[Any], Any]]:
-    """Each aggregate of the dashboard over its window (12 months, 30 days)."""
+    """Each aggregate of the dashboard over its window (12 months, 30 days), as the
+    dashboard computes it (rollups plus the live rows since their watermark)."""
+    from creditbank.reporting import service
     from creditbank.reporting.repository import ReportingRepository
 
     first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -671,12 +695,15 @@ def _dashboard_parts(now: datetime) -> dict[str, Callable[[Any], Any]]:
     def part(name: str, since: datetime) -> Callable[[Any], Any]:
         return lambda session: getattr(ReportingRepository.from_session(session), name)(since)
 
+    def rolled(name: str, since: datetime) -> Callable[[Any], Any]:
+        return lambda session: getattr(service, name)(session, since)
+
     return {
-        "recognised": part("recognised", since_month),
+        "recognised": rolled("recognised", since_month),
         "converted": part("converted", since_month),
         "decisions": part("decisions", since_month),
-        "learners_active": part("learners_active", since_month),
-        "statements_per_day": part("statements_per_day", since_day),
+        "learners_active": rolled("learners_active", since_month),
+        "statements_per_day": rolled("statements_per_day", since_day),
     }
 
 
@@ -704,6 +731,11 @@ def register_dataset(bench_subparsers: Any) -> None:
         "--outcomes", type=float, default=0.2, help="share of passed/completed statements credited"
     )
     dataset.add_argument("--days", type=int, default=365, help="spread stored over these days")
+    dataset.add_argument(
+        "--credit-attended",
+        action="store_true",
+        help="credit attended statements too (1M with --outcomes 0.9: ~500k ledger entries)",
+    )
     dataset.add_argument(
         "--ingest", action="store_true", help="through the LRS service instead of bulk rows"
     )

@@ -476,6 +476,21 @@ def classify(table: str, column: str) -> Classification | None:
     return CATALOG.get(f"{table}.{column}")
 
 
+# -- reporting (the dashboard's rollups, rebuilt from the rows above) -----------------------
+_table("reporting_rollups", IN, "", "name through built_at")
+_table("reporting_outcome_months", IN, "", "month institution_key credits outcomes")
+_table("reporting_statement_days", IN, "", "day statements")
+_table(
+    "reporting_learner_months",
+    PE,
+    "learner id only (pseudonymous), derived from the ledger; read only in aggregate",
+    "month learner_id first_at",
+    month=IN,
+    first_at=IN,
+)
+_table("reporting_active_months", IN, "", "month learners")
+
+
 # -- masking ---------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ HOT_TABLES = (
     "learners",
     "jobs",
     "audit_log",
+    "reporting_learner_months",
 )
 #: Stale once more rows changed than ANALYZE_THRESHOLD + ANALYZE_SCALE x rows
 #: (PostgreSQL's autovacuum_analyze_threshold and _scale_factor defaults).

@@ -1,7 +1,8 @@
-"""Every query of the reporting context: aggregates with ``GROUP BY``, read-only.
+"""Every query of the reporting context: aggregates with ``GROUP BY``.
 
-The queries read other contexts' tables by name (reporting owns no table and writes
-nothing); each is bounded by a time window on an indexed or narrow column.
+The queries read other contexts' tables by name; each is bounded by a time window on
+an indexed or narrow column. The only tables reporting writes are its own rollups
+(``reporting/models.py``), from the ``reporting.rollup`` job: :meth:`ReportingRepository.fold`.
 """
 
 from __future__ import annotations
@@ -10,25 +11,38 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     String,
+    Table,
     and_,
     case,
     column,
+    delete,
     distinct,
+    exists,
     func,
+    insert,
     literal,
     select,
     table,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import TableClause
 
 from creditbank.kit.types import UTCDateTime
+from creditbank.reporting.models import (
+    DASHBOARD,
+    ActiveMonth,
+    LearnerMonth,
+    OutcomeMonth,
+    Rollup,
+    StatementDay,
+)
 
 HUNDRED = Decimal(100)
 
@@ -77,6 +91,11 @@ _applications = table(
     column("target_institution_key", String()),
 )
 _ledger = table("ledger_entries", column("posted_at", UTCDateTime()), column("learner_id"))
+_rollups = cast(Table, Rollup.__table__)
+_outcome_months = cast(Table, OutcomeMonth.__table__)
+_statement_days = cast(Table, StatementDay.__table__)
+_learner_months = cast(Table, LearnerMonth.__table__)
+_active_months = cast(Table, ActiveMonth.__table__)
 _statements = table(
     "lrs_statements", column("stored", UTCDateTime()), column("seq"), column("institution_id")
 )
@@ -108,6 +127,10 @@ class ReportingRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> ReportingRepository:
         return cls(session)
+
+    @property
+    def postgres(self) -> bool:
+        return self._postgres
 
     @property
     def _postgres(self) -> bool:
@@ -196,13 +219,29 @@ class ReportingRepository:
             for r in rows
         ]
 
-    async def learners_active(self, since: datetime) -> list[Count]:
-        """Distinct learners with a ledger entry, per month."""
+    async def learners_active(
+        self, since: datetime, *, counted_before: datetime | None = None
+    ) -> list[Count]:
+        """Distinct learners with a ledger entry, per month.
+
+        ``counted_before``: the rollup's watermark; learners whose month the rollup
+        already counts (a ``reporting_learner_months`` row folded in before it) are
+        left out, so the rollup's count and this one add up.
+        """
         e = _ledger.c
         month = self._period(e.posted_at)
+        where = e.posted_at >= since
+        if counted_before is not None:
+            x = _learner_months.c
+            where = and_(
+                where,
+                ~exists().where(
+                    x.month == month, x.learner_id == e.learner_id, x.first_at < counted_before
+                ),
+            )
         query = (
             select(month, func.count(distinct(e.learner_id)))
-            .where(e.posted_at >= since)
+            .where(where)
             .group_by(month)
             .order_by(month)
         )
@@ -216,6 +255,159 @@ class ReportingRepository:
         query = select(day, func.count()).where(st.stored >= since).group_by(day).order_by(day)
         rows = (await self.session.execute(query)).all()
         return [Count(period=str(r[0]), count=int(r[1])) for r in rows]
+
+    # -- rollups: read with their watermark in one statement (one snapshot) -------------
+
+    async def recognised_rollup(
+        self, since_month: str
+    ) -> tuple[bool, datetime | None, list[Periodic]]:
+        """The rolled-up months from ``since_month`` by type and region, and the watermark.
+
+        The state row is read in the same statement as the rows, so the watermark is
+        the one they were folded up to. ``(False, None, [])``: no state row.
+        """
+        r, m, i = _rollups.c, _outcome_months.c, _institutions.c
+        months = _outcome_months.join(_institutions, i.key == m.institution_key)
+        query = (
+            select(
+                r.through, m.month, i.type, i.region_code, func.sum(m.credits), func.sum(m.outcomes)
+            )
+            .select_from(_rollups.outerjoin(months, m.month >= since_month))
+            .where(r.name == DASHBOARD)
+            .group_by(r.through, m.month, i.type, i.region_code)
+        )
+        rows = (await self.session.execute(query)).all()
+        if not rows:
+            return False, None, []
+        through = rows[0][0]
+        return True, through, [_periodic(tuple(row)[1:]) for row in rows if row[1] is not None]
+
+    async def counts_rollup(
+        self, what: str, since: str
+    ) -> tuple[bool, datetime | None, list[Count]]:
+        """``learners`` per month (from ``since``, a ``YYYY-MM``) or ``statements`` per day
+        (from a ``YYYY-MM-DD``), rolled up, with the watermark (one statement)."""
+        r = _rollups.c
+        if what == "learners":
+            period, value = _active_months.c.month, _active_months.c.learners
+            source = _active_months
+        else:
+            period, value = _statement_days.c.day, _statement_days.c.statements
+            source = _statement_days
+        query = (
+            select(r.through, period, value)
+            .select_from(_rollups.outerjoin(source, period >= since))
+            .where(r.name == DASHBOARD)
+        )
+        rows = (await self.session.execute(query)).all()
+        if not rows:
+            return False, None, []
+        through = rows[0][0]
+        return (
+            True,
+            through,
+            [Count(period=str(row[1]), count=int(row[2])) for row in rows if row[1] is not None],
+        )
+
+    async def learner_months(self, learner_id: uuid.UUID) -> list[str]:
+        lm = _learner_months.c
+        query = select(lm.month).where(lm.learner_id == learner_id).order_by(lm.month)
+        return [str(m) for m in (await self.session.execute(query)).scalars()]
+
+    # -- rollups: the job's writes ----------------------------------------------------
+
+    async def lock_rollup(self) -> tuple[bool, datetime | None]:
+        """The dashboard rollup's state row, locked until the job's commit (one folder at
+        a time); ``(False, None)`` if there is none."""
+        r = _rollups.c
+        query = select(r.through).where(r.name == DASHBOARD)
+        if self._postgres:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return (False, None) if row is None else (True, row[0])
+
+    async def fold(
+        self,
+        *,
+        from_day: datetime | None,
+        from_month: datetime | None,
+        through: datetime,
+        now: datetime,
+        create: bool = False,
+    ) -> None:
+        """Recompute the rollups from ``from_month`` (outcomes, learners' counts) and
+        ``from_day`` (statements, learners' months) up to ``through`` (excluded), from
+        the source rows; None: the whole history. Then move the watermark."""
+        o, st, e = _outcomes.c, _statements.c, _ledger.c
+        om, sd, lm, am = _outcome_months.c, _statement_days.c, _learner_months.c, _active_months.c
+        month_key = None if from_month is None else from_month.strftime("%Y-%m")
+        day_key = None if from_day is None else from_day.strftime("%Y-%m-%d")
+
+        def since(col: ColumnElement[Any], start: datetime | None) -> ColumnElement[bool]:
+            return col < through if start is None else and_(col >= start, col < through)
+
+        # Credits recognised per month and institution.
+        month = self._period(o.recognised_at)
+        await self.session.execute(
+            delete(_outcome_months).where(om.month >= month_key)
+            if month_key
+            else delete(_outcome_months)
+        )
+        await self.session.execute(
+            insert(_outcome_months).from_select(
+                ["month", "institution_key", "credits", "outcomes"],
+                select(
+                    month, o.institution_key, func.coalesce(func.sum(o.credits), 0), func.count()
+                )
+                .where(since(o.recognised_at, from_month))
+                .group_by(month, o.institution_key),
+            )
+        )
+        # Statements stored per day.
+        day = self._period(st.stored, day=True)
+        await self.session.execute(
+            delete(_statement_days).where(sd.day >= day_key) if day_key else delete(_statement_days)
+        )
+        await self.session.execute(
+            insert(_statement_days).from_select(
+                ["day", "statements"],
+                select(day, func.count()).where(since(st.stored, from_day)).group_by(day),
+            )
+        )
+        # A row per learner and month with a ledger entry (entries are never removed:
+        # the rows already there stay, the new ones are added).
+        month = self._period(e.posted_at)
+        await self.session.execute(
+            insert(_learner_months).from_select(
+                ["month", "learner_id", "first_at"],
+                select(month, e.learner_id, func.min(e.posted_at))
+                .where(
+                    since(e.posted_at, from_day),
+                    ~exists().where(lm.month == month, lm.learner_id == e.learner_id),
+                )
+                .group_by(month, e.learner_id),
+            )
+        )
+        await self.session.execute(
+            delete(_active_months).where(am.month >= month_key)
+            if month_key
+            else delete(_active_months)
+        )
+        counted = select(lm.month, func.count()).group_by(lm.month)
+        if month_key:
+            counted = counted.where(lm.month >= month_key)
+        await self.session.execute(
+            insert(_active_months).from_select(["month", "learners"], counted)
+        )
+        r = _rollups.c
+        if create:
+            await self.session.execute(
+                insert(_rollups).values(name=DASHBOARD, through=through, built_at=now)
+            )
+        else:
+            await self.session.execute(
+                update(_rollups).where(r.name == DASHBOARD).values(through=through, built_at=now)
+            )
 
     async def institution_statements_per_day(
         self, institution_id: uuid.UUID, since: datetime

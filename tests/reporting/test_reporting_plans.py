@@ -7,7 +7,9 @@ tables stale and ANALYZEs them, as the worker does every ten minutes (issue 14: 
 range filter's plan depends on statistics; without any, PostgreSQL guesses a third
 of the table matches and scans all four tables sequentially). Every query
 ``reporting.dashboard`` sends is EXPLAINed as sent and none may scan its table
-sequentially.
+sequentially: without rollups (the live queries over the windows), and once the
+``reporting.rollup`` job has folded the load in (the rollups, and the live rows
+since the watermark on the same indexes).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from creditbank.identity.principal import Principal
 from creditbank.jobs.repository import StatisticsRepository
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.reporting.service import reporting as reporting_service
+from creditbank.reporting.service import roll_up
 
 pytestmark = pytest.mark.postgres
 
@@ -188,6 +191,26 @@ async def test_every_dashboard_aggregate_uses_its_time_index(db: Database) -> No
         if index not in used:
             problems.append(f"{index} is not used (used: {sorted(used)})")
     assert not problems, "\n".join(problems)
+
+
+async def test_the_rolled_up_dashboard_reads_rollups_and_indexed_tails(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("the plans are PostgreSQL's")
+    await _load_all(db)
+    async with db.session_scope() as session:
+        await roll_up(session, now=NOW)
+    plans = await _explained(db)
+    read = {n.get("Relation Name") for _, nodes in plans for n in nodes}
+    assert {"reporting_rollups", "reporting_outcome_months", "reporting_active_months"} <= read
+    assert "reporting_statement_days" in read
+    used = {n.get("Index Name") for _, nodes in plans for n in nodes}
+    for index in ("ix_rule_outcomes_recognised", "ix_ledger_entries_posted"):
+        assert index in used, (index, sorted(i for i in used if i))
+    for statement, nodes in plans:
+        for node in nodes:
+            assert not (
+                node["Node Type"] == "Seq Scan" and node.get("Relation Name") in OVERRIDES
+            ), statement
 
 
 async def test_institution_statistics_use_the_evaluations_index(db: Database) -> None:
