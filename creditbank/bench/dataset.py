@@ -53,6 +53,7 @@ from creditbank.bench.statements import COURSES, VERBS, registration
 from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.identity.models import IdentityLink, InstitutionType, Learner
+from creditbank.kit.progress import add_progress_arguments, progress_bar
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.ledger.service import Deposit
 from creditbank.lrs.keys import agent_key, key_hash, statement_keys
@@ -273,6 +274,13 @@ class Loaded:
     setup_seconds: float = 0.0
     rollup_seconds: float = 0.0
     analyzed: list[str] = field(default_factory=list)
+    #: Hears of each batch of statements written (the command line's progress bar).
+    progress: Callable[[int], None] | None = field(default=None, repr=False, compare=False)
+
+    def written(self, statements: int) -> None:
+        self.statements += statements
+        if self.progress is not None:
+            self.progress(statements)
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -374,9 +382,10 @@ async def load_dataset(
     ingest: bool = False,
     batch: int = 100,
     credentials: Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Loaded:
     database = Database.from_settings(settings)
-    loaded = Loaded()
+    loaded = Loaded(progress=progress)
     try:
         started = time.perf_counter()
         ids, secrets = await _setup(database, settings, shape, credentials)
@@ -429,7 +438,7 @@ async def load_dataset(
                 await repo.load(Statement.__table__, rows)  # type: ignore[arg-type]
                 await repo.load_keys(keys)
                 await repo.load(Outcome.__table__, outcomes)  # type: ignore[arg-type]
-            loaded.statements += len(rows)
+            loaded.written(len(rows))
             loaded.keys += len(keys)
             loaded.outcomes += len(outcomes)
             await _deposit_all(database, outcomes, loaded, batch=1000)
@@ -501,7 +510,7 @@ async def _ingest(
             await statement_service.store_statements(
                 session, principal, bodies, version="1.0.3", settings=settings.lrs
             )
-        loaded.statements += len(bodies)
+        loaded.written(len(bodies))
 
     for item in statements(shape, end - timedelta(days=shape.days), end):
         school, body = item.school, item.body
@@ -527,12 +536,20 @@ def _cmd_dataset(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days,
         credited=RECOGNISED_VERBS | {ATTENDED} if args.credit_attended else RECOGNISED_VERBS,
     )
+    bar = progress_bar(args.progress)
+    task = bar.add_task("数据集 statements", total=shape.statements)
     cpu = time.process_time()
-    loaded = asyncio.run(
-        load_dataset(
-            settings, shape, ingest=args.ingest, batch=args.batch, credentials=args.credentials
+    with bar:
+        loaded = asyncio.run(
+            load_dataset(
+                settings,
+                shape,
+                ingest=args.ingest,
+                batch=args.batch,
+                credentials=args.credentials,
+                progress=lambda n: bar.advance(task, n),
+            )
         )
-    )
     cpu = time.process_time() - cpu
     how = (
         f"through the LRS service, batches of {args.batch}"
@@ -746,6 +763,7 @@ def register_dataset(bench_subparsers: Any) -> None:
         type=Path,
         help="write the LRS keys and secrets (and a statements/read one) to this file",
     )
+    add_progress_arguments(dataset)
     dataset.set_defaults(run=_cmd_dataset)
     balance = bench_subparsers.add_parser(
         "balance", help="p50/p95 of a learner's balance with E ledger entries"

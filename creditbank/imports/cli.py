@@ -2,9 +2,9 @@
 
 Reads the file, checks every row (errors are listed with row, column, value and
 what is wrong, in Chinese and English) and, unless ``--dry-run`` or a row is wrong,
-stores the new statements in one transaction. A progress bar (rich) goes to stderr,
-the summary to stdout (``--json`` for scripts). Exit 0 imported (or dry run clean),
-1 row errors or a refused file (nothing stored).
+stores the new statements in one transaction. A progress bar (rows, rate, ETA; rich)
+goes to stderr when it is a terminal, the summary to stdout (``--json`` for scripts).
+Exit 0 imported (or dry run clean), 1 row errors or a refused file (nothing stored).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.errors import DomainError
 from creditbank.identity.principal import Principal
+from creditbank.kit.progress import add_progress_arguments
 from creditbank.migrate import upgrade
 
 #: The command line acts as the operator (it has the database's credentials anyway).
@@ -32,10 +33,8 @@ def _out(text: str, *, err: bool = False) -> None:
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from creditbank.imports.service import imports
+    from creditbank.kit.progress import progress_bar
 
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
@@ -46,15 +45,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         _out(f"creditbank import: {exc}", err=True)
         return 1
-    console = Console(stderr=True)
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.json or (not console.is_terminal and not args.progress),
-    )
+    # --json is for scripts: no bar unless asked for.
+    bar = progress_bar(False if args.json and args.progress is None else args.progress)
     tasks: dict[str, Any] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -149,7 +141,5 @@ def register(subparsers: Any) -> None:
     command.add_argument("--mapping", required=True, help="the column-mapping YAML file")
     command.add_argument("--dry-run", action="store_true", help="check only, store nothing")
     command.add_argument("--json", action="store_true", help="print the summary as JSON")
-    command.add_argument(
-        "--progress", action="store_true", help="show the progress bar even without a terminal"
-    )
+    add_progress_arguments(command)
     command.set_defaults(run=_cmd_import)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -104,6 +105,7 @@ async def reevaluate(
     apply: bool,
     actor: str,
     now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReevaluationReport:
     """What ``published`` would change for every learner; with ``apply``, change it.
 
@@ -112,6 +114,7 @@ async def reevaluate(
     result is compared unit by unit with her active outcomes. Applying revokes
     (reverses) what no longer holds and deposits what is new or different, as
     new outcomes; the old ones stay, marked superseded. Nothing is rewritten.
+    ``progress(done, total)`` hears of each learner done (the command line's bar).
     """
     now = now or utc_now()
     repo = RulesRepository.from_session(session)
@@ -122,7 +125,8 @@ async def reevaluate(
         standards_hash=standards.content_hash,
         applied=apply,
     )
-    for learner_id in await repo.learners_with_evaluations():
+    learners = await repo.learners_with_evaluations()
+    for learner_id in learners:
         report.learners += 1
         if apply:
             await repo.lock("learner", str(learner_id))
@@ -132,6 +136,8 @@ async def reevaluate(
             await _apply_changes(
                 session, learner_id, changes, replayed, published, actor=actor, now=now
             )
+        if progress is not None:
+            progress(report.learners, len(learners))
     return report
 
 

@@ -5,7 +5,8 @@
 as an immutable version (publishing identical content again is a no-op; other
 content under a published version is refused, exit 1). ``reevaluate VERSION``
 prints what the version would change for which learners; ``--apply`` writes the
-compensating ledger entries.
+compensating ledger entries; a bar of the learners done (rate, ETA) goes to stderr
+when it is a terminal (``--progress`` / ``--no-progress``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.errors import DomainError
+from creditbank.kit.progress import add_progress_arguments
 from creditbank.migrate import upgrade
 from creditbank.standards.errors import InvalidStandards
 from creditbank.standards.service import standards as standards_service
@@ -110,9 +112,16 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_reevaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.kit.progress import progress_bar
     from creditbank.rules.service import rules as rules_service
 
     _migrate_embedded(settings)
+    bar = progress_bar(args.progress)
+    label = "应用 apply" if args.apply else "重新评估 reevaluate"
+    task = bar.add_task(f"{label} (learners)", total=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
 
     async def run() -> dict[str, Any]:
         database = Database.from_settings(settings)
@@ -120,14 +129,15 @@ def _cmd_reevaluate(args: argparse.Namespace, settings: Settings) -> int:
             async with database.session_scope() as session:
                 published = await standards_service.find(session, args.version, set_id=args.set)
                 report = await rules_service.reevaluate(
-                    session, published, apply=args.apply, actor=args.actor
+                    session, published, apply=args.apply, actor=args.actor, progress=progress
                 )
                 return report.as_json()
         finally:
             await database.dispose()
 
     try:
-        result = asyncio.run(run())
+        with bar:
+            result = asyncio.run(run())
     except DomainError as exc:
         _out(f"creditbank standards reevaluate: {exc.detail}", err=True)
         return 1
@@ -158,4 +168,5 @@ def register(subparsers: Any) -> None:
     reevaluate.add_argument("--set", default=None, help="set id, when versions share a name")
     reevaluate.add_argument("--apply", action="store_true", help="write compensating entries")
     reevaluate.add_argument("--actor", default="operator:cli")
+    add_progress_arguments(reevaluate)
     reevaluate.set_defaults(run=_cmd_reevaluate)

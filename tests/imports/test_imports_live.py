@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -50,11 +51,17 @@ def test_cli_import_dry_run_then_import_then_reimport(live_server, demo, tmp_pat
     run = cli(live_server.env, *args, "--progress")
     assert run.returncode == 0, run.stderr
     assert "imported 3 new statement(s)" in run.stdout
-    assert "导入 store" in run.stderr  # the progress bar
+    assert "导入 store" in run.stderr  # the progress bar: rows, a rate and an ETA
+    assert re.search(r"3/3 [\d,]+/s \d:\d\d:\d\d ETA", run.stderr), run.stderr
+    assert "ETA" not in run.stdout
     assert len(statements(live_server, demo)) == 3
 
     again = cli(live_server.env, *args, "--json")
+    assert "ETA" not in again.stderr  # not a terminal: no bar
     summary = json.loads(again.stdout)
+    quiet = cli(live_server.env, *args, "--dry-run", "--no-progress")
+    assert "ETA" not in quiet.stderr
+    assert "dry run, nothing stored" in quiet.stdout
     assert (summary["new"], summary["unchanged"], summary["created"]) == (0, 3, 0)
 
     changed = tmp_path / "changed.csv"
