@@ -11,6 +11,7 @@ from api import health
 from api.errors import install_error_handlers, publish_validation_schema
 from api.guard import EdgeGuardMiddleware
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.replica import ReadYourWritesMiddleware
 from api.security_headers import SecurityHeadersMiddleware, default_rules
 from api.xapi import about as xapi_about
 from api.xapi import activities as xapi_activities
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.portal import mount_portal
 
     mount_portal(app, settings)
+    # Innermost of all: a request that wrote marks its caller's reads for the primary
+    # until the standby has replayed the write (only with CREDITBANK_READ_DATABASE_URL).
+    app.add_middleware(ReadYourWritesMiddleware)
     # Innermost: sees alternate-syntax requests once they are ordinary ones.
     app.add_middleware(
         EdgeGuardMiddleware,

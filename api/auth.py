@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.deps import get_app_settings, get_database
+from api.deps import get_app_settings, get_database, note_caller
 from creditbank.errors import DomainError, Unauthorized
 from creditbank.identity.principal import ANONYMOUS, Principal
 from creditbank.identity.service import identity as identity_service
@@ -47,11 +47,13 @@ async def current_principal(request: Request) -> Principal:
         if not token:
             raise Unauthorized("empty bearer token", code="invalid_token")
         async with get_database(request).read_scope() as session:
-            return await sign_in_service.principal_from_token(
-                session, settings=get_app_settings(request), token=token
+            return note_caller(
+                await sign_in_service.principal_from_token(
+                    session, settings=get_app_settings(request), token=token
+                )
             )
     key, secret = parse_basic(header)
-    return await authenticate_secret(request, key, secret)
+    return note_caller(await authenticate_secret(request, key, secret))
 
 
 def credential_throttle(request: Request) -> CredentialThrottle:

@@ -17,7 +17,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
-from creditbank.db import Database, ReadSession
+from creditbank.db import WRITE_NOTE, Database, ReadSession
+from creditbank.identity.principal import Principal
 
 
 def get_database(request: Request) -> Database:
@@ -28,6 +29,20 @@ def get_database(request: Request) -> Database:
 def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def caller_key(principal: Principal) -> str | None:
+    """The key of a caller's write mark (``api.replica``); None for nobody."""
+    return None if principal.id is None else f"{principal.kind}:{principal.id}"
+
+
+def note_caller(principal: Principal) -> Principal:
+    """Name the request's caller, so a write it commits marks *its* reads for the primary
+    (``api.replica``); returns ``principal``."""
+    note = WRITE_NOTE.get()
+    if note is not None:
+        note.who = caller_key(principal)
+    return principal
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

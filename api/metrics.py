@@ -109,13 +109,13 @@ async def metrics_principal(request: Request) -> Principal:
     return await current_principal(request)
 
 
-def _pool_gauges(registry: CollectorRegistry, pool: Any) -> None:
-    gauge = Gauge(
-        "creditbank_db_pool_connections",
-        "This process's write connection pool: connections by state",
-        ["state"],
-        registry=registry,
-    )
+def _pool_gauges(
+    registry: CollectorRegistry,
+    pool: Any,
+    name: str = "creditbank_db_pool_connections",
+    what: str = "This process's write connection pool: connections by state",
+) -> None:
+    gauge = Gauge(name, what, ["state"], registry=registry)
     readers = (("size", "size"), ("checked_out", "checkedout"), ("overflow", "overflow"))
     for state, reader in readers:
         value = getattr(pool, reader, None)
@@ -193,6 +193,13 @@ async def metrics(request: Request) -> Response:
         age.labels(name).set(seconds)
     _counter_families(snapshot, totals)
     _pool_gauges(snapshot, database.write_engine.sync_engine.pool)
+    if database.standby_engine is not None:
+        _pool_gauges(
+            snapshot,
+            database.standby_engine.sync_engine.pool,
+            "creditbank_db_standby_pool_connections",
+            "This process's hot-standby (CREDITBANK_READ_DATABASE_URL) pool: connections by state",
+        )
     http: HttpMetrics = request.app.state.http_metrics
     body = generate_latest(http.registry) + generate_latest(snapshot)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

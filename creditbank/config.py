@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     debug: bool = False
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = 10
+    # A PostgreSQL hot standby of database_url serving the reads that may lag (statement
+    # GETs, balances, dashboards; docs/scaling.md). None: every read on the primary.
+    read_database_url: str | None = None
+    # The standby's pool (None: database_pool_size).
+    read_database_pool_size: int | None = Field(default=None, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
@@ -216,6 +221,20 @@ class Settings(BaseSettings):
                 problems.append("CREDITBANK_DEBUG is on")
             if problems:
                 raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _read_replica_is_postgresql(self) -> Settings:
+        if not self.read_database_url:  # unset, or set to nothing
+            self.read_database_url = None
+        elif not (
+            self.read_database_url.startswith("postgresql")
+            and self.database_url.startswith("postgresql")
+        ):
+            raise ValueError(
+                "CREDITBANK_READ_DATABASE_URL needs PostgreSQL for it and for"
+                " CREDITBANK_DATABASE_URL (a hot standby of that primary)"
+            )
         return self
 
     @property

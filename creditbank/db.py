@@ -4,11 +4,16 @@ Two engines per process: a *write* engine whose SQLite transactions start with
 ``BEGIN IMMEDIATE`` (so concurrent writers queue on the busy timeout instead of
 failing when a read lock is upgraded), and a *read* engine with deferred
 transactions, so reads never wait for writers under WAL.
+
+On PostgreSQL with ``CREDITBANK_READ_DATABASE_URL`` a third, *standby* engine reads
+a hot standby: ``Database.replica_scope()`` serves the reads that may lag there,
+unless the caller's own last write has not been replayed yet (then the primary).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import pkgutil
 import weakref
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Any, NewType
 
 import orjson
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -100,6 +105,36 @@ def _unavailable() -> ServiceUnavailable:
 ReadSession = NewType("ReadSession", AsyncSession)
 
 
+class StandbyBehind(Exception):
+    """The standby has not replayed what this read needs: read it on the primary."""
+
+
+def on_standby(session: AsyncSession) -> bool:
+    """Whether ``session`` reads the hot standby (so it may lag the primary)."""
+    return bool(session.info.get("standby"))
+
+
+@dataclass
+class WriteNote:
+    """What one request did: committed a write (``wrote``), and for whom (``who``, a key
+    of the caller). Set up per request by the API; ``Database.session_scope`` notes commits."""
+
+    who: str | None = None
+    wrote: bool = False
+
+
+#: The current request's note (None outside requests: workers, the command line).
+WRITE_NOTE: contextvars.ContextVar[WriteNote | None] = contextvars.ContextVar(
+    "creditbank_write_note", default=None
+)
+
+
+def note_write() -> None:
+    note = WRITE_NOTE.get()
+    if note is not None:
+        note.wrote = True
+
+
 def import_all_models() -> None:
     """Import every ``models`` module under ``creditbank``, filling ``Base.metadata``."""
     import creditbank
@@ -178,24 +213,50 @@ class Database:
     read_engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    #: The hot standby (``CREDITBANK_READ_DATABASE_URL``); None: none, all on the primary.
+    standby_engine: AsyncEngine | None = None
+    standby_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls.from_url(settings.database_url, pool_size=settings.database_pool_size)
+        return cls.from_url(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            standby_url=settings.read_database_url,
+            standby_pool_size=settings.read_database_pool_size,
+        )
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        standby_url: str | None = None,
+        standby_pool_size: int | None = None,
+    ) -> Database:
         write_engine = create_engine(url, pool_size=pool_size, immediate=True)
         read_engine = (
             create_engine(url, pool_size=pool_size, immediate=False)
             if url.startswith("sqlite")
             else write_engine
         )
+        standby_engine = (
+            create_engine(standby_url, pool_size=standby_pool_size or pool_size)
+            if standby_url
+            else None
+        )
         return cls(
             write_engine=write_engine,
             read_engine=read_engine,
             sessionmaker=async_sessionmaker(write_engine, expire_on_commit=False),
             read_sessionmaker=async_sessionmaker(read_engine, expire_on_commit=False),
+            standby_engine=standby_engine,
+            standby_sessionmaker=(
+                async_sessionmaker(standby_engine, expire_on_commit=False, info={"standby": True})
+                if standby_engine is not None
+                else None
+            ),
         )
 
     @property
@@ -213,18 +274,60 @@ class Database:
                 raise
             else:
                 await session.commit()
+                note_write()
 
     @asynccontextmanager
     async def read_scope(self) -> AsyncIterator[ReadSession]:
-        """A read-only session; never committed."""
+        """A read-only session on the primary; never committed. For reads that must be
+        exact (sign-in, credentials, anything deciding a write)."""
         async with self.read_sessionmaker() as session:
             yield ReadSession(session)
             await session.rollback()
+
+    @asynccontextmanager
+    async def replica_scope(self, *, after: str | None = None) -> AsyncIterator[ReadSession]:
+        """A read-only session for reads that may lag: on the standby when there is one
+        and it has replayed the primary's WAL up to ``after`` (an LSN, the caller's last
+        write), else on the primary (``read_scope``). ``on_standby`` tells which."""
+        if self.standby_sessionmaker is None:
+            async with self.read_scope() as primary:
+                yield primary
+            return
+        async with self.standby_sessionmaker() as session:
+            if after is None or await _replayed(session, after):
+                yield ReadSession(session)
+                await session.rollback()
+                return
+            await session.rollback()
+        async with self.read_scope() as primary:
+            yield primary
+
+    async def primary_lsn(self) -> str:
+        """The primary's current WAL insert position: every transaction committed before
+        this call is replayed on a standby that reached it. (Not ``pg_current_wal_lsn()``,
+        the *write* position: with ``synchronous_commit = off`` a commit may be inserted
+        but not yet written, and a standby at the write position would lack it.)"""
+        async with self.write_engine.connect() as connection:
+            result = await connection.execute(text("SELECT pg_current_wal_insert_lsn()::text"))
+            return str(result.scalar_one())
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+        if self.standby_engine is not None:
+            await self.standby_engine.dispose()
+
+
+async def _replayed(session: AsyncSession, lsn: str) -> bool:
+    """Whether the standby of ``session`` has replayed the WAL up to ``lsn``."""
+    result = await session.execute(
+        text(
+            "SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(CAST(:lsn AS text) AS pg_lsn), false)"
+        ),
+        {"lsn": lsn},
+    )
+    return bool(result.scalar_one())
 
 
 @asynccontextmanager
@@ -243,3 +346,4 @@ async def detached_scope(session: AsyncSession) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await own.commit()
+            note_write()

@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Undefined
 from starlette.datastructures import FormData
 
-from api.deps import get_app_settings, get_database
+from api.deps import get_app_settings, get_database, note_caller
 from api.portal import session as cookies
 from api.portal.i18n import translate
 from creditbank.config import Settings
@@ -150,7 +150,7 @@ async def page_context(request: Request) -> Page:
             page.clear_session = True
             request.state.session_expired = True
         else:
-            page.principal = principal
+            page.principal = note_caller(principal)
             page.refresh_token = signin.refresh_token
             page.areas = sign_in_service.portal_areas(principal)
     request.state.page = page

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from api.auth import CurrentPrincipal
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.params import ApiDateTime
+from api.replica import ReplicaSessionDep
 from creditbank.ledger.checkpoints import checkpoints as checkpoint_service
 from creditbank.ledger.keys import load_keys
 from creditbank.ledger.schemas import (
@@ -30,10 +31,11 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 async def balances(
     learner_id: uuid.UUID,
     principal: CurrentPrincipal,
-    session: ReadSessionDep,
+    session: ReplicaSessionDep,
     as_of: ApiDateTime | None = None,
 ) -> object:
     """Banked, available, converted and expired credits, by category and level, as of a time."""
+    # On the hot standby, unless the caller's own last write is not replayed there yet.
     return await ledger_service.account(session, principal, learner_id, as_of=as_of)
 
 
@@ -41,7 +43,7 @@ async def balances(
 async def entries(
     learner_id: uuid.UUID,
     principal: CurrentPrincipal,
-    session: ReadSessionDep,
+    session: ReplicaSessionDep,
     after_seq: int = Query(default=0, ge=0),
     limit: int = Query(default=100, ge=1, le=1000),
     kind: str | None = None,

@@ -16,11 +16,12 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from api.auth import CurrentPrincipal
-from api.deps import DatabaseDep, ReadSessionDep, SettingsDep
+from api.deps import DatabaseDep, SettingsDep
 from api.errors import error_response
+from api.replica import ReplicaSessionDep
 from api.xapi.common import VERSION_HEADER, XapiVersion
 from creditbank.config import Settings
-from creditbank.db import ReadSession
+from creditbank.db import ReadSession, StandbyBehind
 from creditbank.errors import BadRequest, DomainError
 from creditbank.identity.principal import Principal
 from creditbank.kit.time import isoformat_z
@@ -157,10 +158,29 @@ async def get_statements(
     request: Request,
     version: XapiVersion,
     principal: CurrentPrincipal,
-    session: ReadSessionDep,
+    session: ReplicaSessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
 ) -> Response:
-    """One statement by (voided) id, or a filtered page with a ``more`` link."""
+    """One statement by (voided) id, or a filtered page with a ``more`` link.
+
+    Read on the hot standby when there is one (``api.replica``); what the standby
+    cannot answer truly (a statement it has not replayed yet, a ``more`` page beyond
+    its last statement, an empty store) is read again on the primary."""
+    try:
+        return await _answer_statements(request, version, principal, session, settings)
+    except StandbyBehind:
+        async with database.read_scope() as primary:
+            return await _answer_statements(request, version, principal, primary, settings)
+
+
+async def _answer_statements(
+    request: Request,
+    version: str,
+    principal: Principal,
+    session: ReadSession,
+    settings: Settings,
+) -> Response:
     try:
         return await _get_statements(request, version, principal, session, settings)
     except DomainError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.audit.service import audit as audit_service
 from creditbank.config import LrsSettings
+from creditbank.db import StandbyBehind, on_standby
 from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
@@ -721,6 +722,8 @@ class StatementService:
             statement_id, voided=voided, institution_id=institution_id
         )
         if found is None:
+            if on_standby(session):
+                raise StandbyBehind  # it may be there on the primary: only it may say 404
             raise NotFound(f"no statement {statement_id}", code="statement_not_found")
         body, stored = found
         return _format(body, fmt, languages, downgrade), stored
@@ -737,10 +740,15 @@ class StatementService:
         """A page of statements; ``more`` continues it without skips or repeats."""
         institution_id = self.read_institution(principal)
         repo = StatementRepository.from_session(session)
-        consistent = await self._consistent_point(repo)
-        last_seq, last_stored = await repo.head()
-        if consistent is None:
-            consistent = last_stored or _millis(utc_now())
+        if on_standby(session):
+            last_seq, last_stored = await repo.head()
+            consistent = _standby_consistent(last_stored)
+            if query.cursor is not None and query.cursor.bound > last_seq:
+                raise StandbyBehind  # the page's statements are not all replayed yet
+        else:
+            consistent_point = await self._consistent_point(repo)
+            last_seq, last_stored = await repo.head()
+            consistent = consistent_point or last_stored or _millis(utc_now())
         bound = query.cursor.bound if query.cursor is not None else last_seq
         page = await repo.query(query, institution_id=institution_id, bound=bound)
         more = None
@@ -765,6 +773,8 @@ class StatementService:
         """``X-Experience-API-Consistent-Through``: every statement stored up to then is
         visible to reads that start after this call."""
         repo = StatementRepository.from_session(session)
+        if on_standby(session):
+            return _standby_consistent(await repo.consistent_through())
         consistent = await self._consistent_point(repo)
         if consistent is not None:
             return consistent
@@ -775,6 +785,20 @@ class StatementService:
         """Statements stored since the LRS began (the last ``seq``), for ``/metrics``."""
         authz.authorize(principal, "metrics.read")
         return await StatementRepository.from_session(session).highest_seq()
+
+
+def _standby_consistent(last_stored: datetime | None) -> datetime:
+    """Consistent-Through on a hot standby: a millisecond before its last replayed
+    statement's ``stored``.
+
+    The standby cannot see the primary's append lock, so it can vouch only for what it
+    has: appends commit in ``seq`` order and ``stored`` never decreases along ``seq``,
+    so every statement stored before that last one's ``stored`` is replayed; another
+    with the same ``stored`` may not be yet, hence the millisecond. With no statement
+    replayed it can vouch for nothing: the primary answers (``StandbyBehind``)."""
+    if last_stored is None:
+        raise StandbyBehind
+    return last_stored - timedelta(milliseconds=1)
 
 
 def _format(

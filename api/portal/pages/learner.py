@@ -20,6 +20,7 @@ from api.auth import client_ip
 from api.deps import get_database
 from api.portal.charts import Series, line_chart
 from api.portal.web import CheckedForm, Page, UserPage, form_text
+from api.replica import replica_scope
 from creditbank.conversions.schemas import ApplicationRead, MessageRead
 from creditbank.conversions.service import conversions as conversion_service
 from creditbank.conversions.service import inbox as inbox_service
@@ -53,7 +54,8 @@ def own_learner(page: Page) -> uuid.UUID:
 @router.get("")
 async def balance(request: Request, page: UserPage) -> Response:
     learner_id = own_learner(page)
-    async with get_database(request).read_scope() as session:
+    # On the hot standby, unless the learner's own last write is not replayed there yet.
+    async with replica_scope(request, page.principal) as session:
         figures = await ledger_service.account(session, page.principal, learner_id)
         exemptions = await ledger_service.exemptions_for(session, page.principal, learner_id)
         entries = _entries(

@@ -21,6 +21,7 @@ from api.auth import client_ip
 from api.deps import get_database
 from api.portal.charts import bar_chart
 from api.portal.web import CheckedForm, Page, UserPage, form_text
+from api.replica import replica_scope
 from creditbank.audit.schemas import AuditFilter
 from creditbank.audit.service import audit as audit_service
 from creditbank.errors import ValidationFailed
@@ -160,7 +161,8 @@ def _hours(seconds: float | None) -> str:
 
 
 async def _dashboard(request: Request, page: Page) -> tuple[Dashboard, list[Chart]]:
-    async with get_database(request).read_scope() as session:
+    # Aggregates that may lag: on the hot standby when there is one (api.replica).
+    async with replica_scope(request, page.principal) as session:
         board = await reporting_service.dashboard(session, page.principal)
     return board, _charts(page, board)
 
