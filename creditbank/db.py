@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import importlib
+import logging
 import pkgutil
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -101,6 +103,13 @@ def _unavailable() -> ServiceUnavailable:
     )
 
 
+log = logging.getLogger("creditbank.db")
+
+#: A standby that does not answer a connection in this long is read around (primary).
+STANDBY_CONNECT_SECONDS = 5.0
+#: When the last "standby unavailable" warning was logged (monotonic seconds).
+_STANDBY_WARNED = [float("-inf")]
+
 #: A session that must only read; mypy keeps writes off it by type.
 ReadSession = NewType("ReadSession", AsyncSession)
 
@@ -172,12 +181,20 @@ def _prepare_sqlite_path(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, pool_size: int = 10, immediate: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    immediate: bool = True,
+    connect_timeout: float | None = None,
+) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite`` or ``postgresql+asyncpg``)."""
     kwargs: dict[str, Any] = {
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
     }
+    if connect_timeout is not None and not url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": connect_timeout}
     if url.startswith("sqlite"):
         _prepare_sqlite_path(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -242,7 +259,11 @@ class Database:
             else write_engine
         )
         standby_engine = (
-            create_engine(standby_url, pool_size=standby_pool_size or pool_size)
+            create_engine(
+                standby_url,
+                pool_size=standby_pool_size or pool_size,
+                connect_timeout=STANDBY_CONNECT_SECONDS,
+            )
             if standby_url
             else None
         )
@@ -294,7 +315,7 @@ class Database:
                 yield primary
             return
         async with self.standby_sessionmaker() as session:
-            if after is None or await _replayed(session, after):
+            if await _standby_usable(session, after):
                 yield ReadSession(session)
                 await session.rollback()
                 return
@@ -317,6 +338,24 @@ class Database:
             await self.read_engine.dispose()
         if self.standby_engine is not None:
             await self.standby_engine.dispose()
+
+
+async def _standby_usable(session: AsyncSession, after: str | None) -> bool:
+    """Whether a read may run on the standby of ``session``: it answers (its connection
+    is taken here, where a refusal can still fall back to the primary) and has replayed
+    up to ``after``. A standby that is away is logged (at most once a minute)."""
+    try:
+        await session.connection()
+        return after is None or await _replayed(session, after)
+    except Exception as exc:
+        away = database_error(exc) if isinstance(exc, DBAPIError) else unavailable_error(exc)
+        if not isinstance(away, ServiceUnavailable):
+            raise
+        now = time.monotonic()
+        if now - _STANDBY_WARNED[0] > 60:
+            _STANDBY_WARNED[0] = now
+            log.warning("the hot standby is unavailable, reading the primary: %r", exc)
+        return False
 
 
 async def _replayed(session: AsyncSession, lsn: str) -> bool:

@@ -9,6 +9,7 @@ such rows, and by ``pg_is_in_recovery()``.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from datetime import datetime
 from typing import Any
@@ -17,13 +18,14 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
 from creditbank.db import Database, on_standby
 from creditbank.demo import load_demo
 from tests.portal.helpers_portal import figure, sign_in
-from tests.replication.conftest import Standby
+from tests.replication.conftest import Clusters, Standby
 
 pytestmark = pytest.mark.postgres
 
@@ -246,3 +248,20 @@ async def test_the_portal_balance_and_dashboard_read_the_standby(
     assert signed_in.status_code in (302, 303), signed_in.text
     dashboard = await client.get("/operate/dashboard")
     assert dashboard.status_code == 200, dashboard.text
+
+
+async def test_a_standby_that_is_away_is_read_around(clusters: Clusters) -> None:
+    """Nobody listens on the standby's port: replica reads fall back to the primary."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    away = clusters.standby_url.replace(f":{make_url(clusters.standby_url).port}/", f":{closed}/")
+    database = Database.from_url(clusters.primary_url, standby_url=away)
+    try:
+        for _ in range(2):
+            async with database.replica_scope() as session:
+                assert not on_standby(session)
+                recovery = await session.execute(text("SELECT pg_is_in_recovery()"))
+                assert recovery.scalar_one() is False
+    finally:
+        await database.dispose()
