@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import Table, and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.jobs.models import Job, JobStatus
+
+JOBS: Table = Job.__table__  # type: ignore[assignment]
 
 
 class JobRepository:
@@ -29,8 +31,11 @@ class JobRepository:
         return self.session.get_bind().dialect.name
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One multi-row INSERT (executemany); the ingest hot path enqueues through it."""
-        await self.session.execute(insert(Job), rows)
+        """One multi-row INSERT (executemany); the ingest hot path enqueues through it.
+
+        Core on the table, not the ORM's bulk path: no per-row ORM bookkeeping."""
+        if rows:
+            await self.session.execute(insert(JOBS), list(rows))
 
     async def insert_ignoring_duplicates(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows; a row whose ``dedupe_key`` exists already is skipped (no error)."""

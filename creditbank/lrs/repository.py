@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, event, exists, func, insert, select, text, true, update
+from sqlalchemy import Table, and_, event, exists, func, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -94,6 +94,69 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_SQLITE_INSERT_STATEMENTS = (
+    "INSERT INTO lrs_statements ("  # noqa: S608 - the constant column list above
+    + ", ".join(f'"{name}"' for name, _ in _PG_STATEMENT_COLUMNS)
+    + ") VALUES ("
+    + ", ".join("?" for _ in _PG_STATEMENT_COLUMNS)
+    + ")"
+)
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """``value`` as ``UTCDateTime`` stores it on SQLite: UTC, fixed-width text (the
+    SQLAlchemy SQLite ``DATETIME`` storage format), so lexical order is time order."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given where UTC is required")
+    v = value.astimezone(UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the fast form
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
+
+
+def _sqlite_statement_params(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The statement rows as the SQLite columns hold them (what SQLAlchemy's bind
+    processing would make of them: ``Uuid`` as 32 hex digits, ``UTCDateTime`` as
+    text, booleans as 0/1, the body as JSON text), without its per-value machinery
+    (a test compares both byte for byte)."""
+    stored = rows[0]["stored"]
+    stored_text = sqlite_datetime(stored)
+    out = []
+    for row in rows:
+        target = row["object_statement_id"]
+        registration = row["registration"]
+        institution = row["institution_id"]
+        credential = row["credential_id"]
+        out.append(
+            (
+                row["seq"],
+                row["id"].hex,
+                row["actor_key"],
+                row["verb_id"],
+                row["object_type"],
+                row["object_activity_id"],
+                target.hex if target is not None else None,
+                registration.hex if registration is not None else None,
+                stored_text if row["stored"] is stored else sqlite_datetime(row["stored"]),
+                sqlite_datetime(row["timestamp"]),
+                institution.hex if institution is not None else None,
+                credential.hex if credential is not None else None,
+                1 if row["voided"] else 0,
+                1 if row["is_voiding"] else 0,
+                row["version"],
+                1 if row["has_attachments"] else 0,
+                orjson.dumps(row["body"]).decode(),
+            )
+        )
+    return out
+
+
 class StatementRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -113,22 +176,23 @@ class StatementRepository:
 
     # -- writes -------------------------------------------------------------------------
 
-    async def lock_for_append(self) -> None:
-        """Serialise appends until commit, so ``seq`` and ``stored`` follow commit order.
+    async def begin_append(self) -> None:
+        """Start the append's transaction, before its first query.
 
-        PostgreSQL: a transaction-scoped advisory lock. SQLite: write transactions
-        start with BEGIN IMMEDIATE (one writer at a time); in front of it, writers of
-        this process queue on an asyncio lock released when the transaction ends,
-        instead of polling SQLite's busy handler (which sleeps up to 100 ms a try).
+        SQLite: queue on this process's write gate, then BEGIN IMMEDIATE; the gate is
+        let go when the transaction ends. Writers queue in order there instead of
+        polling SQLite's busy handler (which sleeps up to 100 ms a try and lets a late
+        writer overtake: the long tail of the ingest latency), and ``writers_idle``
+        sees the append. Any query on the session before this one would begin the
+        transaction outside the gate. PostgreSQL: nothing (the append lock is taken
+        later, by :meth:`lock_for_append`, so the checks before it run concurrently).
         """
         if self.dialect == "postgresql":
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
-            )
             return
         sync_session = self.session.sync_session
         if sync_session.in_transaction():
-            return  # BEGIN IMMEDIATE already made this transaction the writer
+            # Begun by the caller (a worker's gated scope, a test): already the writer.
+            return
         gate = sqlite_write_gate()
         await gate.acquire()
         released = False
@@ -145,6 +209,20 @@ class StatementRepository:
         except BaseException:
             release()
             raise
+
+    async def lock_for_append(self) -> None:
+        """Serialise appends until commit, so ``seq`` and ``stored`` follow commit order.
+
+        PostgreSQL: a transaction-scoped advisory lock. SQLite: write transactions
+        start with BEGIN IMMEDIATE (one writer at a time) behind the write gate,
+        see :meth:`begin_append`.
+        """
+        if self.dialect == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
+            )
+            return
+        await self.begin_append()
 
     async def last_seq(self) -> int:
         result = await self.session.execute(select(func.max(Statement.seq)))
@@ -199,7 +277,10 @@ class StatementRepository:
             params["body"] = [_json_text(row["body"]) for row in rows]
             await self.session.execute(_PG_INSERT_STATEMENTS, params)
         else:
-            await self.session.execute(insert(STATEMENTS), list(rows))
+            connection = await self.session.connection()
+            await connection.exec_driver_sql(
+                _SQLITE_INSERT_STATEMENTS, _sqlite_statement_params(rows)
+            )
 
     async def insert_keys(self, rows: Sequence[tuple[int, int, bool]]) -> None:
         """``(key_hash, statement_seq, related)`` rows in one INSERT."""

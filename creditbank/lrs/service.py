@@ -7,6 +7,7 @@ does, after which the acknowledgement may be sent.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +194,9 @@ class StatementService:
         prepared = self._prepare(principal, statements, version, attachments, single)
         self._check_no_surplus_parts(prepared, attachments)
         unique = self._dedupe_batch(prepared)
+        repo = StatementRepository.from_session(session)
+        # Before the first query: on SQLite the transaction begins behind the write gate.
+        await repo.begin_append()
         held = await check_ownership(
             session,
             principal,
@@ -201,7 +205,6 @@ class StatementService:
         )
         for index, reason in held.items():
             prepared[index].held = reason
-        repo = StatementRepository.from_session(session)
         await repo.lock_for_append()
         new = await self._drop_stored(repo, unique)
         if not new:
@@ -288,6 +291,10 @@ class StatementService:
     ) -> list[_Prepared]:
         default_version = "2.0.0" if version.startswith("2") else "1.0.0"
         out: list[_Prepared] = []
+        # Random bits for the ids the LRS assigns: one os.urandom call per batch, not one
+        # per statement (what uuid4 does; a system call is dear on a loaded VM).
+        entropy = b""
+        first = 0
         for index, raw in enumerate(statements):
             path = "$" if single else f"$[{index}]"
             if not isinstance(raw, dict):
@@ -296,7 +303,14 @@ class StatementService:
                 body = validate_statement(raw, version=version, path=path)
             except XAPIValidationError as exc:
                 raise StatementInvalid(exc.path, exc.message) from None
-            statement_id = _parse_uuid(body["id"]) if "id" in body else uuid.uuid4()
+            if "id" in body:
+                statement_id = _parse_uuid(body["id"])
+            else:
+                if not entropy:
+                    entropy = os.urandom(16 * (len(statements) - index))
+                    first = index
+                start = 16 * (index - first)
+                statement_id = uuid.UUID(bytes=entropy[start : start + 16], version=4)
             self._check_attachments(body, attachments, path, version)
             incoming = dict(body)
             if principal.authority is not None:
