@@ -135,10 +135,19 @@ def _include_routers(app: FastAPI) -> None:
 
 
 async def _start_background(app: FastAPI, settings: Settings, database: Database) -> list:  # type: ignore[type-arg]
-    """Start in-process background work (the SQLite worker); returns stop callbacks."""
-    if not settings.run_worker_in_process:
-        return []
+    """Start in-process background work (the SQLite WAL checkpoints, the SQLite worker);
+    returns stop callbacks."""
     import asyncio
+
+    stops = []
+    if database.dialect == "sqlite" and not settings.database_url.endswith(":memory:"):
+        from creditbank.db import SqliteCheckpointer
+
+        checkpointer = SqliteCheckpointer(database.read_engine)
+        checkpointer.start()
+        stops.append(checkpointer.stop)
+    if not settings.run_worker_in_process:
+        return stops
 
     from workers.runner import Worker
 
@@ -153,7 +162,7 @@ async def _start_background(app: FastAPI, settings: Settings, database: Database
         except TimeoutError:
             task.cancel()
 
-    return [stop]
+    return [*stops, stop]
 
 
 def create_production_app() -> FastAPI:
