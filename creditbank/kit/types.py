@@ -14,6 +14,8 @@ from creditbank.kit.credits import from_hundredths, parse_decimal, to_hundredths
 
 #: JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: JSON documents that may be absent: ``None`` is SQL NULL, not the JSON ``null``.
+OptionalJSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

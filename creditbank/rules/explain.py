@@ -21,7 +21,7 @@ from creditbank.rules.accumulation import LearnerRecord
 from creditbank.rules.engine import evaluate_statement, evaluation_json
 from creditbank.rules.facts import StatementFactsError
 from creditbank.rules.models import Outcome
-from creditbank.rules.outcomes import get_outcome, learner_record, read_outcome
+from creditbank.rules.outcomes import get_outcome, learner_record, outcome_trace, read_outcome
 from creditbank.rules.recognition import ENGINE_TYPES, statement_facts
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.service import standards as standards_service
@@ -30,6 +30,7 @@ from creditbank.standards.service import standards as standards_service
 async def explain_outcome(session: AsyncSession, outcome: Outcome) -> dict[str, Any]:
     """Why this outcome exists: statement(s), rule and version, standards, the trace."""
     evaluation = await RulesRepository.from_session(session).evaluation(outcome.evaluation_id)
+    detail = evaluation.detail if evaluation is not None else None
     return {
         "outcome_id": str(outcome.id),
         "learner_id": str(outcome.learner_id),
@@ -58,8 +59,8 @@ async def explain_outcome(session: AsyncSession, outcome: Outcome) -> dict[str, 
             else None
         ),
         "superseded_by": str(outcome.superseded_by) if outcome.superseded_by else None,
-        "trace": outcome.trace,
-        "evaluation": evaluation.detail if evaluation is not None else None,
+        "trace": outcome_trace(outcome, detail),
+        "evaluation": detail,
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from creditbank.db import Base
 from creditbank.kit.time import utc_now
-from creditbank.kit.types import Credits, JSONType, UTCDateTime
+from creditbank.kit.types import Credits, JSONType, OptionalJSONType, UTCDateTime
 
 
 class OutcomeStatus(StrEnum):
@@ -70,7 +70,9 @@ class Outcome(Base):
     standards_version: Mapped[str] = mapped_column(String(64))
     standards_hash: Mapped[str] = mapped_column(String(64))
     evaluation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    trace: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Outcomes stored before rules_0003 carry their trace; since then it is NULL and
+    # read from the evaluation row (rules.outcomes.outcome_trace), not stored twice.
+    trace: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONType, nullable=True)
     requires_review: Mapped[bool] = mapped_column(Boolean, default=False)
     recognised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     statement_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,7 @@
 """Outcomes (学习成果): what recognition certified, stored and deposited in the ledger.
 
 An outcome is one unit credited to one learner from one statement by one rule
-version; it carries its trace, so it can always be explained. This module stores
+version; it names its evaluation row, whose trace explains it. This module stores
 an evaluation with its outcomes and posts each outcome's deposit (idempotency key
 ``deposit:<outcome id>``), revokes outcomes (a ledger reversal, ``reverse:<id>``),
 derives a learner's record (units credited, cap usage) from her outcomes, and
@@ -145,9 +145,10 @@ def _json(document: dict[str, Any], *, serialised: bool) -> Any:
 def build_rows(item: ToStore, now: datetime, *, serialised: bool = False) -> Rows:
     """The evaluation-log row and the outcomes of one evaluation (nothing written).
 
-    The detail is the engine's evaluation JSON with the notes; an outcome's trace
-    the parts of it that concern the outcome. ``serialised``: as JSON text ready to
-    INSERT (``orjson.Fragment``, for rows that never become ORM objects), not dicts.
+    The detail is the engine's evaluation JSON with the notes; an outcome's trace is
+    read from it (:func:`outcome_trace`), so outcomes store none. ``serialised``: as
+    JSON text ready to INSERT (``orjson.Fragment``, for rows that never become ORM
+    objects), not dicts.
     """
     result = item.result
     ref = result.standards
@@ -161,13 +162,6 @@ def build_rows(item: ToStore, now: datetime, *, serialised: bool = False) -> Row
     for decision in result.decisions:
         if decision.credited <= 0:
             continue
-        rule_trace = next((t for t in result.trace.rules if t.rule_id == decision.rule_id), None)
-        trace = {
-            "reason": result.reason,
-            "gates": result.trace.gates,
-            "rule": rule_trace,
-            "accumulation": decision.accumulation,
-        }
         outcomes.append(
             {
                 "id": uuid.uuid4(),
@@ -190,7 +184,8 @@ def build_rows(item: ToStore, now: datetime, *, serialised: bool = False) -> Row
                 "standards_version": decision.standards.version,
                 "standards_hash": decision.standards.hash,
                 "evaluation_id": evaluation_id,
-                "trace": _json(trace, serialised=serialised),
+                # Read from the evaluation row (outcome_trace), not stored twice.
+                "trace": None,
                 "requires_review": decision.requires_review,
                 "recognised_at": now,
                 "statement_timestamp": decision.achieved_at,
@@ -219,6 +214,36 @@ def build_rows(item: ToStore, now: datetime, *, serialised: bool = False) -> Row
         "evaluated_at": now,
     }
     return Rows(evaluation, outcomes)
+
+
+def outcome_trace(outcome: Outcome, detail: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Why this outcome was credited: the reason, the gates, its rule's trace and its
+    accumulation.
+
+    Outcomes stored before ``rules_0003`` carry it; newer ones are read from ``detail``,
+    their evaluation row's (``outcome.evaluation_id``): the same parts of the same
+    engine result, so the same document.
+    """
+    if outcome.trace is not None:
+        return outcome.trace
+    if detail is None:
+        return None
+    trace = detail.get("trace") or {}
+    rule = next((t for t in trace.get("rules", ()) if t.get("rule_id") == outcome.rule_id), None)
+    decision = next(
+        (
+            d
+            for d in detail.get("decisions", ())
+            if d.get("rule_id") == outcome.rule_id and d.get("unit_code") == outcome.unit_code
+        ),
+        None,
+    )
+    return {
+        "reason": detail.get("reason"),
+        "gates": trace.get("gates"),
+        "rule": rule,
+        "accumulation": decision.get("accumulation") if decision is not None else None,
+    }
 
 
 async def store_evaluation(
@@ -398,14 +423,21 @@ async def export_learner_data(session: AsyncSession, learner_id: uuid.UUID) -> d
     conversions refer to them (docs/data-classification.md, "Erasure").
     """
     repo = RulesRepository.from_session(session)
-    return {
-        "outcomes": [
+    evaluations = await repo.evaluations_of_learner(learner_id)
+    details: dict[uuid.UUID, dict[str, Any] | None] = {e.id: e.detail for e in evaluations}
+    exported = []
+    for outcome in await repo.outcomes_of(learner_id):
+        if outcome.trace is None and outcome.evaluation_id not in details:
+            evaluation = await repo.evaluation(outcome.evaluation_id)
+            details[outcome.evaluation_id] = evaluation.detail if evaluation else None
+        exported.append(
             {
                 **OutcomeRead.model_validate(outcome).model_dump(mode="json"),
-                "trace": outcome.trace,
+                "trace": outcome_trace(outcome, details.get(outcome.evaluation_id)),
             }
-            for outcome in await repo.outcomes_of(learner_id)
-        ],
+        )
+    return {
+        "outcomes": exported,
         "evaluations": [
             {
                 "id": str(evaluation.id),
@@ -423,6 +455,6 @@ async def export_learner_data(session: AsyncSession, learner_id: uuid.UUID) -> d
                 "detail": evaluation.detail,
                 "evaluated_at": isoformat_z(evaluation.evaluated_at),
             }
-            for evaluation in await repo.evaluations_of_learner(learner_id)
+            for evaluation in evaluations
         ],
     }
