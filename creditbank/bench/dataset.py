@@ -327,6 +327,15 @@ async def _setup(
     if credentials is not None:
         document = {
             "reader": {"lrs_key": reader[0], "lrs_secret": reader[1]} if reader else None,
+            # What regenerates the statements' actors, verbs and activities from the
+            # seed (``bench query --dataset``).
+            "shape": {
+                "statements": shape.statements,
+                "learners": shape.learners,
+                "institutions": shape.institutions,
+                "seed": shape.seed,
+                "days": shape.days,
+            },
             "institutions": [
                 {
                     "key": school.key,

@@ -1,14 +1,23 @@
 """``creditbank bench ingest|query``: load a running LRS over HTTP and report latencies
-(``bench rules``, ``bench import`` and ``bench transcripts`` are registered here too)."""
+(``bench rules``, ``bench import`` and ``bench transcripts`` are registered here too).
+
+``query`` draws its probes from the li-na demo institutions and a sample of what the
+server holds; ``query --dataset FILE`` draws every one from a ``bench dataset``
+database instead. Each kind's line says how many statements a page held on average,
+so probes that find nothing show."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +31,7 @@ from creditbank.bench.statements import (
     make_batches,
 )
 from creditbank.config import Settings
+from creditbank.kit.time import isoformat_z
 
 HEADERS = {"X-Experience-API-Version": "1.0.3"}
 
@@ -141,12 +151,78 @@ def _queries(sample: list[dict[str, Any]], rng: random.Random) -> dict[str, list
     return kinds
 
 
+#: Statements of a ``bench dataset`` regenerated to draw the probes from.
+DATASET_SAMPLE = 5000
+
+
+def read_dataset(path: Path) -> dict[str, Any]:
+    """What ``bench dataset --credentials`` wrote: the reader credential and the shape."""
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(document.get("shape"), dict):
+        raise SystemExit(f"{path}: no dataset shape (written by an older bench dataset?)")
+    return document
+
+
+async def _dataset_queries(
+    client: httpx.AsyncClient, document: dict[str, Any], rng: random.Random
+) -> dict[str, list[dict[str, str]]]:
+    """Parameters per query kind drawn from a ``bench dataset`` database: its statements
+    regenerated from the seed (actors, verbs, activities, registrations and parent
+    activities do not depend on when it was loaded), ``since`` anywhere between the
+    oldest stored statement and the 100th newest, so every page can be full."""
+    from creditbank.bench.dataset import Shape, statements
+
+    shape = Shape(outcomes=0.0, **document["shape"])
+    end = datetime.now(UTC)
+    bodies = [
+        g.body
+        for g in itertools.islice(statements(shape, end - timedelta(days=1), end), DATASET_SAMPLE)
+    ]
+    oldest = await client.get("/xapi/statements", params={"limit": "1", "ascending": "true"})
+    oldest.raise_for_status()
+    newest = await client.get("/xapi/statements", params={"limit": "100"})
+    newest.raise_for_status()
+    first = [s["stored"] for s in oldest.json()["statements"]]
+    last = [s["stored"] for s in newest.json()["statements"]]
+    kinds: dict[str, list[dict[str, str]]] = defaultdict(list)
+    if first and last:
+        low = datetime.fromisoformat(first[0].replace("Z", "+00:00"))
+        high = datetime.fromisoformat(last[-1].replace("Z", "+00:00"))
+        for _ in range(200):
+            since = low + (high - low) * rng.random()
+            kinds["since"].append({"since": isoformat_z(since), "limit": "50"})
+    for _ in range(200):
+        body = bodies[rng.randrange(len(bodies))]
+        agent = {"account": body["actor"]["account"]}
+        kinds["agent"].append({"agent": orjson.dumps(agent).decode(), "limit": "50"})
+        kinds["verb"].append({"verb": body["verb"]["id"], "limit": "50"})
+        kinds["activity"].append({"activity": body["object"]["id"], "limit": "50"})
+        kinds["registration"].append(
+            {"registration": body["context"]["registration"], "limit": "50"}
+        )
+        parent = body["context"]["contextActivities"]["parent"][0]["id"]
+        kinds["related_activities"].append(
+            {"activity": parent, "related_activities": "true", "limit": "50"}
+        )
+    return kinds
+
+
 async def run_query(args: argparse.Namespace) -> list[str]:
     rng = random.Random(args.seed)
     timings: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
+    rows: dict[str, int] = defaultdict(int)
+    document = read_dataset(args.dataset) if args.dataset else None
+    if document is not None and args.key is None:
+        reader = document.get("reader") or {}
+        args.key, args.secret = reader.get("lrs_key"), reader.get("lrs_secret")
+    if not args.key or not args.secret:
+        raise SystemExit("bench query: --key and --secret, or a --dataset file with a reader")
     async with _client(args) as client:
-        kinds = _queries(await _sample(client), rng)
+        if document is not None:
+            kinds = await _dataset_queries(client, document, rng)
+        else:
+            kinds = _queries(await _sample(client), rng)
         jobs: list[tuple[str, dict[str, str]]] = [
             (kind, params) for kind, items in kinds.items() for params in items[: args.queries]
         ]
@@ -163,7 +239,9 @@ async def run_query(args: argparse.Namespace) -> list[str]:
             if response.status_code != 200:
                 errors[kind] += 1
                 return None
-            return response.json()
+            page = response.json()
+            rows[kind] += len(page.get("statements", []))
+            return page
 
         async def worker() -> None:
             while True:
@@ -188,15 +266,17 @@ async def run_query(args: argparse.Namespace) -> list[str]:
         lines.append(
             f"query {kind}: n {len(values)} p50 {percentile(values, 0.5):.1f} ms "
             f"p95 {percentile(values, 0.95):.1f} ms p99 {percentile(values, 0.99):.1f} ms "
-            f"errors {errors[kind]}"
+            f"rows/page {rows[kind] / len(values):.1f} errors {errors[kind]}"
         )
     return lines
 
 
-def _connection_flags(parser: argparse.ArgumentParser) -> None:
+def _connection_flags(
+    parser: argparse.ArgumentParser, *, credentials_required: bool = True
+) -> None:
     parser.add_argument("--url", required=True, help="base URL of the server")
-    parser.add_argument("--key", required=True, help="LRS credential key")
-    parser.add_argument("--secret", required=True, help="LRS credential secret")
+    parser.add_argument("--key", required=credentials_required, help="LRS credential key")
+    parser.add_argument("--secret", required=credentials_required, help="LRS credential secret")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
 
@@ -228,8 +308,14 @@ def register(subparsers: Any) -> None:
     )
     ingest.set_defaults(run=_cmd_ingest)
     query = sub.add_parser("query", help="GET queries by agent, verb, activity, ...")
-    _connection_flags(query)
+    _connection_flags(query, credentials_required=False)
     query.add_argument("--queries", type=int, default=100, help="queries per kind")
+    query.add_argument(
+        "--dataset",
+        type=Path,
+        help="the file `bench dataset --credentials` wrote: draw every probe from that "
+        "dataset (and read with its reader credential unless --key is given)",
+    )
     query.set_defaults(run=_cmd_query)
     from creditbank.bench.rules import register_rules
 
