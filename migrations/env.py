@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from creditbank.config import Settings
 from creditbank.db import Base, create_engine, import_all_models
+from creditbank.kit.partitions import schema_comparison_filter
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -30,6 +31,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=schema_comparison_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

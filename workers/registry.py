@@ -22,6 +22,7 @@ JOBS: dict[str, str] = {
     "rules.reprocess_statement": "creditbank.rules.tasks:reprocess_statement",
     "jobs.purge_done": "creditbank.jobs.tasks:purge_done",
     "jobs.analyze_stale": "creditbank.jobs.tasks:analyze_stale",
+    "jobs.ensure_partitions": "creditbank.jobs.tasks:ensure_partitions",
     "ledger.checkpoint": "creditbank.ledger.tasks:checkpoint",
     "counters.fold": "creditbank.counters.tasks:fold",
     "reporting.rollup": "creditbank.reporting.tasks:rollup",

@@ -32,6 +32,8 @@ class Periodic:
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("rules.expiry_sweep", timedelta(hours=1)),
     Periodic("jobs.purge_done", timedelta(days=1)),
+    # PostgreSQL month partitions (done jobs): this month and the next two exist always.
+    Periodic("jobs.ensure_partitions", timedelta(days=1)),
     # Planner statistics of the hot tables, refreshed when stale (a bulk load, autovacuum
     # off): a cheap check every ten minutes, ANALYZE only of what changed.
     Periodic("jobs.analyze_stale", timedelta(minutes=10)),

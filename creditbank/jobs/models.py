@@ -22,8 +22,21 @@ class JobStatus(StrEnum):
     DEAD = "dead"
 
 
+#: PostgreSQL: the partition of ``jobs`` holding the done rows, itself partitioned by
+#: ``finished_at`` month (``jobs_done_YYYY_MM``, ``jobs_done_default``).
+DONE_PARTITIONS = "jobs_done"
+
+
 class Job(Base):
-    """One unit of background work; claimed by workers, retried, dead-lettered."""
+    """One unit of background work; claimed by workers, retried, dead-lettered.
+
+    On PostgreSQL the table is partitioned (migration ``foundation_0002``):
+    ``PARTITION BY LIST (status)`` with ``jobs_open`` (DEFAULT: pending, running, dead)
+    carrying the primary key, the unique ``dedupe_key`` and the claim index, and
+    ``jobs_done`` (``'done'``) ``PARTITION BY RANGE (finished_at)``, one partition per
+    month, dropped whole by ``jobs.purge_done``. Finishing a job moves its row from
+    ``jobs_open`` into its month. SQLite keeps this plain table as declared here.
+    """
 
     __tablename__ = "jobs"
     __table_args__ = (

@@ -8,12 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creditbank.jobs.models import Job, JobStatus
+from creditbank.jobs.models import DONE_PARTITIONS, Job, JobStatus
+from creditbank.kit.partitions import default_partition
+
+DONE_DEFAULT = default_partition(DONE_PARTITIONS)
 
 JOBS: Table = Job.__table__  # type: ignore[assignment]
 
@@ -38,12 +53,33 @@ class JobRepository:
             await self.session.execute(insert(JOBS), list(rows))
 
     async def insert_ignoring_duplicates(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert rows; a row whose ``dedupe_key`` exists already is skipped (no error)."""
+        """Insert rows; a row whose ``dedupe_key`` exists already is skipped (no error).
+
+        PostgreSQL: the unique ``dedupe_key`` is the live partition's (``jobs_open``), so a
+        done job's key, in a month partition, is looked for as well, in the same INSERT:
+        its snapshot sees the job either live or done (finishing moves it atomically),
+        and two inserts of one new key meet on the unique index.
+        """
         if not rows:
             return 0
         if self.dialect == "postgresql":
-            pg = pg_insert(Job).values(list(rows)).on_conflict_do_nothing()
-            result = await self.session.execute(pg)
+            added = 0
+            table = Job.__table__
+            for row in rows:
+                names = list(row)
+                values = select(
+                    *[literal(row[name], type_=table.c[name].type).label(name) for name in names]
+                )
+                if row.get("dedupe_key") is not None:
+                    values = values.where(~exists().where(Job.dedupe_key == row["dedupe_key"]))
+                pg = (
+                    pg_insert(Job)
+                    .from_select([table.c[name] for name in names], values)
+                    .on_conflict_do_nothing()
+                )
+                result = await self.session.execute(pg)
+                added += int(getattr(result, "rowcount", 0) or 0)
+            return added
         else:
             lite = sqlite_insert(Job).values(list(rows)).on_conflict_do_nothing()
             result = await self.session.execute(lite)
@@ -158,10 +194,18 @@ class JobRepository:
         return {str(name): at for name, at in result.all() if at is not None}
 
     async def delete_done_before(self, cutoff: datetime) -> int:
-        from sqlalchemy import delete
-
+        """SQLite (a plain table): DELETE done jobs finished before ``cutoff``."""
         result = await self.session.execute(
             delete(Job).where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def delete_stranded_done_before(self, cutoff: datetime) -> int:
+        """PostgreSQL: DELETE from the done default partition (the safety net, normally
+        empty) the rows finished before ``cutoff``; month partitions are dropped whole."""
+        result = await self.session.execute(
+            text(f"DELETE FROM {DONE_DEFAULT} WHERE finished_at < :cutoff"),  # noqa: S608
+            {"cutoff": cutoff},
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

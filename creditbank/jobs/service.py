@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.errors import Conflict, NotFound
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
-from creditbank.jobs.models import Job, JobStatus
+from creditbank.jobs.models import DONE_PARTITIONS, Job, JobStatus
 from creditbank.jobs.repository import JobRepository, StatisticsRepository
+from creditbank.kit.partitions import MONTHS_AHEAD, PartitionRepository
 from creditbank.kit.time import utc_now
 
 #: The longest wait between two attempts, however many failed before.
@@ -42,6 +43,8 @@ HOT_TABLES = (
     "identity_links",
     "learners",
     "jobs",
+    # PostgreSQL: the partition of live jobs the claims read (the parent keeps no counts).
+    "jobs_open",
     "audit_log",
     "reporting_learner_months",
 )
@@ -49,6 +52,19 @@ HOT_TABLES = (
 #: (PostgreSQL's autovacuum_analyze_threshold and _scale_factor defaults).
 ANALYZE_THRESHOLD = 50
 ANALYZE_SCALE = 0.1
+#: PostgreSQL tables partitioned by month: (range-partitioned table, its timestamp
+#: column). ``jobs.ensure_partitions`` keeps the current and next months created.
+MONTHLY_PARTITIONED: tuple[tuple[str, str], ...] = ((DONE_PARTITIONS, "finished_at"),)
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What :meth:`JobService.purge_done` removed."""
+
+    #: Month partitions of done jobs detached and dropped (PostgreSQL).
+    partitions: list[str]
+    #: Rows deleted: SQLite's plain table, or PostgreSQL's done default partition.
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -356,9 +372,37 @@ class JobService:
         found = await JobRepository.from_session(session).oldest_due(now)
         return {name: max((now - at).total_seconds(), 0.0) for name, at in found.items()}
 
-    async def purge_done(self, session: AsyncSession, *, older_than: timedelta) -> int:
-        """Delete finished jobs older than ``older_than`` (dead letters are kept)."""
-        return await JobRepository.from_session(session).delete_done_before(utc_now() - older_than)
+    async def purge_done(
+        self, session: AsyncSession, *, older_than: timedelta, now: datetime | None = None
+    ) -> Purged:
+        """Remove done jobs finished more than ``older_than`` ago (dead letters are kept).
+
+        PostgreSQL: detach and drop each month partition of done jobs that ended before
+        the cutoff (no DELETE, no dead tuples), so a done job is kept ``older_than`` at
+        least and until its whole month has passed the cutoff; rows stranded in the
+        default partition are deleted. SQLite: one DELETE.
+        """
+        cutoff = (now or utc_now()) - older_than
+        repo = JobRepository.from_session(session)
+        if repo.dialect != "postgresql":
+            return Purged(partitions=[], rows=await repo.delete_done_before(cutoff))
+        dropped = await PartitionRepository.from_session(session).drop_months_before(
+            DONE_PARTITIONS, cutoff
+        )
+        return Purged(partitions=dropped, rows=await repo.delete_stranded_done_before(cutoff))
+
+    async def ensure_partitions(
+        self, session: AsyncSession, *, now: datetime | None = None, ahead: int = MONTHS_AHEAD
+    ) -> list[str]:
+        """Create the month partitions of this month and ``ahead`` months after it
+        (PostgreSQL; nothing on SQLite); returns the partitions created."""
+        partitions = PartitionRepository.from_session(session)
+        created: list[str] = []
+        for parent, column in MONTHLY_PARTITIONED:
+            created += await partitions.ensure_months(
+                parent, column, now=now or utc_now(), ahead=ahead
+            )
+        return created
 
     async def analyze_stale(
         self,
