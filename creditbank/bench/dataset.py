@@ -411,6 +411,8 @@ async def load_dataset(
         start = end - timedelta(days=shape.days)
         if last_stored is not None and last_stored > start:
             start = last_stored
+        async with database.session_scope() as session:
+            await BenchRepository.from_session(session).ensure_statement_partitions(start, end)
         homes = schools(shape)
         rng = random.Random(shape.seed ^ 0x14)
         credited: set[tuple[int, str]] = set()
@@ -418,14 +420,14 @@ async def load_dataset(
         generator = statements(shape, start, end)
         while True:
             rows: list[dict[str, Any]] = []
-            keys: list[tuple[int, int, bool]] = []
+            keys: list[tuple[int, int, bool, datetime]] = []
             for item in generator:
                 who, school, body = item.learner, item.school, item.body
                 seq += 1
                 row = _statement_row(seq, item, ids[school])
                 rows.append(row)
                 keys.extend(
-                    (key_hash(kind, value), seq, related)
+                    (key_hash(kind, value), seq, related, item.stored)
                     for kind, value, related in statement_keys(body).entries()
                 )
                 course = body["object"]["id"].rsplit("/", 1)[-1]

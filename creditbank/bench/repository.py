@@ -10,6 +10,7 @@ documents, aware datetimes); here they become what each database takes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -17,8 +18,9 @@ from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.kit.credits import to_hundredths
+from creditbank.kit.partitions import PartitionRepository
 from creditbank.kit.types import Credits
-from creditbank.lrs.models import Statement
+from creditbank.lrs.models import STATEMENT_PARTITIONS, Statement
 
 
 class BenchRepository:
@@ -60,8 +62,9 @@ class BenchRepository:
             table.name, records=records, columns=names
         )
 
-    async def load_keys(self, rows: Sequence[tuple[int, int, bool]]) -> None:
-        """``(key_hash, statement_seq, related)`` rows of ``lrs_statement_keys``."""
+    async def load_keys(self, rows: Sequence[tuple[int, int, bool, datetime]]) -> None:
+        """``(key_hash, statement_seq, related, statement_stored)`` rows of
+        ``lrs_statement_keys`` (SQLite does not keep the stored time)."""
         if not rows:
             return
         connection = await self.session.connection()
@@ -70,12 +73,19 @@ class BenchRepository:
             await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
                 "lrs_statement_keys",
                 records=list(rows),
-                columns=["key_hash", "statement_seq", "related"],
+                columns=["key_hash", "statement_seq", "related", "statement_stored"],
             )
             return
         await connection.exec_driver_sql(
             "INSERT INTO lrs_statement_keys (key_hash, statement_seq, related) VALUES (?, ?, ?)",
-            list(rows),
+            [row[:3] for row in rows],
+        )
+
+    async def ensure_statement_partitions(self, start: datetime, end: datetime) -> None:
+        """PostgreSQL: the month partitions of ``lrs_statements`` a load of statements
+        stored from ``start`` to ``end`` needs (and the months ahead)."""
+        await PartitionRepository.from_session(self.session).ensure_range(
+            STATEMENT_PARTITIONS, "stored", start=start, end=end
         )
 
 

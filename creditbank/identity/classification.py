@@ -197,6 +197,7 @@ def _table(table: str, level: Level, protection: str, columns: str, **overrides:
 
 # -- lrs (attachments, keys) --------------------------------------------------------------
 CATALOG["lrs_statement_keys.related"] = _c(IN)
+CATALOG["lrs_statement_keys.statement_stored"] = _c(IN)
 _table(
     "lrs_attachments",
     PE,

@@ -22,7 +22,7 @@ from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.jobs.models import DONE_PARTITIONS, Job, JobStatus
 from creditbank.jobs.repository import JobRepository, StatisticsRepository
-from creditbank.kit.partitions import MONTHS_AHEAD, PartitionRepository
+from creditbank.kit.partitions import MONTHLY_PARTITIONED, MONTHS_AHEAD, PartitionRepository
 from creditbank.kit.time import utc_now
 
 #: The longest wait between two attempts, however many failed before.
@@ -52,9 +52,6 @@ HOT_TABLES = (
 #: (PostgreSQL's autovacuum_analyze_threshold and _scale_factor defaults).
 ANALYZE_THRESHOLD = 50
 ANALYZE_SCALE = 0.1
-#: PostgreSQL tables partitioned by month: (range-partitioned table, its timestamp
-#: column). ``jobs.ensure_partitions`` keeps the current and next months created.
-MONTHLY_PARTITIONED: tuple[tuple[str, str], ...] = ((DONE_PARTITIONS, "finished_at"),)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 #: Months ahead of the current one that always have a partition.
 MONTHS_AHEAD = 2
+#: The PostgreSQL tables partitioned by month: (range-partitioned table, its timestamp
+#: column). The ``jobs.ensure_partitions`` job keeps their months created ahead.
+MONTHLY_PARTITIONED: tuple[tuple[str, str], ...] = (
+    ("jobs_done", "finished_at"),  # the done partition of ``jobs`` (creditbank/jobs)
+    ("lrs_statements", "stored"),  # creditbank/lrs
+)
 
 
 def month_start(at: datetime) -> datetime:
@@ -113,6 +119,17 @@ class PartitionRepository:
                 created.append(name)
         return created
 
+    async def ensure_range(
+        self, parent: str, column: str, *, start: datetime, end: datetime
+    ) -> list[str]:
+        """Create the partitions of every month from ``start``'s to ``end``'s and the
+        months ahead of that (a bulk load of past rows)."""
+        first, last = month_start(start), month_start(end)
+        months = (last.year - first.year) * 12 + (last.month - first.month)
+        return await self.ensure_months(
+            parent, column, now=first, ahead=max(months, 0) + MONTHS_AHEAD
+        )
+
     async def create_month(self, parent: str, column: str, start: datetime) -> None:
         """Create the partition of the month starting at ``start``; rows the default
         partition holds for that month are moved into it first."""
@@ -186,7 +203,7 @@ def partition_tables(names: Sequence[str]) -> re.Pattern[str]:
 
 #: Tables partitioned on PostgreSQL (the models declare them as plain tables, which is
 #: what SQLite gets): their partitions carry the keys and indexes.
-PARTITIONED_TABLES: tuple[str, ...] = ("jobs", "jobs_done")
+PARTITIONED_TABLES: tuple[str, ...] = ("jobs", "jobs_done", "lrs_statements")
 
 
 def schema_comparison_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:

@@ -5,6 +5,11 @@ the single-valued fields in columns. ``seq`` is a gapless number assigned in
 commit order (writers hold one lock from allocation to commit), so paging by
 ``seq`` never skips a statement that commits late.
 
+On PostgreSQL ``lrs_statements`` is partitioned by ``stored`` month (migration
+``lrs_0004``, ``creditbank/kit/partitions.py``): primary key ``(seq, stored)``, a plain
+index on ``id`` (the duplicate-id check runs under the append lock, which every writer
+takes: ids stay unique across months); SQLite keeps the plain table declared here.
+
 ``lrs_statement_keys`` holds what the ``agent`` / ``activity`` / ``verb`` /
 ``registration`` filters match, one row per (hash of kind + value, statement): rows the
 spec's plain filter matches have ``related = false``; rows only
@@ -27,6 +32,8 @@ from creditbank.db import Base
 from creditbank.kit.types import JSONType, UTCDateTime
 
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
+#: PostgreSQL: ``lrs_statements`` is range-partitioned on ``stored`` by month.
+STATEMENT_PARTITIONS = "lrs_statements"
 
 
 class KeyKind:
@@ -79,6 +86,9 @@ class StatementKey(Base):
     key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     statement_seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
     related: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: PostgreSQL: the statement's ``stored`` (its partition key), so the probe of a key's
+    #: statement opens one month partition. NULL on SQLite (plain table, not needed).
+    statement_stored: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AttachmentContent(Base):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, event, exists, func, select, text, true, update
+from sqlalchemy import Table, and_, event, exists, func, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -84,9 +84,9 @@ _PG_INSERT_STATEMENTS = text(
     + ")"
 )
 _PG_INSERT_KEYS = text(
-    "INSERT INTO lrs_statement_keys (key_hash, statement_seq, related) "
+    "INSERT INTO lrs_statement_keys (key_hash, statement_seq, related, statement_stored) "
     "SELECT * FROM unnest(CAST(:key_hash AS bigint[]), CAST(:statement_seq AS bigint[]), "
-    "CAST(:related AS boolean[]))"
+    "CAST(:related AS boolean[]), CAST(:statement_stored AS timestamptz[]))"
 )
 
 
@@ -155,6 +155,15 @@ def _sqlite_statement_params(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, 
             )
         )
     return out
+
+
+def _key_joins_statement(session: AsyncSession) -> Any:
+    """A key row's statement: by ``seq``, and on PostgreSQL by ``stored`` as well (the
+    partition key: the probe opens one month)."""
+    on = StatementKey.statement_seq == Statement.seq
+    if session.get_bind().dialect.name == "postgresql":
+        return and_(on, StatementKey.statement_stored == Statement.stored)
+    return on
 
 
 class StatementRepository:
@@ -282,8 +291,10 @@ class StatementRepository:
                 _SQLITE_INSERT_STATEMENTS, _sqlite_statement_params(rows)
             )
 
-    async def insert_keys(self, rows: Sequence[tuple[int, int, bool]]) -> None:
-        """``(key_hash, statement_seq, related)`` rows in one INSERT."""
+    async def insert_keys(self, rows: Sequence[tuple[int, int, bool]], stored: datetime) -> None:
+        """``(key_hash, statement_seq, related)`` rows in one INSERT; ``stored`` is the
+        stored time of their statements (one batch, one instant). PostgreSQL keeps it
+        with each key (the partition key of its statement); SQLite does not need it."""
         if not rows:
             return
         connection = await self.session.connection()
@@ -294,6 +305,7 @@ class StatementRepository:
                     "key_hash": [row[0] for row in rows],
                     "statement_seq": [row[1] for row in rows],
                     "related": [row[2] for row in rows],
+                    "statement_stored": [stored] * len(rows),
                 },
             )
         else:
@@ -320,12 +332,18 @@ class StatementRepository:
         if not agents:
             return []
         hashes = [key_hash(KeyKind.AGENT, agent) for agent in agents]
-        matching = select(StatementKey.statement_seq).where(
-            StatementKey.key_hash.in_(hashes), StatementKey.related.is_(False)
-        )
-        result = await self.session.execute(
-            select(Statement).where(Statement.seq.in_(matching)).order_by(Statement.seq)
-        )
+        if self.dialect == "postgresql":
+            # (seq, stored): each key's statement is looked up in its own partition.
+            pairs = select(StatementKey.statement_seq, StatementKey.statement_stored).where(
+                StatementKey.key_hash.in_(hashes), StatementKey.related.is_(False)
+            )
+            where = tuple_(Statement.seq, Statement.stored).in_(pairs)
+        else:
+            matching = select(StatementKey.statement_seq).where(
+                StatementKey.key_hash.in_(hashes), StatementKey.related.is_(False)
+            )
+            where = Statement.seq.in_(matching)
+        result = await self.session.execute(select(Statement).where(where).order_by(Statement.seq))
         return list(result.scalars())
 
     async def get_body(
@@ -461,9 +479,14 @@ class StatementRepository:
             driver = KEYS.alias("k0")
             seq_column = driver.c.statement_seq
             if self.dialect == "postgresql":
+                # ``stored`` too: the partition key, so each probe opens one month.
                 row = (
                     select(Statement.seq, Statement.body, Statement.stored)
-                    .where(Statement.seq == driver.c.statement_seq, *on_row)
+                    .where(
+                        Statement.seq == driver.c.statement_seq,
+                        Statement.stored == driver.c.statement_stored,
+                        *on_row,
+                    )
                     .limit(1)
                     .lateral("s")
                 )
@@ -577,7 +600,7 @@ class ActivityRepository:
         """Bodies of the newest ``limit`` statements that mention ``activity_id``, oldest first."""
         query = (
             select(Statement.body)
-            .join(StatementKey, StatementKey.statement_seq == Statement.seq)
+            .join(StatementKey, _key_joins_statement(self.session))
             .where(StatementKey.key_hash == key_hash(KeyKind.ACTIVITY, activity_id))
             .order_by(Statement.seq.desc())
             .limit(limit)
@@ -607,7 +630,7 @@ class AgentRepository:
             return []
         query = (
             select(Statement.body)
-            .join(StatementKey, StatementKey.statement_seq == Statement.seq)
+            .join(StatementKey, _key_joins_statement(self.session))
             .where(
                 StatementKey.key_hash == key_hash(KeyKind.AGENT, key),
                 StatementKey.related.is_(False),

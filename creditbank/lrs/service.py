@@ -215,7 +215,9 @@ class StatementService:
             await self._append(session, repo, principal, new)
         except IntegrityError as exc:
             # The append lock orders writers, so this means a writer that bypassed it
-            # stored one of these ids first: the unique index keeps one copy, we 409.
+            # stored one of these ids first: SQLite's unique index keeps one copy, we
+            # 409. (PostgreSQL partitions by month and has no unique index on the id:
+            # the check under the lock is what keeps ids unique there.)
             raise StatementConflict("a statement with this id was stored concurrently") from exc
         return StoreResult(ids=[p.id for p in prepared], created=len(new))
 
@@ -534,7 +536,7 @@ class StatementService:
                 key_rows.extend((key_hash(k, v), seq, related) for k, v, related in keys)
             statement_rows.append(row)
         await repo.insert_statements(statement_rows)
-        await repo.insert_keys(key_rows)
+        await repo.insert_keys(key_rows, stored)
         await repo.mark_voided(void_in_db)
         await jobs_service.enqueue_many(
             session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch if p.held is None]

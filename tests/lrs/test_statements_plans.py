@@ -5,6 +5,10 @@ never ANALYZEd (this machine's and CI's PostgreSQL run with autovacuum off, and 
 operator's database is stale after a bulk load): each query the repository sends
 for a page (the ``since``/``until`` lookups too) is EXPLAINed as it is sent, and
 none may scan ``lrs_statements`` sequentially or walk its primary key unbounded.
+
+On PostgreSQL ``lrs_statements`` is partitioned by stored month: the rows span four
+months (one every STEP seconds), every partition counts as ``lrs_statements``, and
+``since``/``until`` must leave the months outside their range unread.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 from sqlalchemy import event, text
 
 from creditbank.db import Database
+from creditbank.kit.partitions import PartitionRepository
 from creditbank.lrs.keys import key_hash
 from creditbank.lrs.models import KeyKind
 from creditbank.lrs.query import Cursor, StatementQuery
@@ -27,10 +32,26 @@ pytestmark = pytest.mark.postgres
 
 ROWS = 60_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
+#: Seconds between two statements: ROWS of them span January to mid-April 2026.
+STEP = 150
 AGENTS = [f"mbox:mailto:learner{n}@example.com" for n in range(200)]
 VERBS = [f"http://adlnet.gov/expapi/verbs/v{n}" for n in range(10)]
 ACTIVITIES = [f"https://example.edu.cn/courses/{n}" for n in range(300)]
 REGISTRATIONS = [str(uuid.UUID(int=n + 1)) for n in range(100)]
+
+
+def _at(n: int) -> datetime:
+    """The stored time of statement ``n``."""
+    return START + timedelta(seconds=n * STEP)
+
+
+def _month_of(n: int) -> str:
+    at = _at(n)
+    return f"lrs_statements_{at.year:04d}_{at.month:02d}"
+
+
+def _statements_relation(name: str | None) -> bool:
+    return bool(name) and (name == "lrs_statements" or str(name).startswith("lrs_statements_"))
 
 
 def _hashes(kind: str, values: list[str]) -> list[int]:
@@ -38,19 +59,23 @@ def _hashes(kind: str, values: list[str]) -> list[int]:
 
 
 async def _load(db: Database) -> None:
-    """ROWS statements (one a second from START) and their filter keys; no ANALYZE."""
+    """ROWS statements (one every STEP seconds from START) and their filter keys; no
+    ANALYZE."""
     async with db.session_scope() as session:
+        await PartitionRepository.from_session(session).ensure_range(
+            "lrs_statements", "stored", start=_at(0), end=_at(ROWS)
+        )
         await session.execute(
             text(
                 "INSERT INTO lrs_statements (seq, id, actor_key, verb_id, object_type, "
                 "object_activity_id, stored, timestamp, voided, is_voiding, version, "
                 "has_attachments, body) "
                 "SELECT g, gen_random_uuid(), 'a' || (g % 200), 'v' || (g % 10), 'Activity', "
-                "'c' || (g % 300), CAST(:start AS timestamptz) + g * interval '1 second', "
-                "CAST(:start AS timestamptz) + g * interval '1 second', false, false, "
+                "'c' || (g % 300), CAST(:start AS timestamptz) + g * :step * interval '1 second', "
+                "CAST(:start AS timestamptz) + g * :step * interval '1 second', false, false, "
                 "'1.0.3', false, '{}'::jsonb FROM generate_series(1, :n) AS g"
             ),
-            {"start": START, "n": ROWS},
+            {"start": START, "n": ROWS, "step": STEP},
         )
         for hashes, modulo, related in (
             (_hashes(KeyKind.AGENT, AGENTS), 200, False),
@@ -62,11 +87,20 @@ async def _load(db: Database) -> None:
         ):
             await session.execute(
                 text(
-                    "INSERT INTO lrs_statement_keys (key_hash, statement_seq, related) "
-                    "SELECT (CAST(:hashes AS bigint[]))[1 + g % :m], g, :related "
+                    "INSERT INTO lrs_statement_keys "
+                    "(key_hash, statement_seq, related, statement_stored) "
+                    "SELECT (CAST(:hashes AS bigint[]))[1 + g % :m], g, :related, "
+                    "CAST(:start AS timestamptz) + g * :step * interval '1 second' "
                     "FROM generate_series(1, :n) AS g ON CONFLICT DO NOTHING"
                 ),
-                {"hashes": hashes, "m": modulo, "n": ROWS, "related": related},
+                {
+                    "hashes": hashes,
+                    "m": modulo,
+                    "n": ROWS,
+                    "related": related,
+                    "start": START,
+                    "step": STEP,
+                },
             )
         analyzed = await session.execute(
             text(
@@ -120,24 +154,18 @@ SHAPES: dict[str, StatementQuery] = {
     "related_agents": StatementQuery(agent=AGENTS[9], related_agents=True, limit=50),
     "agent+verb": StatementQuery(agent=AGENTS[7], verb=VERBS[7], limit=50),
     # recent: a few rows match (the shape PostgreSQL misplanned at 1M without stats)
-    "since": StatementQuery(since=START + timedelta(seconds=ROWS - 30), limit=50),
-    "since-old": StatementQuery(since=START + timedelta(seconds=100), limit=50),
-    "until": StatementQuery(until=START + timedelta(seconds=500), limit=50),
-    "since+until": StatementQuery(
-        since=START + timedelta(seconds=1000), until=START + timedelta(seconds=2000), limit=50
-    ),
-    "since-ascending": StatementQuery(
-        since=START + timedelta(seconds=ROWS - 300), ascending=True, limit=50
-    ),
-    "agent+since": StatementQuery(
-        agent=AGENTS[3], since=START + timedelta(seconds=ROWS - 5000), limit=50
-    ),
+    "since": StatementQuery(since=_at(ROWS - 30), limit=50),
+    "since-old": StatementQuery(since=_at(100), limit=50),
+    "until": StatementQuery(until=_at(500), limit=50),
+    "since+until": StatementQuery(since=_at(1000), until=_at(2000), limit=50),
+    "since-ascending": StatementQuery(since=_at(ROWS - 300), ascending=True, limit=50),
+    "agent+since": StatementQuery(agent=AGENTS[3], since=_at(ROWS - 5000), limit=50),
     "more": StatementQuery(limit=50, cursor=Cursor(position=ROWS // 2, bound=ROWS)),
     "agent more": StatementQuery(
         agent=AGENTS[7], limit=50, cursor=Cursor(position=ROWS // 2, bound=ROWS)
     ),
     "since more": StatementQuery(
-        since=START + timedelta(seconds=ROWS - 3000),
+        since=_at(ROWS - 3000),
         limit=50,
         cursor=Cursor(position=ROWS - 1000, bound=ROWS),
     ),
@@ -155,24 +183,31 @@ async def test_every_query_shape_uses_an_index_without_statistics(db: Database) 
         for _statement, nodes in plans:
             for node in nodes:
                 relation = node.get("Relation Name")
-                if relation == "lrs_statements" and node["Node Type"] == "Seq Scan":
-                    problems.append(f"{name}: sequential scan of lrs_statements")
+                index = str(node.get("Index Name") or "")
+                primary = index == "pk_lrs_statements" or (
+                    _statements_relation(relation) and index.endswith("_pkey")
+                )
+                if _statements_relation(relation) and node["Node Type"] == "Seq Scan":
+                    problems.append(f"{name}: sequential scan of {relation}")
                 if (
-                    node.get("Index Name") == "pk_lrs_statements"
+                    primary
                     and "Index Cond" not in node
                     and node["Node Type"] != "Index Scan"  # a bounded join probe is fine
                 ):
                     problems.append(f"{name}: unbounded walk of the primary key")
                 if (
-                    node.get("Index Name") == "pk_lrs_statements"
+                    primary
                     and "Index Cond" not in node
                     and "Filter" in node
                     and "stored" in node["Filter"]
                 ):
                     problems.append(f"{name}: primary key walked filtering on stored")
             if name.startswith("since") or name == "until":
-                used = {n.get("Index Name") for _, ns in plans for n in ns}
-                if "ix_lrs_statements_stored_seq" not in used:
+                used = {str(n.get("Index Name")) for _, ns in plans for n in ns}
+                if not any(
+                    i == "ix_lrs_statements_stored_seq" or i.endswith("_stored_seq_idx")
+                    for i in used
+                ):
                     problems.append(f"{name}: the (stored, seq) index is not used")
     assert not problems, "\n".join(problems)
 
@@ -186,8 +221,8 @@ async def test_since_until_answers_are_exact(db: Database) -> None:
         repo = StatementRepository.from_session(session)
         page = await repo.query(
             StatementQuery(
-                since=START + timedelta(seconds=1000),
-                until=START + timedelta(seconds=1010),
+                since=_at(1000),
+                until=_at(1010),
                 limit=50,
             ),
             institution_id=None,
@@ -195,8 +230,47 @@ async def test_since_until_answers_are_exact(db: Database) -> None:
         )
         assert [seq for seq, _, _ in page.rows] == list(range(1010, 1000, -1))
         empty = await repo.query(
-            StatementQuery(since=START + timedelta(seconds=ROWS + 5), limit=50),
+            StatementQuery(since=_at(ROWS + 5), limit=50),
             institution_id=None,
             bound=ROWS,
         )
         assert empty.rows == []
+
+
+#: since/until shapes -> the months their plans may read (the ones their range touches;
+#: months after the data, and the default partition, are empty but may be listed).
+PRUNED: dict[str, tuple[set[str], set[str]]] = {
+    # (must read, must not read)
+    "since": ({_month_of(ROWS)}, {_month_of(0), _month_of(ROWS // 2)}),
+    "until": ({_month_of(0)}, {_month_of(ROWS // 2), _month_of(ROWS)}),
+    "since+until": ({_month_of(1000)}, {_month_of(ROWS // 2), _month_of(ROWS)}),
+    "agent+since": ({_month_of(ROWS)}, {_month_of(0)}),
+    "since more": ({_month_of(ROWS)}, {_month_of(0), _month_of(ROWS // 2)}),
+}
+
+
+async def test_since_until_prune_the_months_outside_their_range(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+    await _load(db)
+    assert len({_month_of(n) for n in range(0, ROWS, 1000)}) == 4
+    problems: list[str] = []
+    for name, (wanted, unwanted) in PRUNED.items():
+        plans = await _plans(db, SHAPES[name])
+        read = {
+            str(n.get("Relation Name"))
+            for _, nodes in plans
+            for n in nodes
+            if _statements_relation(n.get("Relation Name"))
+        }
+        # The page query itself (the last one sent) carries the time filters.
+        page = {
+            str(n.get("Relation Name"))
+            for n in plans[-1][1]
+            if _statements_relation(n.get("Relation Name"))
+        }
+        if not wanted <= read:
+            problems.append(f"{name}: does not read {wanted - read}")
+        if unwanted & page:
+            problems.append(f"{name}: the page reads {unwanted & page} (not pruned)")
+    assert not problems, "\n".join(problems)
