@@ -235,12 +235,21 @@ class StatisticsRepository:
     async def staleness(self, tables: Sequence[str]) -> list[TableStatistics]:
         """Rows changed since the last ANALYZE and the rows the planner believes in."""
         if self.dialect == "postgresql":
+            # A partitioned table (statements, jobs) keeps no counts of its own: sum its
+            # leaf partitions'. ANALYZE of the parent analyzes every partition.
             result = await self.session.execute(
                 text(
-                    "SELECT s.relname, s.n_mod_since_analyze, c.reltuples, "
-                    "coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL "
-                    "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-                    "WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables)"
+                    "SELECT p.relname, sum(coalesce(s.n_mod_since_analyze, 0)), "
+                    "sum(greatest(c.reltuples, 0)), "
+                    "bool_or(coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL) "
+                    "FROM pg_class p "
+                    "JOIN pg_namespace n ON n.oid = p.relnamespace "
+                    "AND n.nspname = current_schema() "
+                    "LEFT JOIN LATERAL pg_partition_tree(p.oid) t ON t.isleaf "
+                    "JOIN pg_class c ON c.oid = coalesce(t.relid, p.oid) "
+                    "JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                    "WHERE p.relname = ANY(:tables) AND p.relkind IN ('r', 'p') "
+                    "GROUP BY p.relname"
                 ),
                 {"tables": list(tables)},
             )

@@ -43,8 +43,6 @@ HOT_TABLES = (
     "identity_links",
     "learners",
     "jobs",
-    # PostgreSQL: the partition of live jobs the claims read (the parent keeps no counts).
-    "jobs_open",
     "audit_log",
     "reporting_learner_months",
 )

@@ -40,6 +40,11 @@ async def _where(db: Database) -> dict[int, str]:
         return {int(r[0]): str(r[1]) for r in rows}
 
 
+async def _drop(session: Any, parent: str, name: str) -> None:
+    await session.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {name}"))
+    await session.execute(text(f"DROP TABLE {name}"))
+
+
 def _pg_only(db: Database) -> None:
     if db.dialect != "postgresql":
         pytest.skip("partitions are PostgreSQL's")
@@ -133,9 +138,9 @@ async def test_a_month_without_partition_waits_in_default_and_moves_when_created
         await JobRepository.from_session(session).insert_many([_done(stranded)])
     assert set((await _where(db)).values()) == {"jobs_done_default"}
     async with db.session_scope() as session:
-        assert await jobs_service.ensure_partitions(session, now=stranded, ahead=0) == [
-            "jobs_done_2024_05"
-        ]
+        created = await jobs_service.ensure_partitions(session, now=stranded, ahead=0)
+        assert created == ["jobs_done_2024_05", "lrs_statements_2024_05"]
+        await _drop(session, "lrs_statements", "lrs_statements_2024_05")
         assert await PartitionRepository.from_session(session).default_rows("jobs_done") == 0
     assert set((await _where(db)).values()) == {"jobs_done_2024_05"}
     async with db.read_scope() as session:
@@ -163,11 +168,11 @@ async def test_the_scheduled_job_creates_the_months_ahead(db: Database):
     later = add_months(month_start(utc_now()), 3) + timedelta(hours=1)
     async with db.session_scope() as session:
         created = await jobs_service.ensure_partitions(session, now=later, ahead=0)
-    name = f"jobs_done_{later.year:04d}_{later.month:02d}"
-    assert created == [name]
+    month = f"{later.year:04d}_{later.month:02d}"
+    assert created == [f"jobs_done_{month}", f"lrs_statements_{month}"]
     async with db.session_scope() as session:
-        await session.execute(text(f"ALTER TABLE jobs_done DETACH PARTITION {name}"))
-        await session.execute(text(f"DROP TABLE {name}"))
+        await _drop(session, "jobs_done", f"jobs_done_{month}")
+        await _drop(session, "lrs_statements", f"lrs_statements_{month}")
 
 
 async def test_the_migration_keeps_the_rows_present(db: Database):
@@ -219,3 +224,37 @@ async def test_the_migration_keeps_the_rows_present(db: Database):
     async with db.session_scope() as session:
         purged = await jobs_service.purge_done(session, older_than=timedelta(days=7))
     assert "jobs_done_2025_11" in purged.partitions
+
+
+async def test_a_partitioned_table_is_stale_by_its_partitions_counts(db: Database):
+    """The parent of a partitioned table keeps no counts: its leaves' are summed, so a
+    bulk load of statements is analyzed (which analyzes every partition)."""
+    _pg_only(db)
+    from creditbank.jobs.repository import StatisticsRepository
+
+    async with db.session_scope() as session:
+        await session.execute(
+            text(
+                "INSERT INTO lrs_statements (seq, id, verb_id, object_type, stored, timestamp, "
+                "voided, is_voiding, version, has_attachments, body) "
+                "SELECT g, gen_random_uuid(), 'v', 'Activity', now(), now(), false, false, "
+                "'1.0.3', false, '{}'::jsonb FROM generate_series(1, 500) AS g"
+            )
+        )
+    import asyncio
+
+    for _ in range(50):  # the server publishes its counters within a second or so
+        async with db.read_scope() as session:
+            [stats] = await StatisticsRepository.from_session(session).staleness(["lrs_statements"])
+        if stats.modified >= 500:
+            break
+        await asyncio.sleep(0.2)
+    assert stats.modified >= 500
+    async with db.session_scope() as session:
+        assert "lrs_statements" in await jobs_service.analyze_stale(
+            session, tables=["lrs_statements"]
+        )
+    async with db.read_scope() as session:
+        [stats] = await StatisticsRepository.from_session(session).staleness(["lrs_statements"])
+    assert stats.modified == 0
+    assert stats.analyzed
