@@ -43,6 +43,11 @@ class WorkerSettings(BaseModel):
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     batch_size: int = 200
+    # What a worker sharing its process's SQLite write gate claims while requests are
+    # writing (the gate held when it claims): its batch holds the gate for the whole
+    # batch, so a short one lets queued statement POSTs through sooner; recognition
+    # catches up with full batches once ingest pauses.
+    contended_batch_size: int = 25
 
 
 class IdentitySettings(BaseModel):

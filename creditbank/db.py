@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NewType
+from typing import Any, Literal, NewType
 
 import orjson
 from sqlalchemy import MetaData, event, text
@@ -154,12 +154,31 @@ def import_all_models() -> None:
             importlib.import_module(info.name)
 
 
-_SQLITE_WRITE_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+class WriteGate(asyncio.Lock):
+    """An asyncio lock that knows whether anyone holds it or waits for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wanted = 0
+
+    async def acquire(self) -> Literal[True]:
+        self._wanted += 1
+        try:
+            return await super().acquire()
+        finally:
+            self._wanted -= 1
+
+    def contended(self) -> bool:
+        """Held, or awaited (a released lock's next holder has not run yet)."""
+        return self.locked() or self._wanted > 0
+
+
+_SQLITE_WRITE_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteGate] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def sqlite_write_gate() -> asyncio.Lock:
+def sqlite_write_gate() -> WriteGate:
     """The SQLite writers' queue of this process (one per event loop: asyncio locks are bound).
 
     SQLite has one writer at a time; writers of one process that queue here, instead of
@@ -168,7 +187,7 @@ def sqlite_write_gate() -> asyncio.Lock:
     loop = asyncio.get_running_loop()
     gate = _SQLITE_WRITE_GATES.get(loop)
     if gate is None:
-        gate = _SQLITE_WRITE_GATES[loop] = asyncio.Lock()
+        gate = _SQLITE_WRITE_GATES[loop] = WriteGate()
     return gate
 
 

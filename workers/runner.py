@@ -103,12 +103,22 @@ class Worker:
         async with sqlite_write_gate(), self.database.session_scope() as session:
             yield session
 
+    def batch_limit(self) -> int:
+        """How many jobs to claim: ``worker.batch_size``, or ``contended_batch_size``
+        on SQLite while a writer of this process (a statement POST) holds or awaits the
+        write gate — a batch runs in one gated transaction, and ingest waits behind it."""
+        settings = self.settings.worker
+        if self.database.dialect == "sqlite" and sqlite_write_gate().contended():
+            return min(settings.batch_size, settings.contended_batch_size)
+        return settings.batch_size
+
     async def claim(self, limit: int | None = None) -> list[ClaimedJob]:
+        limit = limit or self.batch_limit()
         async with self._scope() as session:
             return await jobs_service.claim(
                 session,
                 worker_id=self.worker_id,
-                limit=limit or self.settings.worker.batch_size,
+                limit=limit,
                 lease=self.lease,
             )
 

@@ -312,3 +312,36 @@ class TestWorkerProcess:
         output = process.stdout.read().decode() if process.stdout else ""
         assert code == 0, output
         assert "worker stopped" in output
+
+
+async def test_a_worker_claims_short_batches_while_ingest_holds_the_sqlite_gate(
+    db: Database, settings: Settings
+):
+    from creditbank.db import sqlite_write_gate
+
+    worker = _worker(db, settings, {})
+    assert worker.batch_limit() == settings.worker.batch_size
+    async with sqlite_write_gate():
+        expected = (
+            settings.worker.contended_batch_size
+            if db.dialect == "sqlite"
+            else settings.worker.batch_size
+        )
+        assert worker.batch_limit() == expected
+    assert worker.batch_limit() == settings.worker.batch_size
+
+
+async def test_the_write_gate_is_contended_until_its_next_holder_has_run():
+    from creditbank.db import WriteGate
+
+    gate = WriteGate()
+    await gate.acquire()
+    waiter = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0)
+    gate.release()
+    assert not gate.locked()
+    assert gate.contended()  # released, but the waiter has not taken it yet
+    await waiter
+    assert gate.contended()
+    gate.release()
+    assert not gate.contended()
