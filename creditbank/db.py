@@ -67,11 +67,25 @@ def database_error(exc: DBAPIError) -> DomainError | None:
         return Conflict("the change conflicts with stored data / 与已有数据冲突", code="conflict")
     if (
         exc.connection_invalidated
-        or isinstance(exc, (OperationalError, InterfaceError))
+        or (isinstance(exc, (OperationalError, InterfaceError)) and not _sqlite_mistake(exc))
         or _unavailable_sqlstate(getattr(exc.orig, "sqlstate", None))
     ):
         return _unavailable()
     return None
+
+
+#: What sqlite3 raises as OperationalError when the database cannot answer now.
+_SQLITE_TRY_AGAIN = ("locked", "busy", "unable to open", "disk i/o", "disk is full")
+
+
+def _sqlite_mistake(exc: DBAPIError) -> bool:
+    """sqlite3 raises OperationalError for mistakes too (no such table, a syntax
+    error): those are bugs, an internal error, not "try again"."""
+    orig = exc.orig
+    if type(orig).__module__ != "sqlite3":
+        return False
+    message = str(orig).lower()
+    return not any(marker in message for marker in _SQLITE_TRY_AGAIN)
 
 
 def unavailable_error(exc: BaseException) -> DomainError | None:
@@ -90,12 +104,20 @@ def unavailable_error(exc: BaseException) -> DomainError | None:
     return None
 
 
+#: SQLSTATEs that say "try again", not "the request is wrong": shutdown / starting up
+#: (57P01-57P03), too many connections (53300), a serialization failure (40001) and a
+#: deadlock victim (40P01). 40001 is also how a hot standby cancels a read whose rows
+#: replay removed ("conflict with recovery"), so a standby read under replay is a 503
+#: with Retry-After, not a 500.
+_TRY_AGAIN_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
+
+
 def _unavailable_sqlstate(sqlstate: object) -> bool:
-    """Connection exceptions (class 08), shutdown / starting up (57P01-57P03), too many
-    connections (53300): the database is away for now, not the request wrong."""
+    """Connection exceptions (class 08) and ``_TRY_AGAIN_SQLSTATES``: the database
+    cannot answer this now, the request is not wrong."""
     if not isinstance(sqlstate, str):
         return False
-    return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03", "53300"}
+    return sqlstate.startswith("08") or sqlstate in _TRY_AGAIN_SQLSTATES
 
 
 def _unavailable() -> ServiceUnavailable:
