@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.kit.credits import to_hundredths
-from creditbank.kit.partitions import PartitionRepository
+from creditbank.kit.partitions.repository import PartitionRepository
 from creditbank.kit.types import Credits
 from creditbank.lrs.models import STATEMENT_PARTITIONS, Statement
 

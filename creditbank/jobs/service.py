@@ -22,7 +22,8 @@ from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.jobs.models import DONE_PARTITIONS, Job, JobStatus
 from creditbank.jobs.repository import JobRepository, StatisticsRepository
-from creditbank.kit.partitions import MONTHLY_PARTITIONED, MONTHS_AHEAD, PartitionRepository
+from creditbank.kit.partitions import MONTHLY_PARTITIONED, MONTHS_AHEAD
+from creditbank.kit.partitions.repository import PartitionRepository
 from creditbank.kit.time import utc_now
 
 #: The longest wait between two attempts, however many failed before.

@@ -6,7 +6,7 @@ commit order (writers hold one lock from allocation to commit), so paging by
 ``seq`` never skips a statement that commits late.
 
 On PostgreSQL ``lrs_statements`` is partitioned by ``stored`` month (migration
-``lrs_0004``, ``creditbank/kit/partitions.py``): primary key ``(seq, stored)``, a plain
+``lrs_0004``, ``creditbank/kit/partitions/``): primary key ``(seq, stored)``, a plain
 index on ``id`` (the duplicate-id check runs under the append lock, which every writer
 takes: ids stay unique across months); SQLite keeps the plain table declared here.
 

@@ -13,7 +13,8 @@ from creditbank.db import Database
 from creditbank.jobs.models import Job, JobStatus
 from creditbank.jobs.repository import JobRepository
 from creditbank.jobs.service import jobs as jobs_service
-from creditbank.kit.partitions import PartitionRepository, add_months, month_start
+from creditbank.kit.partitions import add_months, month_start
+from creditbank.kit.partitions.repository import PartitionRepository
 from creditbank.kit.time import utc_now
 from workers import scheduler
 

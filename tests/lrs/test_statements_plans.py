@@ -13,8 +13,10 @@ months (one every STEP seconds), every partition counts as ``lrs_statements``, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,13 +24,48 @@ import pytest
 from sqlalchemy import event, text
 
 from creditbank.db import Database
-from creditbank.kit.partitions import PartitionRepository
+from creditbank.migrate import upgrade
+from creditbank.kit.partitions.repository import PartitionRepository
 from creditbank.lrs.keys import key_hash
 from creditbank.lrs.models import KeyKind
 from creditbank.lrs.query import Cursor, StatementQuery
 from creditbank.lrs.repository import StatementRepository
 
 pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def _never_analyzed_url(database: Any) -> Iterator[str | None]:
+    """A database of this module's own on PostgreSQL (None on SQLite): the session's
+    database may have been ANALYZEd by another test file run before this one on the
+    same xdist worker (``jobs.analyze_stale``), and these plans need no statistics."""
+    if database.dialect != "postgresql":
+        yield None
+        return
+    from tests.conftest import _create_pg_database, _pg_admin, _pg_url
+
+    name = _create_pg_database()
+    try:
+        upgrade(_pg_url(name))
+        yield _pg_url(name)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def db(db: Database, _never_analyzed_url: str | None) -> AsyncIterator[Database]:
+    """The session's database on SQLite; this module's own on PostgreSQL."""
+    if _never_analyzed_url is None:
+        yield db
+        return
+    from tests.conftest import _empty_all_tables
+
+    own = Database.from_url(_never_analyzed_url)
+    try:
+        yield own
+    finally:
+        await _empty_all_tables(own)
+        await own.dispose()
 
 ROWS = 60_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
