@@ -24,12 +24,12 @@ import pytest
 from sqlalchemy import event, text
 
 from creditbank.db import Database
-from creditbank.migrate import upgrade
 from creditbank.kit.partitions.repository import PartitionRepository
 from creditbank.lrs.keys import key_hash
 from creditbank.lrs.models import KeyKind
 from creditbank.lrs.query import Cursor, StatementQuery
 from creditbank.lrs.repository import StatementRepository
+from creditbank.migrate import upgrade
 
 pytestmark = pytest.mark.postgres
 
@@ -66,6 +66,7 @@ async def db(db: Database, _never_analyzed_url: str | None) -> AsyncIterator[Dat
     finally:
         await _empty_all_tables(own)
         await own.dispose()
+
 
 ROWS = 60_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
