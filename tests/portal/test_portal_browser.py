@@ -18,6 +18,7 @@ from tests.acceptance.li_na import cli
 from tests.imports.files import MAPPING, ROWS, csv_bytes
 
 sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 CHROMIUM = os.environ.get("CREDITBANK_CHROMIUM", "/usr/bin/chromium")
@@ -104,7 +105,7 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     missing = page.goto(url + "/no-such-page")
     assert missing is not None
     assert missing.status == 404
-    assert page.get_by_text("页面不存在").is_visible()
+    expect(page.get_by_text("页面不存在")).to_be_visible()
     page.get_by_role("link", name="返回首页").click()
     assert page.url.rstrip("/") == url
 
@@ -117,15 +118,19 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     _no_serious_violations(page, "balance")
     _shot(page, "balance-zh", dialect)
     page.get_by_role("link", name="学习成果").click()
-    assert page.get_by_text("CERT-ELEC-4").is_visible()
+    page.wait_for_url(f"{url}/me/outcomes")
+    expect(page.get_by_text("CERT-ELEC-4")).to_be_visible()
     _no_serious_violations(page, "outcomes")
     page.get_by_role("link", name="学分账目").click()
+    page.wait_for_url(f"{url}/me/ledger")
     _no_serious_violations(page, "ledger")
     page.locator('a[href^="/me/ledger/"]').first.click()
-    assert page.get_by_text("R1 v1").first.is_visible()
+    page.wait_for_url(f"{url}/me/ledger/*")
+    expect(page.get_by_text("R1 v1").first).to_be_visible()
     _shot(page, "entry-zh", dialect)
     page.get_by_role("link", name="学分转换").click()
-    assert page.locator('[data-application="C2"]').is_visible()
+    page.wait_for_url(f"{url}/me/conversions")
+    expect(page.locator('[data-application="C2"]')).to_be_visible()
     _no_serious_violations(page, "conversions")
     # her transcript: issue it, open it, and the public verify page shows it valid
     page.get_by_role("link", name="我的证明").click()
@@ -133,15 +138,15 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     _no_serious_violations(page, "transcripts")
     page.get_by_role("button", name="签发新的学习成果证明").click()
     page.wait_for_url(f"{url}/me/transcripts/*")
-    assert page.locator('[data-status="valid"]').first.is_visible()
-    assert page.locator('tr[data-unit="CERT-ELEC-4"]').is_visible()
+    expect(page.locator('[data-status="valid"]').first).to_be_visible()
+    expect(page.locator('tr[data-unit="CERT-ELEC-4"]')).to_be_visible()
     _no_serious_violations(page, "transcript")
     _shot(page, "transcript-zh", dialect)
     transcript_url = page.url
     page.get_by_role("link", name="打开公开验证页面").click()
     page.wait_for_url(f"{url}/verify/*")
-    assert page.locator('section[data-valid="true"]').is_visible()
-    assert page.get_by_text("本证明证实的内容").is_visible()
+    expect(page.locator('section[data-valid="true"]')).to_be_visible()
+    expect(page.get_by_text("本证明证实的内容")).to_be_visible()
     _no_serious_violations(page, "verify")
     _shot(page, "verify-zh", dialect)
     # she shares only MOOC-PY-1 until a month from now; an employer opens the link
@@ -152,19 +157,19 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     page.get_by_label("有效期至").fill(until)
     page.get_by_role("button", name="创建分享").click()
     share_link = page.locator("[data-share-url]")
-    assert share_link.is_visible()
+    expect(share_link).to_be_visible()
     share_url = share_link.inner_text().strip()
     assert "/verify/shares/" in share_url
-    assert page.locator("[data-share-sd-jwt]").is_visible()
+    expect(page.locator("[data-share-sd-jwt]")).to_be_visible()
     assert page.locator('tr[data-state="active"]').count() == 1
     _no_serious_violations(page, "share-made")
     _shot(page, "share-made-zh", dialect)
     employer = browser.new_context(viewport={"width": 1200, "height": 900})
     verifier = employer.new_page()
     verifier.goto(url + share_url[share_url.index("/verify/shares/") :])
-    assert verifier.locator('section[data-valid="true"]').is_visible()
-    assert verifier.get_by_text("本分享证实的内容").is_visible()
-    assert verifier.locator('tr[data-unit="MOOC-PY-1"]').is_visible()
+    expect(verifier.locator('section[data-valid="true"]')).to_be_visible()
+    expect(verifier.get_by_text("本分享证实的内容")).to_be_visible()
+    expect(verifier.locator('tr[data-unit="MOOC-PY-1"]')).to_be_visible()
     shown = verifier.locator("main").inner_text()
     for hidden in ("CERT-ELEC-4", "COMM-FA-16", "SEN-CAL-1", "HBOU-EE-101", "某某科技公司"):
         assert hidden not in shown, hidden
@@ -172,22 +177,24 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     _shot(verifier, "verify-share-zh", dialect)
     # she revokes it: her list says revoked, the employer's page too
     page.locator('tr[data-state="active"]').get_by_role("button", name="撤销").click()
-    assert page.locator('tr[data-state="revoked"]').is_visible()
+    expect(page.locator('tr[data-state="revoked"]')).to_be_visible()
     verifier.reload()
-    assert verifier.locator('section[data-share-status="revoked"]').is_visible()
+    expect(verifier.locator('section[data-share-status="revoked"]')).to_be_visible()
     assert verifier.locator('tr[data-unit="MOOC-PY-1"]').count() == 0
     _shot(verifier, "verify-share-revoked-zh", dialect)
     employer.close()
     page.goto(f"{url}/verify")
     page.get_by_label("粘贴证明").fill("eyJhbGciOiJub25lIn0.e30.")
     page.get_by_role("button", name="验证").click()
-    assert page.locator('section[data-valid="false"]').is_visible()
+    expect(page.locator('section[data-valid="false"]')).to_be_visible()
     page.get_by_role("link", name="学分转换").click()
+    page.wait_for_url(f"{url}/me/conversions")
     page.get_by_role("link", name="English").click()
-    assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("heading", name="Credit conversion").is_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", name="Credit conversion")).to_be_visible()
     page.get_by_role("link", name="My credits").click()
-    assert page.locator("dt", has_text="Banked").is_visible()
+    page.wait_for_url(f"{url}/me")
+    expect(page.locator("dt", has_text="Banked")).to_be_visible()
     _shot(page, "balance-en", dialect)
     page.set_viewport_size({"width": 390, "height": 844})
     _shot(page, "balance-en-phone", dialect)
@@ -199,19 +206,20 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     page = context.new_page()
     _sign_in(page, url, certifier)
     page.wait_for_url(f"{url}/certify")
-    assert page.locator('[data-application="C2"]').is_visible()
+    expect(page.locator('[data-application="C2"]')).to_be_visible()
     _no_serious_violations(page, "queue")
     _shot(page, "queue-zh", dialect)
     page.locator('[data-application="C2"] a').click()
-    assert page.get_by_text("MOOC-PY-1").first.is_visible()
-    assert page.get_by_text("0.91").first.is_visible()
+    page.wait_for_url(f"{url}/certify/*")
+    expect(page.get_by_text("MOOC-PY-1").first).to_be_visible()
+    expect(page.get_by_text("0.91").first).to_be_visible()
     _no_serious_violations(page, "application")
     page.get_by_label("批准").check()
     page.get_by_role("button", name="提交决定").click()
-    assert page.locator("#reason-error").is_visible()
+    expect(page.locator("#reason-error")).to_be_visible()
     page.get_by_label("理由").fill("Python 成绩 0.91，符合 C2")
     page.get_by_role("button", name="提交决定").click()
-    assert page.locator('[data-status="approved"]').is_visible()
+    expect(page.locator('[data-status="approved"]')).to_be_visible()
     _shot(page, "application-approved-zh", dialect)
     context.close()
 
@@ -234,11 +242,11 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     page = context.new_page()
     _sign_in(page, url, admin)
     page.wait_for_url(f"{url}/institution")
-    assert page.locator('[data-credential="fxvs-demo"]').is_visible()
+    expect(page.locator('[data-credential="fxvs-demo"]')).to_be_visible()
     _no_serious_violations(page, "credentials")
     page.get_by_label("名称").fill("Moodle")
     page.get_by_role("button", name="新建凭据").click()
-    assert page.locator("[data-credential-secret]").is_visible()
+    expect(page.locator("[data-credential-secret]")).to_be_visible()
     _shot(page, "credentials-zh", dialect)
     page.goto(f"{url}/institution")
     assert page.locator("[data-credential-secret]").count() == 0
@@ -263,11 +271,12 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     page.get_by_role("button", name="上传并预览").click()
     page.wait_for_url(f"{url}/institution/imports/*")
     assert _figure(page, "errors") == "2"
-    assert page.get_by_text("课程代码为空").is_visible()
+    expect(page.get_by_text("课程代码为空")).to_be_visible()
     assert page.get_by_role("button", name="确认导入").count() == 0
     _no_serious_violations(page, "import-errors")
     _shot(page, "import-errors-zh", dialect)
     page.get_by_role("link", name="返回导入列表").click()
+    page.wait_for_url(f"{url}/institution/imports")
     page.get_by_label("CSV 或 Excel 文件").set_input_files(
         files=[
             {"name": "成绩.csv", "mimeType": "text/csv", "buffer": csv_bytes(encoding="gb18030")}
@@ -292,7 +301,7 @@ def test_li_na_story_in_a_browser(live_server, browser, settings):
     page.wait_for_url(f"{url}/operate/institutions")
     page.get_by_role("link", name="English").click()
     shady = page.locator('[data-institution="shady"]')
-    assert "Not accredited" in shady.inner_text()
+    expect(shady).to_contain_text("Not accredited")
     _no_serious_violations(page, "institutions")
     _shot(page, "institutions-en", dialect)
     page.get_by_role("link", name="Dashboard").click()
