@@ -4,7 +4,9 @@ Against the configured database (use a throwaway one): loads the demo
 institutions and standards, opens ``--learners`` learners with linked accounts,
 stores ``--statements`` statements through the LRS service (which enqueues one
 ``lrs.statement_stored`` job each) while no worker runs, then starts N
-``creditbank worker`` processes and times them draining the queue. Throughput is
+``creditbank worker`` processes and times them draining the queue. ``--unlinked
+SHARE`` sends that share of the statements from accounts linked to no learner (held
+until the link, with a preview evaluation each). Throughput is
 every job over the span from the first claim to the last job finished (process
 start-up excluded). The first claim is read from the lease the claim wrote
 (``locked_until`` less the lease); should the poll miss it, only the jobs finished
@@ -73,7 +75,13 @@ def _result(kind: str, rng: random.Random) -> dict[str, Any]:
 
 
 async def prepare(
-    settings: Settings, *, learners: int, statements: int, batch: int, seed: int
+    settings: Settings,
+    *,
+    learners: int,
+    statements: int,
+    batch: int,
+    seed: int,
+    unlinked: float = 0.0,
 ) -> int:
     """Learners, links and stored statements (jobs enqueued); returns the last job id before."""
     from creditbank.demo import load_demo
@@ -107,7 +115,12 @@ async def prepare(
         by_institution: dict[str, list[dict[str, Any]]] = {}
         for _ in range(statements):
             key, verb, activity, kind = rng.choice(KINDS)
-            actor = rng.choice(accounts)[key]
+            if unlinked and rng.random() < unlinked:
+                # An account nobody has linked yet: the statement is held.
+                name = f"{run}-unlinked-{rng.randrange(max(learners, 1))}"
+                actor = {"objectType": "Agent", "account": {"homePage": homes[key], "name": name}}
+            else:
+                actor = rng.choice(accounts)[key]
             by_institution.setdefault(key, []).append(
                 {
                     "id": str(uuid.uuid4()),
@@ -238,6 +251,7 @@ def run_once(settings: Settings, args: argparse.Namespace, workers: int) -> RunR
             statements=args.statements,
             batch=args.batch,
             seed=args.seed + workers,
+            unlinked=args.unlinked,
         )
     )
     env = {
@@ -298,12 +312,16 @@ def _cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
         from creditbank.migrate import upgrade
 
         upgrade(settings.database_url)
+    if not 0.0 <= args.unlinked <= 1.0:
+        print("--unlinked is a share between 0 and 1", file=sys.stderr)
+        return 2
     for workers in [int(w) for w in args.workers.split(",")]:
         result = run_once(settings, args, workers)
         print(
             f"rules workers {result.workers}: {result.statements} statements in "
             f"{result.seconds:.2f} s since the {result.since} = "
-            f"{result.per_second:.0f} statements/s ({result.recognised} outcomes credited)"
+            f"{result.per_second:.0f} statements/s ({result.recognised} outcomes credited"
+            + (f"; {args.unlinked:.0%} from unlinked accounts, held)" if args.unlinked else ")")
         )
     return 0
 
@@ -316,6 +334,13 @@ def register_rules(bench_subparsers: Any) -> None:
     rules.add_argument("--learners", type=int, default=100)
     rules.add_argument("--batch", type=int, default=200)
     rules.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2,4")
+    rules.add_argument(
+        "--unlinked",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the statements (0-1) sent from accounts linked to no learner (held)",
+    )
     rules.add_argument("--seed", type=int, default=7)
     rules.add_argument("--timeout", type=float, default=600)
     rules.add_argument("--migrate", action="store_true", help="upgrade the schema first")
