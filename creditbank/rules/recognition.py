@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.errors import NotFound
@@ -35,7 +36,7 @@ from creditbank.lrs.service import (
 from creditbank.lrs.xapi.ifi import agent_ifi
 from creditbank.rules.accumulation import LearnerRecord
 from creditbank.rules.ast import InstitutionType
-from creditbank.rules.engine import evaluate_statement, evaluation_json
+from creditbank.rules.engine import evaluate_statement, evaluation_bytes, evaluation_fields
 from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_from_statement
 from creditbank.rules.models import Evaluation, HeldStatement
 from creditbank.rules.outcomes import (
@@ -50,7 +51,7 @@ from creditbank.rules.outcomes import (
 )
 from creditbank.rules.repository import RulesRepository
 from creditbank.standards.schemas import StandardsSet
-from creditbank.standards.service import NoStandardsInForce
+from creditbank.standards.service import NoStandardsInForce, Published
 from creditbank.standards.service import standards as standards_service
 
 ENGINE_TYPES = frozenset(t.value for t in InstitutionType)
@@ -113,6 +114,7 @@ async def process_statement(
             learner_id=None,
             zh="不认定：陈述的执行者不是可识别的个人",
             en="not recognised: the actor is not an identified person",
+            now=now,
         )
         return Processed("not_recognised", row.id, reason="actor without identifier")
     await repo.lock("ifi", ifi)
@@ -121,22 +123,7 @@ async def process_statement(
         if await repo.held(statement_id) is None:
             await repo.add(HeldStatement(statement_id=statement_id, actor_ifi=ifi, held_at=now))
             await _preview_held(session, stored, standards_set=standards_set, now=now)
-            await events.emit(
-                session,
-                [
-                    events.Event(
-                        type=events.STATEMENT_HELD,
-                        id=f"{events.STATEMENT_HELD}:{statement_id}",
-                        institution_id=stored.institution_id,
-                        statement_id=statement_id,
-                        data={
-                            "statement_id": str(statement_id),
-                            "reason": "the actor is linked to no learner yet",
-                            "held_at": isoformat_z(now),
-                        },
-                    )
-                ],
-            )
+            await events.emit(session, [_held_event(stored, now)])
         return Processed("held", reason=f"actor {ifi} is linked to no learner yet")
     return await evaluate_for(
         session,
@@ -166,8 +153,10 @@ async def process_statements(
     round trip each (in key order), the learners' records in one query, then the
     evaluation-log rows, outcomes and ledger deposits as multi-row INSERTs. Each
     learner's statements are evaluated in the order given, each against her
-    record after the ones before, exactly as one by one. The rest (held, voided,
-    unregistered senders, actors without an identifier) go the one-by-one way.
+    record after the ones before, exactly as one by one. The rest credit nothing
+    (held, voided, unregistered senders, actors without an identifier): their rows
+    are the one-by-one path's, written with one INSERT per table for the batch (held
+    statements, their preview evaluations against the standards read once, events).
 
     With ``defer_busy``, the statements of actors or learners whose lock another
     worker holds are not waited for: they come back ``deferred`` (nothing written)
@@ -214,36 +203,50 @@ async def process_statements(
         await repo.lock_many("ifi", list(ifis.values()))
         learners = await identity_service.learner_ids_for_ifis(session, sorted(set(ifis.values())))
         await repo.lock_many("learner", [str(learner) for learner in learners.values()])
+    # Held (an unlinked actor) is looked up for the unlinked, the evaluation log for the
+    # rest (linked, or an actor without an identifier).
+    unlinked = {i for i in ifis if ifis[i] not in learners}
     done = await repo.evaluated(
-        [statement_ids[i] for i in ifis if ifis[i] in learners], ["statement"]
+        [s for i, s in enumerate(statement_ids) if i not in results and i not in unlinked],
+        ["statement"],
     )
+    held_already = await repo.held_among([statement_ids[i] for i in unlinked])
     institution_ids = {s.institution_id for s in found.values() if s.institution_id is not None}
     institutions = await identity_service.institutions_by_ids(session, sorted(institution_ids))
+    standards_in_force = _InForce(session, now, standards_set)
+    aside = _NothingCredited(now)
     batch: list[tuple[int, StatementForProcessing, uuid.UUID, Institution]] = []
     for index, statement_id in enumerate(statement_ids):
         if index in results:
             continue
         stored = found[statement_id]
-        learner_id = learners.get(ifis.get(index, ""))
+        ifi = ifis.get(index)
+        learner_id = learners.get(ifi) if ifi is not None else None
         institution = (
             institutions.get(stored.institution_id) if stored.institution_id is not None else None
         )
-        if learner_id is not None and statement_id in done:
+        if ifi is not None and learner_id is None:
+            # Held: nothing credited, so order does not matter (one write per kind below).
+            if statement_id not in held_already:
+                await aside.hold(stored, ifi, institution, standards_in_force)
+            results[index] = Processed("held", reason=f"actor {ifi} is linked to no learner yet")
+        elif statement_id in done:
             results[index] = Processed("skipped", reason="already evaluated")
-        elif (
-            learner_id is None
-            or stored.voided
-            or institution is None
-            or institution.type not in ENGINE_TYPES
-        ):
-            # Held, voided, unregistered: nothing credited, so order does not matter.
-            results[index] = await process_statement(
-                session, statement_id, actor=actor, standards_set=standards_set, now=now
+        elif learner_id is None:
+            results[index] = aside.unprocessable(
+                stored,
+                learner_id=None,
+                zh="不认定：陈述的执行者不是可识别的个人",
+                en="not recognised: the actor is not an identified person",
+                reason="actor without identifier",
             )
+        elif stored.voided or institution is None or institution.type not in ENGINE_TYPES:
+            results[index] = aside.not_evaluable(stored, learner_id, institution)
         else:
             batch.append((index, stored, learner_id, institution))
+    await aside.store(session)
     if batch:
-        published = await standards_service.in_force(session, now, set_id=standards_set)
+        published = await standards_in_force.get()
         standards = published.standards
         counted = await counted_of_learners(
             session, sorted({learner for _, _, learner, _ in batch})
@@ -266,7 +269,9 @@ async def process_statements(
         await events.emit(
             session,
             [
-                recognised_event(item.statement_id, institution.id, item, rows.evaluation_id)
+                recognised_event(
+                    item.statement_id, institution.id, item, rows.evaluation_id, rows.outcome_ids
+                )
                 for (_, _, _, institution), (_, item, rows) in zip(batch, built, strict=True)
                 if item.result.recognised
             ],
@@ -281,6 +286,200 @@ async def process_statements(
     return [results[index] for index in range(len(statement_ids))]
 
 
+class _InForce:
+    """The standards in force for a batch, read once, when first needed."""
+
+    def __init__(self, session: AsyncSession, now: datetime, set_id: str | None) -> None:
+        self.session, self.now, self.set_id = session, now, set_id
+        self._published: Published | None = None
+        self._missing: NoStandardsInForce | None = None
+
+    async def get(self) -> Published:
+        if self._missing is not None:
+            raise self._missing
+        if self._published is None:
+            try:
+                self._published = await standards_service.in_force(
+                    self.session, self.now, set_id=self.set_id
+                )
+            except NoStandardsInForce as exc:
+                self._missing = exc
+                raise
+        return self._published
+
+
+def _unprocessable_row(
+    stored: StatementForProcessing,
+    *,
+    learner_id: uuid.UUID | None,
+    zh: str,
+    en: str,
+    now: datetime,
+    institution_key: str | None = None,
+    kind: str = "statement",
+) -> dict[str, Any]:
+    """The evaluation-log row of a statement that recognises nothing (every column)."""
+    return {
+        "id": uuid.uuid4(),
+        "statement_id": stored.id,
+        "learner_id": learner_id,
+        "institution_key": institution_key,
+        "kind": kind,
+        "standards_id": None,
+        "standards_version": None,
+        "standards_hash": None,
+        "recognised": False,
+        "unit_code": None,
+        "credited": ZERO,
+        "reason_zh": zh,
+        "reason_en": en,
+        "outcome_id": None,
+        "detail": {"reason": {"zh": zh, "en": en}},
+        "evaluated_at": now,
+    }
+
+
+def _preview_row(
+    stored: StatementForProcessing,
+    institution: Institution,
+    published: Published,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """What the statement would give a learner with an empty record (kind ``held``),
+    so "why not (yet)" can be answered before the link; nothing is credited. None when
+    the statement's facts cannot be read."""
+    try:
+        facts, notes = statement_facts(stored.body, institution, published.standards)
+    except (StatementFactsError, ValueError):
+        return None
+    result = evaluate_statement(facts, LearnerRecord(), published.standards)
+    reason_zh, reason_en = result.reason.zh, result.reason.en
+    if notes and not result.recognised:
+        reason_zh += "（" + "；".join(n["zh"] for n in notes) + "）"
+        reason_en += " (" + "; ".join(n["en"] for n in notes) + ")"
+    ref = result.standards
+    return {
+        "id": uuid.uuid4(),
+        "statement_id": stored.id,
+        "learner_id": None,
+        "institution_key": institution.key,
+        "kind": "held",
+        "standards_id": ref.id,
+        "standards_version": ref.version,
+        "standards_hash": ref.hash,
+        "recognised": result.recognised,
+        "unit_code": result.unit_code,
+        "credited": ZERO,
+        "reason_zh": reason_zh,
+        "reason_en": reason_en,
+        "outcome_id": None,
+        "detail": orjson.Fragment(evaluation_bytes({**evaluation_fields(result), "notes": notes})),
+        "evaluated_at": now,
+    }
+
+
+def _held_event(stored: StatementForProcessing, now: datetime) -> events.Event:
+    return events.Event(
+        type=events.STATEMENT_HELD,
+        id=f"{events.STATEMENT_HELD}:{stored.id}",
+        institution_id=stored.institution_id,
+        statement_id=stored.id,
+        data={
+            "statement_id": str(stored.id),
+            "reason": "the actor is linked to no learner yet",
+            "held_at": isoformat_z(now),
+        },
+    )
+
+
+class _NothingCredited:
+    """A batch's statements that credit nothing (held, voided, unregistered senders,
+    actors without an identifier): their rows, written with one INSERT per table."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.held: list[dict[str, Any]] = []
+        self.evaluations: list[dict[str, Any]] = []
+        self.events: list[events.Event] = []
+
+    async def hold(
+        self,
+        stored: StatementForProcessing,
+        ifi: str,
+        institution: Institution | None,
+        in_force: _InForce,
+    ) -> None:
+        self.held.append({"statement_id": stored.id, "actor_ifi": ifi, "held_at": self.now})
+        if institution is not None and institution.type in ENGINE_TYPES:
+            try:
+                published = await in_force.get()
+            except NoStandardsInForce:
+                published = None
+            row = _preview_row(stored, institution, published, self.now) if published else None
+            if row is not None:
+                self.evaluations.append(row)
+        self.events.append(_held_event(stored, self.now))
+
+    def unprocessable(
+        self,
+        stored: StatementForProcessing,
+        *,
+        learner_id: uuid.UUID | None,
+        zh: str,
+        en: str,
+        reason: str,
+        institution_key: str | None = None,
+    ) -> Processed:
+        row = _unprocessable_row(
+            stored,
+            learner_id=learner_id,
+            zh=zh,
+            en=en,
+            now=self.now,
+            institution_key=institution_key,
+        )
+        self.evaluations.append(row)
+        return Processed("not_recognised", row["id"], reason=reason)
+
+    def not_evaluable(
+        self,
+        stored: StatementForProcessing,
+        learner_id: uuid.UUID,
+        institution: Institution | None,
+    ) -> Processed:
+        """A linked learner's statement the engine does not see (see :func:`evaluate_for`)."""
+        if stored.voided:
+            return self.unprocessable(
+                stored,
+                learner_id=learner_id,
+                zh="不认定：该陈述已被撤销（voided）",
+                en="not recognised: the statement has been voided",
+                reason="voided",
+            )
+        if institution is None:
+            return self.unprocessable(
+                stored,
+                learner_id=learner_id,
+                zh="不认定：陈述不是由已登记的机构发送的",
+                en="not recognised: the statement was not sent by a registered institution",
+                reason="no institution",
+            )
+        return self.unprocessable(
+            stored,
+            learner_id=learner_id,
+            institution_key=institution.key,
+            zh=f"不认定：机构类型 {institution.type} 没有认定规则",
+            en=f"not recognised: no recognition rules for institution type {institution.type}",
+            reason="institution type",
+        )
+
+    async def store(self, session: AsyncSession) -> None:
+        repo = RulesRepository.from_session(session)
+        await repo.insert_held(self.held)
+        await repo.insert_rows(self.evaluations, [])
+        await events.emit(session, self.events)
+
+
 async def _preview_held(
     session: AsyncSession,
     stored: StatementForProcessing,
@@ -288,8 +487,7 @@ async def _preview_held(
     standards_set: str | None,
     now: datetime,
 ) -> None:
-    """Log what the statement would give a learner with an empty record (kind ``held``),
-    so "why not (yet)" can be answered before the link; nothing is credited."""
+    """Log the statement's preview (see :func:`_preview_row`), if it has one."""
     institution = (
         await identity_service.institution_by_id(session, stored.institution_id)
         if stored.institution_id is not None
@@ -299,35 +497,11 @@ async def _preview_held(
         return
     try:
         published = await standards_service.in_force(session, now, set_id=standards_set)
-        facts, notes = statement_facts(stored.body, institution, published.standards)
-    except (NoStandardsInForce, StatementFactsError, ValueError):
+    except NoStandardsInForce:
         return
-    result = evaluate_statement(facts, LearnerRecord(), published.standards)
-    detail = evaluation_json(result)
-    detail["notes"] = notes
-    reason_zh, reason_en = result.reason.zh, result.reason.en
-    if notes and not result.recognised:
-        reason_zh += "（" + "；".join(n["zh"] for n in notes) + "）"
-        reason_en += " (" + "; ".join(n["en"] for n in notes) + ")"
-    ref = result.standards
-    await RulesRepository.from_session(session).add(
-        Evaluation(
-            statement_id=stored.id,
-            learner_id=None,
-            institution_key=institution.key,
-            kind="held",
-            standards_id=ref.id,
-            standards_version=ref.version,
-            standards_hash=ref.hash,
-            recognised=result.recognised,
-            unit_code=result.unit_code,
-            credited=ZERO,
-            reason_zh=reason_zh,
-            reason_en=reason_en,
-            detail=detail,
-            evaluated_at=now,
-        )
-    )
+    row = _preview_row(stored, institution, published, now)
+    if row is not None:
+        await RulesRepository.from_session(session).insert_rows([row], [])
 
 
 async def evaluate_for(
@@ -354,6 +528,7 @@ async def evaluate_for(
             learner_id=learner_id,
             zh="不认定：该陈述已被撤销（voided）",
             en="not recognised: the statement has been voided",
+            now=now,
         )
         return Processed("not_recognised", row.id, reason="voided")
     institution = (
@@ -368,6 +543,7 @@ async def evaluate_for(
             learner_id=learner_id,
             zh="不认定：陈述不是由已登记的机构发送的",
             en="not recognised: the statement was not sent by a registered institution",
+            now=now,
         )
         return Processed("not_recognised", row.id, reason="no institution")
     if institution.type not in ENGINE_TYPES:
@@ -378,6 +554,7 @@ async def evaluate_for(
             institution_key=institution.key,
             zh=f"不认定：机构类型 {institution.type} 没有认定规则",
             en=f"not recognised: no recognition rules for institution type {institution.type}",
+            now=now,
         )
         return Processed("not_recognised", row.id, reason="institution type")
     published = await standards_service.in_force(session, now, set_id=standards_set)
@@ -501,18 +678,18 @@ async def log_unprocessable(
     en: str,
     institution_key: str | None = None,
     kind: str = "statement",
+    now: datetime | None = None,
 ) -> Evaluation:
     row = Evaluation(
-        statement_id=stored.id,
-        learner_id=learner_id,
-        institution_key=institution_key,
-        kind=kind,
-        recognised=False,
-        credited=ZERO,
-        reason_zh=zh,
-        reason_en=en,
-        detail={"reason": {"zh": zh, "en": en}},
-        evaluated_at=utc_now(),
+        **_unprocessable_row(
+            stored,
+            learner_id=learner_id,
+            zh=zh,
+            en=en,
+            now=now or utc_now(),
+            institution_key=institution_key,
+            kind=kind,
+        )
     )
     await RulesRepository.from_session(session).add(row)
     return row
@@ -526,22 +703,25 @@ async def release_held(
     standards_set: str | None = None,
     now: datetime | None = None,
 ) -> list[Processed]:
-    """Process the statements held for ``ifi`` now that it is linked (each once)."""
+    """Process the statements held for ``ifi`` now that it is linked (each once), in
+    the order they were held, as one batch (:func:`process_statements`)."""
     now = now or utc_now()
     repo = RulesRepository.from_session(session)
     await repo.lock("ifi", ifi)
     learner = await identity_service.learner_for_ifi(session, ifi)
     if learner is None:
         return []
-    results: list[Processed] = []
-    for held in await repo.held_for(ifi):
-        stored = await get_statement_for_processing(session, held.statement_id)
-        if stored is None:
-            await repo.release(held.statement_id)
-            continue
-        results.append(
-            await evaluate_for(
-                session, stored, learner.id, actor=actor, standards_set=standards_set, now=now
-            )
-        )
-    return results
+    held = [row.statement_id for row in await repo.held_for(ifi)]
+    if not held:
+        return []
+    present = await get_statements_for_processing(session, held)
+    # Released all at once: each is evaluated below (or was already, by a run whose
+    # lease ran out), so none is held any longer.
+    await repo.release_many(held)
+    return await process_statements(
+        session,
+        [statement_id for statement_id in held if statement_id in present],
+        actor=actor,
+        standards_set=standards_set,
+        now=now,
+    )

@@ -26,6 +26,7 @@ def lock_key(kind: str, value: str) -> int:
 
 _EVALUATIONS = cast(Table, Evaluation.__table__)
 _OUTCOMES = cast(Table, Outcome.__table__)
+_HELD = cast(Table, HeldStatement.__table__)
 
 
 def decision_label(kind: str, recognised: bool) -> str:
@@ -270,6 +271,22 @@ class RulesRepository:
     async def held(self, statement_id: uuid.UUID) -> HeldStatement | None:
         return await self.session.get(HeldStatement, statement_id)
 
+    async def held_among(self, statement_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Batch :meth:`held`: which of these statements are held."""
+        if not statement_ids:
+            return set()
+        result = await self.session.execute(
+            select(HeldStatement.statement_id).where(
+                among(HeldStatement.statement_id, statement_ids, dialect=self.dialect)
+            )
+        )
+        return set(result.scalars())
+
+    async def insert_held(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One multi-row INSERT of held statements (every column given)."""
+        if rows:
+            await self.session.execute(insert(_HELD), list(rows))
+
     async def held_for(self, ifi: str) -> list[HeldStatement]:
         result = await self.session.execute(
             select(HeldStatement)
@@ -282,3 +299,11 @@ class RulesRepository:
         await self.session.execute(
             delete(HeldStatement).where(HeldStatement.statement_id == statement_id)
         )
+
+    async def release_many(self, statement_ids: Sequence[uuid.UUID]) -> None:
+        if statement_ids:
+            await self.session.execute(
+                delete(HeldStatement).where(
+                    among(HeldStatement.statement_id, statement_ids, dialect=self.dialect)
+                )
+            )
