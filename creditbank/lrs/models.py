@@ -25,7 +25,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creditbank.db import Base
@@ -78,10 +88,22 @@ class StatementKey(Base):
 
     ``key_hash`` is a 64-bit BLAKE2b of ``kind`` and value (see ``keys.key_hash``): the
     index holds two integers per row instead of long IRIs, which keeps ingest fast.
+
+    On PostgreSQL the primary key's index also carries ``related`` and
+    ``statement_stored`` (``INCLUDE``, migration ``lrs_0005``): a filtered page walks it
+    as an index-only scan once the table is vacuumed, instead of reading one key-table
+    heap page per candidate (the rows of one activity or agent are spread over the
+    whole table). SQLite's rowid-less table is its primary key's B-tree: every column
+    is in it already.
     """
 
     __tablename__ = "lrs_statement_keys"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "key_hash", "statement_seq", postgresql_include=["related", "statement_stored"]
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
     key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     statement_seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)

@@ -75,7 +75,7 @@ async def test_the_migration_keeps_the_statements_present(db: Database) -> None:
     from creditbank.migrate import alembic_config
 
     url = db.write_engine.url.render_as_string(hide_password=False)
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "lrs_0004@-1")
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "lrs_0003")
     async with db.session_scope() as session:
         await session.execute(
             text(

@@ -156,15 +156,19 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-async def _plans(db: Database, query: StatementQuery) -> list[tuple[str, list[dict[str, Any]]]]:
-    """The plan of every query the repository sends for one page, EXPLAINed as sent."""
+async def _plans(
+    db: Database, query: StatementQuery, *, analyze: bool = False
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The plan of every query the repository sends for one page, EXPLAINed as sent
+    (``analyze``: run, with the actual figures)."""
     plans: list[tuple[str, list[dict[str, Any]]]] = []
+    options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
 
     def explain(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
     ) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
-            cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            cursor.execute(f"EXPLAIN ({options}) " + statement, parameters)
             (document,) = cursor.fetchone()
             plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
             plans.append((statement, _nodes(plan)))
@@ -311,4 +315,42 @@ async def test_since_until_prune_the_months_outside_their_range(db: Database) ->
             problems.append(f"{name}: does not read {wanted - read}")
         if unwanted & page:
             problems.append(f"{name}: the page reads {unwanted & page} (not pruned)")
+    assert not problems, "\n".join(problems)
+
+
+#: Shapes whose page is driven by the key table (one filter or more).
+FILTERED = ("agent", "verb", "activity", "registration", "related_activities", "agent more")
+
+
+async def test_filtered_pages_walk_the_key_index_only(db: Database) -> None:
+    """Once ``lrs_statement_keys`` is vacuumed, the driving walk of a filtered page
+    reads the primary key's index alone (its ``INCLUDE`` columns give ``related`` and
+    the statement's partition): no key-table heap page per candidate. The statements
+    are still probed by primary key, one partition each, never scanned."""
+    if db.dialect != "postgresql":
+        pytest.skip("the plans are PostgreSQL's")
+    await _load(db)
+    async with db.write_engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM lrs_statement_keys"))
+    problems: list[str] = []
+    for name in FILTERED:
+        plans = await _plans(db, SHAPES[name], analyze=True)
+        nodes = plans[-1][1]
+        walks = [n for n in nodes if n.get("Relation Name") == "lrs_statement_keys"]
+        if not walks:
+            problems.append(f"{name}: the key table is not read")
+        for walk in walks:
+            if walk["Node Type"] != "Index Only Scan" or walk.get("Heap Fetches") != 0:
+                problems.append(
+                    f"{name}: {walk['Node Type']} of the keys on {walk.get('Index Name')}, "
+                    f"{walk.get('Heap Fetches')} heap fetches"
+                )
+        for node in nodes:
+            read = _statements_relation(node.get("Relation Name")) and node.get("Actual Loops")
+            if read and node["Node Type"] == "Seq Scan":
+                problems.append(f"{name}: sequential scan of {node['Relation Name']}")
+        rows = nodes[0].get("Actual Rows")
+        if not rows:
+            problems.append(f"{name}: the page is empty")
     assert not problems, "\n".join(problems)
