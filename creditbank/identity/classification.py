@@ -157,6 +157,7 @@ CATALOG: dict[str, Classification] = {
     "jobs.created_at": _c(IN),
     "jobs.finished_at": _c(IN),
     "jobs.trace_id": _c(IN),
+    "jobs.affinity": _c(IN, "a one-way hash of a learner id or an IFI key; never shown"),
     # -- counters ------------------------------------------------------------------------
     "counts.id": _c(IN),
     "counts.name": _c(IN),

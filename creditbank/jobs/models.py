@@ -61,3 +61,6 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     trace_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    # Jobs of one affinity (a hash: e.g. one learner's statements) are not claimed while
+    # another worker runs one of them, so concurrent batches do not contend for her.
+    affinity: Mapped[str | None] = mapped_column(String(32), nullable=True)

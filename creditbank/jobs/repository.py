@@ -102,8 +102,12 @@ class JobRepository:
         """Due pending jobs and running jobs whose lease ran out, oldest first.
 
         PostgreSQL locks the rows ``FOR UPDATE SKIP LOCKED`` so concurrent workers
-        take disjoint sets; SQLite write transactions are serialised anyway. The
-        columns a claim needs, not ORM objects: a worker claims 200 at a time.
+        take disjoint sets, and leaves the jobs whose ``affinity`` a running job (of
+        another worker, under a live lease) has: two workers' batches then hold
+        disjoint learners instead of waiting for each other's (claims at the same
+        instant may still overlap; the job bodies' locks settle that). SQLite write
+        transactions are serialised anyway. The columns a claim needs, not ORM
+        objects: a worker claims 200 at a time.
         """
         query = (
             select(
@@ -126,7 +130,14 @@ class JobRepository:
             .limit(limit)
         )
         if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            busy = select(Job.affinity).where(
+                Job.status == JobStatus.RUNNING.value,
+                Job.locked_until >= now,
+                Job.affinity.is_not(None),
+            )
+            query = query.where(
+                or_(Job.affinity.is_(None), Job.affinity.not_in(busy))
+            ).with_for_update(skip_locked=True)
         result = await self.session.execute(query)
         return [Candidate(*row) for row in result]
 

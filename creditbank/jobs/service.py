@@ -10,6 +10,7 @@ died mid-job) makes the job claimable again. Never commits: the worker does.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,6 +76,11 @@ class ClaimedJob:
     locked_until: datetime
 
 
+def affinity_key(value: str) -> str:
+    """A job's ``affinity`` for ``value`` (e.g. ``learner:<id>``): a short one-way hash."""
+    return hashlib.blake2b(value.encode(), digest_size=8).hexdigest()
+
+
 def backoff(attempts: int, base_seconds: float) -> timedelta:
     """Wait before the next attempt after ``attempts`` failed ones: base * 2^(n-1), capped."""
     seconds = base_seconds * (2 ** max(attempts - 1, 0))
@@ -104,8 +110,13 @@ class JobService:
         *,
         run_at: datetime | None = None,
         dedupe_key: str | None = None,
+        affinities: Sequence[str | None] | None = None,
     ) -> None:
-        """Add many jobs with one multi-row INSERT (the ingest hot path)."""
+        """Add many jobs with one multi-row INSERT (the ingest hot path).
+
+        ``affinities`` (one per payload, see :func:`affinity_key`): PostgreSQL workers
+        do not claim a job while another worker runs one of the same affinity.
+        """
         now = utc_now()
         rows = [
             {
@@ -117,8 +128,9 @@ class JobService:
                 "run_at": run_at or now,
                 "created_at": now,
                 "dedupe_key": dedupe_key,
+                "affinity": affinities[index] if affinities is not None else None,
             }
-            for payload in payloads
+            for index, payload in enumerate(payloads)
         ]
         if rows:
             await JobRepository.from_session(session).insert_many(rows)

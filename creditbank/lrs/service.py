@@ -24,6 +24,7 @@ from creditbank.errors import BadRequest, Conflict, Forbidden, NotFound, Payload
 from creditbank.identity import authz
 from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity as identity_service
+from creditbank.jobs.service import affinity_key
 from creditbank.jobs.service import jobs as jobs_service
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.attachments import AttachmentPart, referenced_sha2
@@ -35,6 +36,7 @@ from creditbank.lrs.signatures import SignatureInvalid, is_signature, verify_sta
 from creditbank.lrs.xapi.compare import statements_equivalent
 from creditbank.lrs.xapi.errors import XAPIValidationError
 from creditbank.lrs.xapi.format import downgrade_to_1_0, format_statement
+from creditbank.lrs.xapi.ifi import agent_ifi
 from creditbank.lrs.xapi.validate import VOIDED_VERB, parse_timestamp, validate_statement
 
 JOB_STORED = "lrs.statement_stored"
@@ -506,6 +508,7 @@ class StatementService:
                 {"statement_id": str(item.target), "voiding_statement_id": str(item.id)}
             )
 
+        affinities = await self._affinities(session, [p for p in batch if p.held is None])
         # Everything above ran before the lock or is rare; this part holds it: number
         # the statements, stamp ``stored``, insert, and the caller commits.
         seq, last_stored = await repo.head()
@@ -539,7 +542,10 @@ class StatementService:
         await repo.insert_keys(key_rows, stored)
         await repo.mark_voided(void_in_db)
         await jobs_service.enqueue_many(
-            session, JOB_STORED, [{"statement_id": str(p.id)} for p in batch if p.held is None]
+            session,
+            JOB_STORED,
+            [{"statement_id": str(p.id)} for p in batch if p.held is None],
+            affinities=affinities,
         )
         for item in batch:
             if item.held is not None:
@@ -548,6 +554,29 @@ class StatementService:
                 )
         if voided_jobs:
             await jobs_service.enqueue_many(session, JOB_VOIDED, voided_jobs)
+
+    @staticmethod
+    async def _affinities(session: AsyncSession, items: Sequence[_Prepared]) -> list[str | None]:
+        """Each statement's job affinity: its actor's learner (any of her accounts), or
+        the actor alone while unlinked; none for a Group. One query for the batch, on
+        PostgreSQL only (SQLite has one worker: nothing to keep apart)."""
+        if session.get_bind().dialect.name != "postgresql":
+            return [None] * len(items)
+        ifis = [
+            agent_ifi(item.body["actor"])
+            if item.body["actor"].get("objectType") != "Group"
+            else None
+            for item in items
+        ]
+        learners = await identity_service.learner_ids_for_ifis(
+            session, sorted({ifi for ifi in ifis if ifi is not None})
+        )
+        return [
+            None
+            if ifi is None
+            else affinity_key(f"learner:{learners[ifi]}" if ifi in learners else f"ifi:{ifi}")
+            for ifi in ifis
+        ]
 
     @staticmethod
     def _row(item: _Prepared, principal: Principal) -> dict[str, Any]:

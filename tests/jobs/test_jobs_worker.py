@@ -108,6 +108,45 @@ class TestClaim:
         ids = [i for r in results for i in r]
         assert len(ids) == len(set(ids)) == 40
 
+    async def test_jobs_of_an_affinity_another_worker_runs_wait_for_it(self, db: Database) -> None:
+        async with db.session_scope() as session:
+            await jobs_service.enqueue_many(
+                session,
+                "t.x",
+                [{"n": n} for n in range(5)],
+                affinities=["a", "b", "a", None, "c"],
+            )
+        lease = timedelta(seconds=30)
+        async with db.session_scope() as session:
+            first = await jobs_service.claim(session, worker_id="w1", limit=2, lease=lease)
+        assert [j.payload["n"] for j in first] == [0, 1]
+        async with db.session_scope() as session:
+            second = await jobs_service.claim(session, worker_id="w2", limit=10, lease=lease)
+        if db.dialect != "postgresql":
+            # SQLite has one worker: affinity keeps nothing apart.
+            assert [j.payload["n"] for j in second] == [2, 3, 4]
+            return
+        # 2 has w1's running affinity "a": left for later; no affinity, or a free one, go.
+        assert [j.payload["n"] for j in second] == [3, 4]
+        async with db.session_scope() as session:
+            await jobs_service.complete_many(session, [j.id for j in first])
+        async with db.session_scope() as session:
+            third = await jobs_service.claim(session, worker_id="w2", limit=10, lease=lease)
+        assert [j.payload["n"] for j in third] == [2]
+        # A lease that ran out keeps nothing apart (its worker is gone).
+        await _enqueue(db, "t.x", [{"n": 9}])
+        async with db.session_scope() as session:
+            await jobs_service.enqueue_many(session, "t.x", [{"n": 5}], affinities=["c"])
+        async with db.session_scope() as session:
+            later = await jobs_service.claim(
+                session,
+                worker_id="w3",
+                limit=10,
+                lease=lease,
+                now=utc_now() + timedelta(seconds=31),
+            )
+        assert sorted(j.payload["n"] for j in later) == [2, 3, 4, 5, 9]
+
 
 class TestRetries:
     def test_backoff_doubles_and_is_capped(self) -> None:
