@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, DecimalTuple
 from functools import lru_cache
 from typing import Any, assert_never
 
@@ -174,8 +174,13 @@ _EVALUATION_FIELDS = tuple(f.name for f in dataclasses.fields(Evaluation))
 
 def evaluation_fields(value: Evaluation) -> dict[str, Any]:
     """The evaluation's fields in order, not yet serialised (to add keys, then
-    :func:`evaluation_bytes` it: the same JSON as :func:`evaluation_json` plus those)."""
-    return {name: getattr(value, name) for name in _EVALUATION_FIELDS}
+    :func:`evaluation_bytes` it: the same JSON as :func:`evaluation_json` plus those).
+    A trace the engine holds serialised already comes as those bytes."""
+    fields = {name: getattr(value, name) for name in _EVALUATION_FIELDS}
+    held = _TRACE_JSON.get(id(value.trace))
+    if held is not None and held[0] is value.trace:
+        fields["trace"] = held[1]
+    return fields
 
 
 class ConditionScope:
@@ -540,16 +545,20 @@ def _no_match_reason(traces: list[RuleTrace]) -> Message:
     )
 
 
-def evaluate_statement(
-    statement: StatementFacts, record: LearnerRecord, standards: StandardsSet
-) -> Evaluation:
-    """Recognise (or not) one statement against a standards set, and accumulate the result.
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What the rules make of a statement's facts, before the learner's record: the
+    gates and rule traces, the winning rule and its credits, the reason, and the
+    trace as JSON (an ``orjson.Fragment``: the same bytes, serialised once)."""
 
-    Gates (all must pass for anything to be recognised): the institution is in the
-    catalog; it is accredited both by the bank (``statement.accredited``) and in the
-    catalog; the activity is mapped to a unit; the unit is within the institution's
-    scope. Every rule is evaluated regardless, so the trace shows what each would do.
-    """
+    unit: Unit | None
+    winner: tuple[RecognitionRule, Decimal] | None
+    reason: Message
+    trace: EvaluationTrace
+    trace_json: orjson.Fragment
+
+
+def _verdict(statement: StatementFacts, standards: StandardsSet) -> _Verdict:
     institution = standards.institution(statement.institution_key)
     mapping = (
         institution.mapping_for(statement.activity_id)
@@ -595,6 +604,129 @@ def evaluate_statement(
             )
         )
 
+    if winner is not None and unit is not None:
+        rule, credits = winner
+        reason = _msg(
+            f"按规则 {rule.id} v{rule.version} 认定单元 {unit.code}，{decimal_text(credits)} 学分",
+            f"unit {unit.code} recognised by rule {rule.id} v{rule.version}, "
+            f"{decimal_text(credits)} credits",
+        )
+    elif failed_gate is not None:
+        reason = _msg(
+            f"不认定：{failed_gate.message.zh}", f"not recognised: {failed_gate.message.en}"
+        )
+    elif any(t.status is RuleStatus.zero_credits for t in traces):
+        reason = _msg("不认定：学分为 0", "not recognised: credits come to 0")
+    else:
+        reason = _no_match_reason(traces)
+    trace = EvaluationTrace(gates=gates, rules=tuple(traces))
+    return _Verdict(unit, winner, reason, trace, orjson.Fragment(evaluation_bytes(trace)))
+
+
+def _condition_kinds(condition: Condition) -> set[type[Condition]]:
+    match condition:
+        case AllOf():
+            return {AllOf}.union(*(_condition_kinds(c) for c in condition.all))
+        case AnyOf():
+            return {AnyOf}.union(*(_condition_kinds(c) for c in condition.any))
+        case Not():
+            return {Not} | _condition_kinds(condition.not_)
+        case _:
+            return {type(condition)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """Which of the facts that vary from statement to statement a standards set's
+    rules read (the others, verb to duration, are always part of a verdict's key)."""
+
+    timestamp: bool
+    registration: bool
+    extensions: bool
+
+
+def _reads(standards: StandardsSet) -> _Reads:
+    kinds: set[type[Condition]] = set()
+    for rule in standards.recognition.rules:
+        kinds |= _condition_kinds(rule.when)
+    return _Reads(
+        timestamp=TimestampWithin in kinds,
+        registration=RegistrationIn in kinds,
+        extensions=ExtensionEquals in kinds,
+    )
+
+
+def _exact(value: Decimal | None) -> DecimalTuple | None:
+    """A decimal as written (``0.6`` and ``0.60`` apart: messages show them apart)."""
+    return None if value is None else value.as_tuple()
+
+
+def _verdict_key(statement: StatementFacts, content_hash: str, reads: _Reads) -> tuple[Any, ...]:
+    """Everything :func:`_verdict` reads of the facts, exactly (a finer key only misses),
+    and the standards' content hash (equal content, equal verdicts)."""
+    return (
+        content_hash,
+        statement.verb_id,
+        statement.activity_id,
+        statement.institution_key,
+        statement.institution_type,
+        statement.accredited,
+        _exact(statement.scaled),
+        _exact(statement.raw),
+        statement.success,
+        statement.completion,
+        _exact(statement.duration_seconds),
+        statement.timestamp.isoformat() if reads.timestamp else None,
+        statement.registration if reads.registration else None,
+        orjson.dumps(
+            [statement.context_extensions, statement.result_extensions],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        if reads.extensions
+        else None,
+    )
+
+
+#: Verdicts by :func:`_verdict_key`: a burst of statements repeats the same few
+#: activities, verbs and scores, and the rules' verdict (their traces, the engine's
+#: main cost, and its JSON, the next) depends on nothing else. Bounded, first in first
+#: out; the traces held are frozen, so sharing one between evaluations is safe.
+_VERDICTS: dict[tuple[Any, ...], _Verdict] = {}
+_VERDICTS_MAX = 4096
+#: The trace JSON of the verdicts held, by the trace's id (held with it: the id stays its).
+_TRACE_JSON: dict[int, tuple[EvaluationTrace, orjson.Fragment]] = {}
+_READS: dict[str, _Reads] = {}
+
+
+def _verdict_for(statement: StatementFacts, standards: StandardsSet) -> _Verdict:
+    content_hash = standards.content_hash
+    reads = _READS.get(content_hash)
+    if reads is None:
+        reads = _READS[content_hash] = _reads(standards)
+    key = _verdict_key(statement, content_hash, reads)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        verdict = _verdict(statement, standards)
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            evicted = _VERDICTS.pop(next(iter(_VERDICTS)))
+            _TRACE_JSON.pop(id(evicted.trace), None)
+        _VERDICTS[key] = verdict
+        _TRACE_JSON[id(verdict.trace)] = (verdict.trace, verdict.trace_json)
+    return verdict
+
+
+def evaluate_statement(
+    statement: StatementFacts, record: LearnerRecord, standards: StandardsSet
+) -> Evaluation:
+    """Recognise (or not) one statement against a standards set, and accumulate the result.
+
+    Gates (all must pass for anything to be recognised): the institution is in the
+    catalog; it is accredited both by the bank (``statement.accredited``) and in the
+    catalog; the activity is mapped to a unit; the unit is within the institution's
+    scope. Every rule is evaluated regardless, so the trace shows what each would do.
+    """
+    verdict = _verdict_for(statement, standards)
+    unit, winner = verdict.unit, verdict.winner
     decisions: tuple[RecognitionDecision, ...] = ()
     if winner is not None and unit is not None:
         rule, credits = winner
@@ -623,27 +755,13 @@ def evaluate_statement(
                 accumulation=result,
             ),
         )
-        reason = _msg(
-            f"按规则 {rule.id} v{rule.version} 认定单元 {unit.code}，{decimal_text(credits)} 学分",
-            f"unit {unit.code} recognised by rule {rule.id} v{rule.version}, "
-            f"{decimal_text(credits)} credits",
-        )
-    elif failed_gate is not None:
-        reason = _msg(
-            f"不认定：{failed_gate.message.zh}", f"not recognised: {failed_gate.message.en}"
-        )
-    elif any(t.status is RuleStatus.zero_credits for t in traces):
-        reason = _msg("不认定：学分为 0", "not recognised: credits come to 0")
-    else:
-        reason = _no_match_reason(traces)
-
     return Evaluation(
         statement_id=statement.statement_id,
         standards=standards.ref,
         facts=statement,
         unit_code=unit.code if unit is not None else None,
         recognised=bool(decisions),
-        reason=reason,
+        reason=verdict.reason,
         decisions=decisions,
-        trace=EvaluationTrace(gates=gates, rules=tuple(traces)),
+        trace=verdict.trace,
     )
