@@ -10,11 +10,12 @@ database and any machine.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+
+import orjson
 
 from creditbank.kit.credits import HUNDREDTH
 from creditbank.ledger.models import LedgerEntry
@@ -30,7 +31,11 @@ def timestamp(value: datetime) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Sorted keys, no whitespace, UTF-8: byte for byte what ``json.dumps(value,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()`` gives for the
+    content's strings, integers, nulls, lists and objects (tested), in C (a
+    deposit hashes its entry on the rules worker's hot path)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def entry_content(entry: LedgerEntry | SimpleNamespace) -> dict[str, Any]:

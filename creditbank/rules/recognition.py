@@ -665,7 +665,8 @@ def statement_facts(
                     f"does not cover unit {unit.code}",
                 }
             )
-    facts = probe.model_copy(update={"accredited": accredited})
+    # The probe is frozen: kept as it is when still accredited (the common case).
+    facts = probe if accredited else probe.model_copy(update={"accredited": accredited})
     return facts, notes
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.ledger import merkle
+from creditbank.ledger.chain import canonical_json
 from creditbank.ledger.checkpoints import checkpoints
 from creditbank.ledger.keys import load_keys
 from creditbank.ledger.service import ledger
@@ -71,6 +74,21 @@ async def three_entries(session: AsyncSession) -> uuid.UUID:
     await deposit(session, learner, "1.0", unit_code="COMM-FA-16", category="community", level=2)
     await session.commit()
     return learner
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_CONTENT = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=500)
+@given(content=_CONTENT)
+def test_canonical_json_is_the_stdlib_form_chains_were_hashed_with(content: Any) -> None:
+    stdlib = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(content) == stdlib.encode()
 
 
 class TestVerify:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -335,6 +338,72 @@ class TestDeterminism:
         second = evaluate_statement(facts, LearnerRecord(), demo)
         assert first == second
         assert evaluation_json(first) == evaluation_json(second)
+
+
+
+class TestKeptVerdicts:
+    """The engine keeps a verdict by the facts its rules read: never one for other facts."""
+
+    @pytest.mark.parametrize(
+        ("condition", "first", "second"),
+        [
+            (
+                {"timestamp_within": {"until": JAN_2025}},
+                {"timestamp": JAN_2024},
+                {"timestamp": "2025-06-01T00:00:00Z"},
+            ),
+            (
+                {"registration_in": ["aaaaaaaa-0000-4000-8000-000000000000"]},
+                {"context": {"registration": "aaaaaaaa-0000-4000-8000-000000000000"}},
+                {"context": {"registration": "bbbbbbbb-0000-4000-8000-000000000000"}},
+            ),
+            (
+                {"extension_equals": {"key": "https://x.example.cn/ext/track", "value": 1}},
+                {"context": {"extensions": {"https://x.example.cn/ext/track": 1}}},
+                {"context": {"extensions": {"https://x.example.cn/ext/track": 2}}},
+            ),
+        ],
+    )
+    def test_facts_a_rule_reads_tell_verdicts_apart(
+        self, demo, make_facts, condition, first, second
+    ):
+        standards = with_rule(demo, condition)
+        one = make_facts("mooc1", "completed", PYTHON, None, **first)
+        two = make_facts("mooc1", "completed", PYTHON, None, **second)
+        assert leaf(standards, one).passed is True
+        assert leaf(standards, two).passed is False
+        assert leaf(standards, one).passed is True
+
+    def test_a_score_as_written(self, demo, make_facts):
+        standards = with_rule(demo, {"score_scaled_gte": "0.6"})
+        short = make_facts("mooc1", "completed", PYTHON, {"score": {"scaled": 0.6}})
+        long = short.model_copy(update={"scaled": Decimal("0.60")})
+        assert leaf(standards, short).message.en == "score.scaled 0.6 ≥ 0.6"
+        assert leaf(standards, long).message.en == "score.scaled 0.60 ≥ 0.6"
+
+    def test_kept_verdicts_give_what_a_fresh_evaluation_gives(self, demo, make_facts):
+        from creditbank.rules import engine
+        from creditbank.rules.outcomes import ToStore, build_rows
+
+        facts = [
+            make_facts("mooc1", "completed", PYTHON, {"score": {"scaled": s}, "success": True})
+            for s in (0.5, 0.97, 0.5, 0.97)
+        ] + [make_facts("fxcc", "attended", FIRST_AID, {"duration": "PT20H"})] * 2
+        record = LearnerRecord()
+
+        def detail(one: StatementFacts) -> Any:
+            result = evaluate_statement(one, record, demo)
+            item = ToStore(uuid.uuid4(), uuid.uuid4(), result, "statement")
+            rows = build_rows(item, datetime(2024, 5, 1, tzinfo=UTC), serialised=True)
+            return evaluation_json(result), orjson.loads(orjson.dumps(rows.evaluation["detail"]))
+
+        warm = [detail(one) for one in facts]
+        fresh = []
+        for one in facts:
+            engine._VERDICTS.clear()
+            engine._TRACE_JSON.clear()
+            fresh.append(detail(one))
+        assert warm == fresh
 
 
 INSTITUTIONS = ["fxvs", "syu3a", "fxcc", "mooc1", "hbou", "shady", "nobody"]
