@@ -661,11 +661,14 @@ def _exact(value: Decimal | None) -> DecimalTuple | None:
     return None if value is None else value.as_tuple()
 
 
-def _verdict_key(statement: StatementFacts, content_hash: str, reads: _Reads) -> tuple[Any, ...]:
+def _verdict_key(
+    statement: StatementFacts, standards: StandardsSet, reads: _Reads
+) -> tuple[Any, ...]:
     """Everything :func:`_verdict` reads of the facts, exactly (a finer key only misses),
-    and the standards' content hash (equal content, equal verdicts)."""
+    and which standards object: not its content hash, which reads ``0.6`` and ``0.60``
+    alike where the messages show them apart."""
     return (
-        content_hash,
+        id(standards),
         statement.verb_id,
         statement.activity_id,
         statement.institution_key,
@@ -687,31 +690,36 @@ def _verdict_key(statement: StatementFacts, content_hash: str, reads: _Reads) ->
     )
 
 
-#: Verdicts by :func:`_verdict_key`: a burst of statements repeats the same few
-#: activities, verbs and scores, and the rules' verdict (their traces, the engine's
-#: main cost, and its JSON, the next) depends on nothing else. Bounded, first in first
-#: out; the traces held are frozen, so sharing one between evaluations is safe.
-_VERDICTS: dict[tuple[Any, ...], _Verdict] = {}
-_VERDICTS_MAX = 4096
+#: Verdicts by :func:`_verdict_key`, each with the standards it is of (held, so their id
+#: stays theirs): a burst of statements repeats the same few activities, verbs and
+#: scores, and the rules' verdict (their traces, the engine's main cost, and its JSON,
+#: the next) depends on nothing else. The worker evaluates against the one parsed set in
+#: force. Bounded, first in first out; the traces are frozen, so sharing one is safe.
+_VERDICTS: dict[tuple[Any, ...], tuple[StandardsSet, _Verdict]] = {}
+_VERDICTS_MAX = 1024
 #: The trace JSON of the verdicts held, by the trace's id (held with it: the id stays its).
 _TRACE_JSON: dict[int, tuple[EvaluationTrace, orjson.Fragment]] = {}
-_READS: dict[str, _Reads] = {}
+_READS: dict[int, tuple[StandardsSet, _Reads]] = {}
 
 
 def _verdict_for(statement: StatementFacts, standards: StandardsSet) -> _Verdict:
-    content_hash = standards.content_hash
-    reads = _READS.get(content_hash)
-    if reads is None:
-        reads = _READS[content_hash] = _reads(standards)
-    key = _verdict_key(statement, content_hash, reads)
-    verdict = _VERDICTS.get(key)
-    if verdict is None:
-        verdict = _verdict(statement, standards)
-        if len(_VERDICTS) >= _VERDICTS_MAX:
-            evicted = _VERDICTS.pop(next(iter(_VERDICTS)))
-            _TRACE_JSON.pop(id(evicted.trace), None)
-        _VERDICTS[key] = verdict
-        _TRACE_JSON[id(verdict.trace)] = (verdict.trace, verdict.trace_json)
+    known = _READS.get(id(standards))
+    if known is None or known[0] is not standards:
+        if len(_READS) >= 16:
+            _READS.clear()
+        known = _READS[id(standards)] = (standards, _reads(standards))
+    key = _verdict_key(statement, standards, known[1])
+    held = _VERDICTS.get(key)
+    if held is not None and held[0] is standards:
+        return held[1]
+    verdict = _verdict(statement, standards)
+    if held is None and len(_VERDICTS) >= _VERDICTS_MAX:
+        _, evicted = _VERDICTS.pop(next(iter(_VERDICTS)))
+        _TRACE_JSON.pop(id(evicted.trace), None)
+    elif held is not None:
+        _TRACE_JSON.pop(id(held[1].trace), None)
+    _VERDICTS[key] = (standards, verdict)
+    _TRACE_JSON[id(verdict.trace)] = (verdict.trace, verdict.trace_json)
     return verdict
 
 

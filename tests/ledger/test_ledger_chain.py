@@ -76,7 +76,7 @@ async def three_entries(session: AsyncSession) -> uuid.UUID:
     return learner
 
 
-_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
 _CONTENT = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),

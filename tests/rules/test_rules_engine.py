@@ -340,7 +340,6 @@ class TestDeterminism:
         assert evaluation_json(first) == evaluation_json(second)
 
 
-
 class TestKeptVerdicts:
     """The engine keeps a verdict by the facts its rules read: never one for other facts."""
 
@@ -380,6 +379,18 @@ class TestKeptVerdicts:
         long = short.model_copy(update={"scaled": Decimal("0.60")})
         assert leaf(standards, short).message.en == "score.scaled 0.6 ≥ 0.6"
         assert leaf(standards, long).message.en == "score.scaled 0.60 ≥ 0.6"
+
+    def test_sets_of_one_content_hash_apart(self, demo, make_facts):
+        again = variant(demo)  # R1's "0.60" read back as "0.6": the hash reads them alike
+        assert again.content_hash == demo.content_hash
+        facts = make_facts("fxcc", "attended", FIRST_AID, {"duration": "PT20H"})
+        shown = [
+            str(evaluation_json(evaluate_statement(facts, LearnerRecord(), s)))
+            for s in (demo, again, demo)
+        ]
+        assert "(needs ≥ 0.60)" in shown[0]
+        assert "(needs ≥ 0.60)" not in shown[1]
+        assert shown[2] == shown[0]
 
     def test_kept_verdicts_give_what_a_fresh_evaluation_gives(self, demo, make_facts):
         from creditbank.rules import engine
