@@ -373,6 +373,49 @@ class TestKeptVerdicts:
         assert leaf(standards, two).passed is False
         assert leaf(standards, one).passed is True
 
+    def test_every_fact_but_the_id_is_in_the_key(self, demo, make_facts):
+        """A fact added to StatementFacts must be in the verdict's key (or be listed
+        here as one no rule reads), else two statements apart in it would share one."""
+        from creditbank.rules import engine
+        from creditbank.rules.facts import StatementFacts
+
+        facts = make_facts("mooc1", "completed", PYTHON, {"score": {"scaled": 0.9}})
+        reads = engine._Reads(timestamp=True, registration=True, extensions=True)
+        changed = {
+            "verb_id": "http://adlnet.gov/expapi/verbs/passed",
+            "activity_id": "https://x.example.cn/other",
+            "institution_key": "fxcc",
+            "institution_type": "community",
+            "accredited": not facts.accredited,
+            "scaled": Decimal("0.91"),
+            "raw": Decimal("7"),
+            "success": True,
+            "completion": True,
+            "duration_seconds": Decimal("60"),
+            "timestamp": facts.timestamp.replace(year=2020),
+            "registration": "bbbbbbbb-0000-4000-8000-000000000000",
+            "context_extensions": {"https://x.example.cn/ext/a": 1},
+            "result_extensions": {"https://x.example.cn/ext/b": 1},
+        }
+        not_read = {"statement_id"}
+        assert set(StatementFacts.model_fields) == set(changed) | not_read
+        key = engine._verdict_key(facts, demo, reads)
+        for name, value in changed.items():
+            other = facts.model_copy(update={name: value})
+            assert engine._verdict_key(other, demo, reads) != key, name
+
+    def test_the_conditions_that_read_optional_facts_are_known(self):
+        """Only these leaves read a fact the key leaves out unless a rule reads it: a new
+        leaf kind must be placed in engine._reads (or read only facts always keyed)."""
+        from creditbank.rules.ast import LEAVES
+
+        assert {cls.kind for cls in LEAVES} == {
+            "verb_in", "institution_type_in", "institution_accredited", "object_mapped",
+            "unit_category_in", "success_is", "completion_is", "score_scaled_gte",
+            "score_raw_gte", "duration_gte", "hours_gte",
+            "timestamp_within", "registration_in", "extension_equals",
+        }  # fmt: skip
+
     def test_a_score_as_written(self, demo, make_facts):
         standards = with_rule(demo, {"score_scaled_gte": "0.6"})
         short = make_facts("mooc1", "completed", PYTHON, {"score": {"scaled": 0.6}})
