@@ -30,7 +30,6 @@ from creditbank.kit.credits import ZERO
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.lrs.service import (
     StatementForProcessing,
-    get_statement_for_processing,
     get_statements_for_processing,
 )
 from creditbank.lrs.xapi.ifi import agent_ifi
@@ -38,15 +37,12 @@ from creditbank.rules.accumulation import LearnerRecord
 from creditbank.rules.ast import InstitutionType
 from creditbank.rules.engine import evaluate_statement, evaluation_bytes, evaluation_fields
 from creditbank.rules.facts import StatementFacts, StatementFactsError, facts_from_statement
-from creditbank.rules.models import Evaluation, HeldStatement
 from creditbank.rules.outcomes import (
     Rows,
     ToStore,
     build_rows,
     counted_of_learners,
-    learner_record,
     record_from,
-    store_evaluation,
     store_rows,
 )
 from creditbank.rules.repository import RulesRepository
@@ -67,7 +63,7 @@ class StatementMissing(NotFound):
 class Processed:
     """What came of processing one statement."""
 
-    status: str  # recognised | not_recognised | held | skipped | deferred (batch only)
+    status: str  # recognised | not_recognised | held | skipped | deferred (defer_busy only)
     evaluation_id: uuid.UUID | None = None
     outcome_ids: tuple[uuid.UUID, ...] = ()
     reason: str = ""
@@ -95,45 +91,15 @@ async def process_statement(
     standards_set: str | None = None,
     now: datetime | None = None,
 ) -> Processed:
-    """Recognise (or not) a stored statement, once; hold it if its actor is unlinked."""
-    now = now or utc_now()
-    repo = RulesRepository.from_session(session)
-    stored = await get_statement_for_processing(session, statement_id)
-    if stored is None:
-        raise StatementMissing(f"no stored statement {statement_id}")
-    if stored.is_voiding:
-        return Processed("skipped", reason="voiding statements recognise nothing")
-    actor_json = stored.body.get("actor") or {}
-    ifi = agent_ifi(actor_json) if actor_json.get("objectType") != "Group" else None
-    if ifi is None:
-        if await repo.has_evaluation(statement_id, ["statement"]):
-            return Processed("skipped", reason="already evaluated")
-        row = await log_unprocessable(
-            session,
-            stored,
-            learner_id=None,
-            zh="不认定：陈述的执行者不是可识别的个人",
-            en="not recognised: the actor is not an identified person",
-            now=now,
-        )
-        return Processed("not_recognised", row.id, reason="actor without identifier")
-    await repo.lock("ifi", ifi)
-    learner = await identity_service.learner_for_ifi(session, ifi)
-    if learner is None:
-        if await repo.held(statement_id) is None:
-            await repo.add(HeldStatement(statement_id=statement_id, actor_ifi=ifi, held_at=now))
-            await _preview_held(session, stored, standards_set=standards_set, now=now)
-            await events.emit(session, [_held_event(stored, now)])
-        return Processed("held", reason=f"actor {ifi} is linked to no learner yet")
-    return await evaluate_for(
-        session,
-        stored,
-        learner.id,
-        actor=actor,
-        standards_set=standards_set,
-        now=now,
-        was_held=False,
+    """Recognise (or not) a stored statement, once; hold it if its actor is unlinked.
+
+    A batch of one (:func:`process_statements`, waiting for the locks), so one
+    statement is decided by the same code however it arrives.
+    """
+    (processed,) = await process_statements(
+        session, [statement_id], actor=actor, standards_set=standards_set, now=now
     )
+    return processed
 
 
 async def process_statements(
@@ -145,7 +111,8 @@ async def process_statements(
     now: datetime | None = None,
     defer_busy: bool = False,
 ) -> list[Processed]:
-    """Batch :func:`process_statement`, same results in the same order, in few queries.
+    """Recognise (or not) stored statements, each once, in the order given; hold those
+    of unlinked actors. The results are in the same order; the work is in few queries.
 
     The common case (a linked learner, a registered institution with rules) is
     read, locked and written for the whole batch at once: the statements, links
@@ -155,8 +122,8 @@ async def process_statements(
     learner's statements are evaluated in the order given, each against her
     record after the ones before, exactly as one by one. The rest credit nothing
     (held, voided, unregistered senders, actors without an identifier): their rows
-    are the one-by-one path's, written with one INSERT per table for the batch (held
-    statements, their preview evaluations against the standards read once, events).
+    are written with one INSERT per table for the batch (held statements, their
+    preview evaluations against the standards read once, events).
 
     With ``defer_busy``, the statements of actors or learners whose lock another
     worker holds are not waited for: they come back ``deferred`` (nothing written)
@@ -316,7 +283,6 @@ def _unprocessable_row(
     en: str,
     now: datetime,
     institution_key: str | None = None,
-    kind: str = "statement",
 ) -> dict[str, Any]:
     """The evaluation-log row of a statement that recognises nothing (every column)."""
     return {
@@ -324,7 +290,7 @@ def _unprocessable_row(
         "statement_id": stored.id,
         "learner_id": learner_id,
         "institution_key": institution_key,
-        "kind": kind,
+        "kind": "statement",
         "standards_id": None,
         "standards_version": None,
         "standards_hash": None,
@@ -447,7 +413,8 @@ class _NothingCredited:
         learner_id: uuid.UUID,
         institution: Institution | None,
     ) -> Processed:
-        """A linked learner's statement the engine does not see (see :func:`evaluate_for`)."""
+        """A linked learner's statement the engine does not see: voided, from no
+        registered institution, or from one of a type the standards have no rules for."""
         if stored.voided:
             return self.unprocessable(
                 stored,
@@ -478,116 +445,6 @@ class _NothingCredited:
         await repo.insert_held(self.held)
         await repo.insert_rows(self.evaluations, [])
         await events.emit(session, self.events)
-
-
-async def _preview_held(
-    session: AsyncSession,
-    stored: StatementForProcessing,
-    *,
-    standards_set: str | None,
-    now: datetime,
-) -> None:
-    """Log the statement's preview (see :func:`_preview_row`), if it has one."""
-    institution = (
-        await identity_service.institution_by_id(session, stored.institution_id)
-        if stored.institution_id is not None
-        else None
-    )
-    if institution is None or institution.type not in ENGINE_TYPES:
-        return
-    try:
-        published = await standards_service.in_force(session, now, set_id=standards_set)
-    except NoStandardsInForce:
-        return
-    row = _preview_row(stored, institution, published, now)
-    if row is not None:
-        await RulesRepository.from_session(session).insert_rows([row], [])
-
-
-async def evaluate_for(
-    session: AsyncSession,
-    stored: StatementForProcessing,
-    learner_id: uuid.UUID,
-    *,
-    actor: str,
-    standards_set: str | None,
-    now: datetime,
-    was_held: bool = True,
-) -> Processed:
-    repo = RulesRepository.from_session(session)
-    await repo.lock("learner", str(learner_id))
-    # A concurrent run (an expired lease) may have finished while we waited.
-    if await repo.has_evaluation(stored.id, ["statement"]):
-        return Processed("skipped", reason="already evaluated")
-    if was_held:
-        await repo.release(stored.id)
-    if stored.voided:
-        row = await log_unprocessable(
-            session,
-            stored,
-            learner_id=learner_id,
-            zh="不认定：该陈述已被撤销（voided）",
-            en="not recognised: the statement has been voided",
-            now=now,
-        )
-        return Processed("not_recognised", row.id, reason="voided")
-    institution = (
-        await identity_service.institution_by_id(session, stored.institution_id)
-        if stored.institution_id is not None
-        else None
-    )
-    if institution is None:
-        row = await log_unprocessable(
-            session,
-            stored,
-            learner_id=learner_id,
-            zh="不认定：陈述不是由已登记的机构发送的",
-            en="not recognised: the statement was not sent by a registered institution",
-            now=now,
-        )
-        return Processed("not_recognised", row.id, reason="no institution")
-    if institution.type not in ENGINE_TYPES:
-        row = await log_unprocessable(
-            session,
-            stored,
-            learner_id=learner_id,
-            institution_key=institution.key,
-            zh=f"不认定：机构类型 {institution.type} 没有认定规则",
-            en=f"not recognised: no recognition rules for institution type {institution.type}",
-            now=now,
-        )
-        return Processed("not_recognised", row.id, reason="institution type")
-    published = await standards_service.in_force(session, now, set_id=standards_set)
-    facts, notes = statement_facts(stored.body, institution, published.standards)
-    record = await learner_record(session, learner_id, published.standards)
-    result = evaluate_statement(facts, record, published.standards)
-    evaluation, outcomes = await store_evaluation(
-        session,
-        stored.id,
-        learner_id,
-        result,
-        published,
-        kind="statement",
-        notes=notes,
-        actor=actor,
-        now=now,
-    )
-    if result.recognised:
-        item = ToStore(stored.id, learner_id, result, "statement", notes)
-        await events.emit(
-            session,
-            [
-                recognised_event(
-                    stored.id, institution.id, item, evaluation.id, [o.id for o in outcomes]
-                )
-            ],
-        )
-    return Processed(
-        "recognised" if result.recognised else "not_recognised",
-        evaluation.id,
-        tuple(o.id for o in outcomes),
-        reason=result.reason.en,
-    )
 
 
 def recognised_event(
@@ -668,32 +525,6 @@ def statement_facts(
     # The probe is frozen: kept as it is when still accredited (the common case).
     facts = probe if accredited else probe.model_copy(update={"accredited": accredited})
     return facts, notes
-
-
-async def log_unprocessable(
-    session: AsyncSession,
-    stored: StatementForProcessing,
-    *,
-    learner_id: uuid.UUID | None,
-    zh: str,
-    en: str,
-    institution_key: str | None = None,
-    kind: str = "statement",
-    now: datetime | None = None,
-) -> Evaluation:
-    row = Evaluation(
-        **_unprocessable_row(
-            stored,
-            learner_id=learner_id,
-            zh=zh,
-            en=en,
-            now=now or utc_now(),
-            institution_key=institution_key,
-            kind=kind,
-        )
-    )
-    await RulesRepository.from_session(session).add(row)
-    return row
 
 
 async def release_held(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
@@ -15,7 +17,10 @@ from creditbank.db import Database
 from creditbank.demo import load_demo
 from creditbank.identity.principal import Principal
 from creditbank.identity.service import identity
+from creditbank.kit import events
+from creditbank.ledger.models import LedgerEntry
 from creditbank.lrs.service import statements as statement_service
+from creditbank.rules.models import Evaluation, HeldStatement, Outcome
 from workers.runner import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +111,70 @@ async def store(
 
 def worker(db: Database, settings: Settings) -> Worker:
     return Worker(db, settings, schedule=())
+
+
+@pytest.fixture
+def heard() -> Iterator[list[events.Event]]:
+    """The events emitted while the test runs."""
+    got: list[events.Event] = []
+
+    async def listen(session: AsyncSession, emitted: Sequence[events.Event]) -> None:
+        got.extend(emitted)
+
+    events.register_event_handler("test-heard", listen)
+    yield got
+    events._handlers.pop("test-heard", None)
+
+
+async def written(session: AsyncSession, heard: list[events.Event]) -> dict[str, Any]:
+    """Everything the run wrote, without generated ids, in a stable order."""
+    evaluations = (await session.execute(select(Evaluation))).scalars().all()
+    outcomes = (await session.execute(select(Outcome))).scalars().all()
+    held = (await session.execute(select(HeldStatement))).scalars().all()
+    entries = (await session.execute(select(LedgerEntry))).scalars().all()
+    return {
+        "evaluations": sorted(
+            (
+                str(e.statement_id),
+                str(e.learner_id),
+                e.institution_key,
+                e.kind,
+                e.standards_hash,
+                e.recognised,
+                e.unit_code,
+                e.credited,
+                e.reason_zh,
+                e.reason_en,
+                e.outcome_id is not None,
+                repr(e.detail),
+                e.evaluated_at,
+            )
+            for e in evaluations
+        ),
+        "outcomes": sorted(
+            (str(o.statement_id), str(o.learner_id), o.unit_code, o.credits, o.status, o.rule_id)
+            for o in outcomes
+        ),
+        "held": sorted((str(h.statement_id), h.actor_ifi, h.held_at) for h in held),
+        "entries": sorted(
+            (str(e.learner_id), e.seq, e.kind, e.amount, e.unit_code, e.idempotency_key[:8])
+            for e in entries
+        ),
+        "events": sorted(
+            (
+                e.type,
+                e.id,
+                str(e.institution_id),
+                str(e.statement_id),
+                repr(
+                    {
+                        key: (len(value) if key == "outcome_ids" else value is not None)
+                        if key in {"evaluation_id", "outcome_ids"}
+                        else value
+                        for key, value in e.data.items()
+                    }
+                ),
+            )
+            for e in heard
+        ),
+    }

@@ -1,5 +1,6 @@
-"""The batch path's statements that credit nothing (held, voided, actors without an
-identifier) and the release of held statements write what one by one writes.
+"""A batch's statements that credit nothing (held, voided, actors without an
+identifier) and the release of held statements write what the same statements
+processed one at a time (each a batch of one) write.
 
 Each way runs in a transaction of its own on the same stored statements, is read
 back, and rolled back (or committed, to go on): the rows, events and results are
@@ -9,22 +10,16 @@ compared with their generated ids left out.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.identity.service import identity
 from creditbank.kit import events
-from creditbank.ledger.models import LedgerEntry
-from creditbank.lrs.service import get_statement_for_processing
-from creditbank.rules import recognition
-from creditbank.rules.models import Evaluation, HeldStatement, Outcome
 from creditbank.rules.repository import RulesRepository
 from creditbank.rules.service import Processed, rules
 from tests.rules_processing.conftest import (
@@ -35,78 +30,12 @@ from tests.rules_processing.conftest import (
     World,
     statement,
     store,
+    written,
 )
 
 STRANGER = {"objectType": "Agent", "mbox": "mailto:someone.new@example.cn"}
 STRANGER_IFI = "mbox:mailto:someone.new@example.cn"
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def heard() -> Iterator[list[events.Event]]:
-    """The events emitted while the test runs."""
-    got: list[events.Event] = []
-
-    async def listen(session: AsyncSession, emitted: Sequence[events.Event]) -> None:
-        got.extend(emitted)
-
-    events.register_event_handler("test-heard", listen)
-    yield got
-    events._handlers.pop("test-heard", None)
-
-
-async def _written(session: AsyncSession, heard: list[events.Event]) -> dict[str, Any]:
-    """Everything the run wrote, without generated ids, in a stable order."""
-    evaluations = (await session.execute(select(Evaluation))).scalars().all()
-    outcomes = (await session.execute(select(Outcome))).scalars().all()
-    held = (await session.execute(select(HeldStatement))).scalars().all()
-    entries = (await session.execute(select(LedgerEntry))).scalars().all()
-    return {
-        "evaluations": sorted(
-            (
-                str(e.statement_id),
-                str(e.learner_id),
-                e.institution_key,
-                e.kind,
-                e.standards_hash,
-                e.recognised,
-                e.unit_code,
-                e.credited,
-                e.reason_zh,
-                e.reason_en,
-                e.outcome_id is not None,
-                repr(e.detail),
-                e.evaluated_at,
-            )
-            for e in evaluations
-        ),
-        "outcomes": sorted(
-            (str(o.statement_id), str(o.learner_id), o.unit_code, o.credits, o.status, o.rule_id)
-            for o in outcomes
-        ),
-        "held": sorted((str(h.statement_id), h.actor_ifi, h.held_at) for h in held),
-        "entries": sorted(
-            (str(e.learner_id), e.seq, e.kind, e.amount, e.unit_code, e.idempotency_key[:8])
-            for e in entries
-        ),
-        "events": sorted(
-            (
-                e.type,
-                e.id,
-                str(e.institution_id),
-                str(e.statement_id),
-                repr(
-                    {
-                        key: (len(value) if key == "outcome_ids" else value is not None)
-                        if key in {"evaluation_id", "outcome_ids"}
-                        else value
-                        for key, value in e.data.items()
-                    }
-                ),
-            )
-            for e in heard
-        ),
-    }
 
 
 def _results(results: Sequence[Processed]) -> list[tuple[str, str, bool, int]]:
@@ -126,21 +55,14 @@ async def _one_by_one(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[P
 
 
 async def _release_one_by_one(session: AsyncSession, ifi: str) -> list[Processed]:
-    """What releasing held statements did before it was a batch: each evaluated alone."""
+    """The held statements released, then each processed alone, in the order held."""
     repo = RulesRepository.from_session(session)
-    await repo.lock("ifi", ifi)
-    learner = await identity.learner_for_ifi(session, ifi)
-    assert learner is not None
-    out: list[Processed] = []
-    for held in await repo.held_for(ifi):
-        stored = await get_statement_for_processing(session, held.statement_id)
-        assert stored is not None
-        out.append(
-            await recognition.evaluate_for(
-                session, stored, learner.id, actor="test", standards_set=None, now=NOW
-            )
-        )
-    return out
+    held = [row.statement_id for row in await repo.held_for(ifi)]
+    await repo.release_many(held)
+    return [
+        await rules.process_statement(session, statement_id, actor="test", now=NOW)
+        for statement_id in held
+    ]
 
 
 class TestNothingCreditedInABatch:
@@ -223,12 +145,12 @@ class TestNothingCreditedInABatch:
         async with db.sessionmaker() as session:
             heard.clear()
             alone = await _one_by_one(session, ids)
-            one_by_one = await _written(session, heard)
+            one_by_one = await written(session, heard)
             await session.rollback()
         async with db.sessionmaker() as session:
             heard.clear()
             together = await rules.process_statements(session, ids, actor="test", now=NOW)
-            batch = await _written(session, heard)
+            batch = await written(session, heard)
             await session.commit()
 
         assert [r.status for r in together] == [
@@ -268,12 +190,12 @@ class TestNothingCreditedInABatch:
         async with db.sessionmaker() as session:
             heard.clear()
             alone = await _release_one_by_one(session, STRANGER_IFI)
-            one_by_one = await _written(session, heard)
+            one_by_one = await written(session, heard)
             await session.rollback()
         async with db.sessionmaker() as session:
             heard.clear()
             together = await rules.release_held(session, STRANGER_IFI, actor="test", now=NOW)
-            batch = await _written(session, heard)
+            batch = await written(session, heard)
             await session.commit()
         assert sorted(r.status for r in together) == [
             "not_recognised",
