@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,26 @@ def statement(
     if timestamp is not None:
         body["timestamp"] = timestamp
     return body
+
+
+#: An actor linked to no learner (her statements are held).
+STRANGER = {"objectType": "Agent", "mbox": "mailto:someone.new@example.cn"}
+STRANGER_IFI = "mbox:mailto:someone.new@example.cn"
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+FXCC_REGISTRAR = {
+    "objectType": "Agent",
+    "account": {"homePage": "https://fxcc.example.edu.cn", "name": "registrar"},
+}
+
+
+def voiding(actor: dict[str, Any], target: str) -> dict[str, Any]:
+    """A statement voiding the statement ``target``."""
+    return {
+        "id": str(uuid.uuid4()),
+        "actor": actor,
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+        "object": {"objectType": "StatementRef", "id": target},
+    }
 
 
 async def publish_demo(db: Database) -> None:

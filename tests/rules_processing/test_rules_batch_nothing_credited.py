@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,16 +24,17 @@ from tests.rules_processing.conftest import (
     ACTIVITY,
     ATTENDED,
     COMPLETED,
+    FXCC_REGISTRAR,
+    NOW,
     PASSED,
+    STRANGER,
+    STRANGER_IFI,
     World,
     statement,
     store,
+    voiding,
     written,
 )
-
-STRANGER = {"objectType": "Agent", "mbox": "mailto:someone.new@example.cn"}
-STRANGER_IFI = "mbox:mailto:someone.new@example.cn"
-NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
 def _results(results: Sequence[Processed]) -> list[tuple[str, str, bool, int]]:
@@ -106,17 +105,9 @@ class TestNothingCreditedInABatch:
             world.actor("fxcc"), ATTENDED, ACTIVITY["first_aid"], result={"duration": "PT16H"}
         )
         of_a_group = statement(group, ATTENDED, ACTIVITY["first_aid"], result={"duration": "PT16H"})
-        voiding: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "actor": {
-                "objectType": "Agent",
-                "account": {"homePage": "https://fxcc.example.edu.cn", "name": "registrar"},
-            },
-            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
-            "object": {"objectType": "StatementRef", "id": first_aid["id"]},
-        }
+        voided_by = voiding(FXCC_REGISTRAR, first_aid["id"])
         await store(db, settings, world, "fxcc", first_aid, of_a_group)
-        await store(db, settings, world, "fxcc", voiding)
+        await store(db, settings, world, "fxcc", voided_by)
         # Done before: one evaluated, one held.
         async with db.session_scope() as session:
             await rules.process_statements(
@@ -133,7 +124,7 @@ class TestNothingCreditedInABatch:
                 of_a_group,
                 held_before,
                 first_aid,
-                voiding,
+                voided_by,
                 held_unmapped,
                 python,
                 earlier,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -28,16 +27,17 @@ from creditbank.standards.service import NoStandardsInForce
 from tests.rules_processing.conftest import (
     ACTIVITY,
     ATTENDED,
+    FXCC_REGISTRAR,
+    NOW,
     PASSED,
+    STRANGER,
+    STRANGER_IFI,
     World,
     statement,
     store,
+    voiding,
     written,
 )
-
-STRANGER = {"objectType": "Agent", "mbox": "mailto:someone.else@example.cn"}
-STRANGER_IFI = "mbox:mailto:someone.else@example.cn"
-NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 Alter = Callable[[AsyncSession], Awaitable[Any]]
 
@@ -84,6 +84,26 @@ def _evaluations(added: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _assert_refused(
+    result: Processed,
+    added: dict[str, Any],
+    reason: str,
+    learner: str,
+    institution_key: str | None,
+    zh: str,
+    en: str,
+) -> None:
+    """Not recognised before the engine: one log row, no standards, nothing else."""
+    assert result.status == "not_recognised"
+    assert result.reason == reason
+    assert result.evaluation_id is not None
+    assert result.outcome_ids == ()
+    assert _evaluations(added) == [
+        ("statement", learner, institution_key, False, None, "0.00", zh, en, False, False)
+    ]
+    assert added["outcomes"] == added["entries"] == added["held"] == added["events"] == []
+
+
 def _nothing(added: dict[str, Any]) -> bool:
     return not any(added.values())
 
@@ -128,19 +148,11 @@ class TestOneStatement:
         other_type = statement(
             world.actor("fxcc"), ATTENDED, ACTIVITY["first_aid"], result={"duration": "PT8H"}
         )
-        voiding: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "actor": {
-                "objectType": "Agent",
-                "account": {"homePage": "https://fxcc.example.edu.cn", "name": "registrar"},
-            },
-            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
-            "object": {"objectType": "StatementRef", "id": first_aid["id"]},
-        }
+        voided_by = voiding(FXCC_REGISTRAR, first_aid["id"])
         await store(
             db, settings, world, "fxcc", first_aid, of_a_group, of_an_identified_group, other_type
         )
-        await store(db, settings, world, "fxcc", voiding)
+        await store(db, settings, world, "fxcc", voided_by)
 
         result, added = await _alone(db, heard, elec["id"])
         assert result.status == "recognised"
@@ -211,50 +223,32 @@ class TestOneStatement:
         with pytest.raises(NoStandardsInForce):
             await _alone(db, heard, fresh["id"], standards_set="nowhere", keep=False)
 
-        result, added = await _alone(db, heard, voiding["id"])
+        result, added = await _alone(db, heard, voided_by["id"])
         assert result == Processed("skipped", reason="voiding statements recognise nothing")
         assert _nothing(added)
 
         result, added = await _alone(db, heard, first_aid["id"])
-        assert result.status == "not_recognised"
-        assert result.reason == "voided"
-        assert result.evaluation_id is not None
-        assert _evaluations(added) == [
-            (
-                "statement",
-                learner,
-                None,
-                False,
-                None,
-                "0.00",
-                "不认定：该陈述已被撤销（voided）",
-                "not recognised: the statement has been voided",
-                False,
-                False,
-            )
-        ]
-        assert added["outcomes"] == added["entries"] == added["held"] == added["events"] == []
+        _assert_refused(
+            result,
+            added,
+            "voided",
+            learner,
+            None,
+            "不认定：该陈述已被撤销（voided）",
+            "not recognised: the statement has been voided",
+        )
 
         for body in (of_a_group, of_an_identified_group):
             result, added = await _alone(db, heard, body["id"])
-            assert result.status == "not_recognised"
-            assert result.reason == "actor without identifier"
-            assert result.evaluation_id is not None
-            assert _evaluations(added) == [
-                (
-                    "statement",
-                    "None",
-                    None,
-                    False,
-                    None,
-                    "0.00",
-                    "不认定：陈述的执行者不是可识别的个人",
-                    "not recognised: the actor is not an identified person",
-                    False,
-                    False,
-                )
-            ]
-            assert added["held"] == added["events"] == []
+            _assert_refused(
+                result,
+                added,
+                "actor without identifier",
+                "None",
+                None,
+                "不认定：陈述的执行者不是可识别的个人",
+                "not recognised: the actor is not an identified person",
+            )
             result, added = await _alone(db, heard, body["id"])
             assert result == Processed("skipped", reason="already evaluated")
             assert _nothing(added)
@@ -267,23 +261,15 @@ class TestOneStatement:
             )
 
         result, added = await _alone(db, heard, unregistered["id"], alter=unregister, keep=False)
-        assert result.status == "not_recognised"
-        assert result.reason == "no institution"
-        assert _evaluations(added) == [
-            (
-                "statement",
-                learner,
-                None,
-                False,
-                None,
-                "0.00",
-                "不认定：陈述不是由已登记的机构发送的",
-                "not recognised: the statement was not sent by a registered institution",
-                False,
-                False,
-            )
-        ]
-        assert added["held"] == added["events"] == added["outcomes"] == []
+        _assert_refused(
+            result,
+            added,
+            "no institution",
+            learner,
+            None,
+            "不认定：陈述不是由已登记的机构发送的",
+            "not recognised: the statement was not sent by a registered institution",
+        )
 
         async def retype(session: AsyncSession) -> None:
             await session.execute(
@@ -291,23 +277,15 @@ class TestOneStatement:
             )
 
         result, added = await _alone(db, heard, other_type["id"], alter=retype, keep=False)
-        assert result.status == "not_recognised"
-        assert result.reason == "institution type"
-        assert _evaluations(added) == [
-            (
-                "statement",
-                learner,
-                "fxcc",
-                False,
-                None,
-                "0.00",
-                "不认定：机构类型 employer 没有认定规则",
-                "not recognised: no recognition rules for institution type employer",
-                False,
-                False,
-            )
-        ]
-        assert added["held"] == added["events"] == added["outcomes"] == []
+        _assert_refused(
+            result,
+            added,
+            "institution type",
+            learner,
+            "fxcc",
+            "不认定：机构类型 employer 没有认定规则",
+            "not recognised: no recognition rules for institution type employer",
+        )
 
         with pytest.raises(StatementMissing):
             await _alone(db, heard, uuid.uuid4(), keep=False)

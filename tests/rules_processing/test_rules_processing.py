@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -27,10 +26,12 @@ from tests.rules_processing.conftest import (
     ATTENDED,
     COMPLETED,
     DEMO_STANDARDS,
+    FXCC_REGISTRAR,
     PASSED,
     World,
     statement,
     store,
+    voiding,
     worker,
 )
 
@@ -215,21 +216,13 @@ class TestVoiding:
         )
         await worker(db, settings).drain()
         assert await figures(db, world.learner_id) == (Decimal("7.00"), Decimal("7.00"))
-        voiding: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "actor": {
-                "objectType": "Agent",
-                "account": {"homePage": "https://fxcc.example.edu.cn", "name": "registrar"},
-            },
-            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
-            "object": {"objectType": "StatementRef", "id": first_aid},
-        }
-        await store(db, settings, world, "fxcc", voiding)
+        voided_by = voiding(FXCC_REGISTRAR, first_aid)
+        await store(db, settings, world, "fxcc", voided_by)
         await worker(db, settings).drain()
         assert await figures(db, world.learner_id) == (Decimal("6.00"), Decimal("6.00"))
         by_unit = {o.unit_code: o for o in await outcomes_of(db, world.learner_id)}
         assert by_unit["COMM-FA-16"].status == OutcomeStatus.REVOKED
-        assert voiding["id"] in (by_unit["COMM-FA-16"].revoked_reason or "")
+        assert voided_by["id"] in (by_unit["COMM-FA-16"].revoked_reason or "")
         assert by_unit["CERT-ELEC-4"].status == OutcomeStatus.ACTIVE
         async with db.read_scope() as session:
             _, why = await rules.explain_statement(session, uuid.UUID(first_aid))
@@ -500,13 +493,10 @@ class TestVoidingFreesTheUnit:
         )
         await worker(db, settings).drain()
         assert await figures(db, world.learner_id) == (Decimal("2.00"), Decimal("2.00"))
-        voiding = {
-            "id": str(uuid.uuid4()),
-            "actor": {"objectType": "Agent", "mbox": "mailto:registrar@mooc1.example.cn"},
-            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
-            "object": {"objectType": "StatementRef", "id": first},
-        }
-        await store(db, settings, world, "mooc1", voiding)
+        voided_by = voiding(
+            {"objectType": "Agent", "mbox": "mailto:registrar@mooc1.example.cn"}, first
+        )
+        await store(db, settings, world, "mooc1", voided_by)
         await worker(db, settings).drain()
         outcomes = await outcomes_of(db, world.learner_id)
         assert sorted((o.statement_ids[0], o.status) for o in outcomes) == sorted(
