@@ -31,7 +31,6 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy.engine import make_url
 
 from creditbank.config import Settings
 
@@ -50,6 +49,8 @@ class BackupError(Exception):
 
 def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
     """Connection flags and environment for pg_dump/pg_restore from our URL."""
+    from sqlalchemy.engine import make_url  # not at import: the parser is built for every command
+
     parsed = make_url(url)
     args = ["--host", parsed.host or "127.0.0.1", "--port", str(parsed.port or 5432)]
     args += ["--username", parsed.username or "postgres", "--dbname", parsed.database or ""]
@@ -71,6 +72,8 @@ def _pg_tool(name: str) -> str:
 
 
 def _sqlite_path(url: str) -> Path:
+    from sqlalchemy.engine import make_url
+
     database = make_url(url).database
     if not database or database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up")

@@ -53,7 +53,7 @@ from creditbank.bench.statements import COURSES, VERBS, registration
 from creditbank.config import Settings
 from creditbank.db import Database
 from creditbank.identity.models import IdentityLink, InstitutionType, Learner
-from creditbank.kit.progress import add_progress_arguments, progress_bar
+from creditbank.kit.progress import progress_bar
 from creditbank.kit.time import isoformat_z, utc_now
 from creditbank.ledger.service import Deposit
 from creditbank.lrs.keys import agent_key, key_hash, statement_keys
@@ -745,49 +745,6 @@ def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     print(f"dashboard database: {_dialect(settings)}")
     print(machine())
     return 0
-
-
-def register_dataset(bench_subparsers: Any) -> None:
-    dataset = bench_subparsers.add_parser(
-        "dataset", help="load a seeded, reproducible dataset (statements, learners, outcomes)"
-    )
-    dataset.add_argument("--statements", type=int, default=1_000_000)
-    dataset.add_argument("--learners", type=int, default=100_000)
-    dataset.add_argument("--institutions", type=int, default=200)
-    dataset.add_argument("--seed", type=int, default=14)
-    dataset.add_argument(
-        "--outcomes", type=float, default=0.2, help="share of passed/completed statements credited"
-    )
-    dataset.add_argument("--days", type=int, default=365, help="spread stored over these days")
-    dataset.add_argument(
-        "--credit-attended",
-        action="store_true",
-        help="credit attended statements too (1M with --outcomes 0.9: ~500k ledger entries)",
-    )
-    dataset.add_argument(
-        "--ingest", action="store_true", help="through the LRS service instead of bulk rows"
-    )
-    dataset.add_argument("--batch", type=int, default=100, help="statements per --ingest batch")
-    dataset.add_argument("--migrate", action="store_true", help="upgrade the schema first")
-    dataset.add_argument(
-        "--credentials",
-        type=Path,
-        help="write the LRS keys and secrets (and a statements/read one) to this file",
-    )
-    add_progress_arguments(dataset)
-    dataset.set_defaults(run=_cmd_dataset)
-    balance = bench_subparsers.add_parser(
-        "balance", help="p50/p95 of a learner's balance with E ledger entries"
-    )
-    balance.add_argument("--entries", type=int, default=5000)
-    balance.add_argument("--reads", type=int, default=500)
-    balance.add_argument("--migrate", action="store_true", help="upgrade the schema first")
-    balance.set_defaults(run=_cmd_balance)
-    dashboard = bench_subparsers.add_parser(
-        "dashboard", help="time the operator dashboard's aggregates on the database"
-    )
-    dashboard.add_argument("--runs", type=int, default=20)
-    dashboard.set_defaults(run=_cmd_dashboard)
 
 
 def _dialect(settings: Settings) -> str:

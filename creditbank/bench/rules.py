@@ -324,25 +324,3 @@ def _cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
             + (f"; {args.unlinked:.0%} from unlinked accounts, held)" if args.unlinked else ")")
         )
     return 0
-
-
-def register_rules(bench_subparsers: Any) -> None:
-    rules = bench_subparsers.add_parser(
-        "rules", help="statements/s through recognition and accumulation, 1 and 2 workers"
-    )
-    rules.add_argument("--statements", type=int, default=2000)
-    rules.add_argument("--learners", type=int, default=100)
-    rules.add_argument("--batch", type=int, default=200)
-    rules.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2,4")
-    rules.add_argument(
-        "--unlinked",
-        type=float,
-        default=0.0,
-        metavar="SHARE",
-        help="share of the statements (0-1) sent from accounts linked to no learner (held)",
-    )
-    rules.add_argument("--seed", type=int, default=7)
-    rules.add_argument("--timeout", type=float, default=600)
-    rules.add_argument("--migrate", action="store_true", help="upgrade the schema first")
-    rules.add_argument("--allow-sqlite", action="store_true")
-    rules.set_defaults(run=_cmd_rules)

@@ -1,5 +1,5 @@
 """``creditbank bench ingest|query``: load a running LRS over HTTP and report latencies
-(``bench rules``, ``bench import`` and ``bench transcripts`` are registered here too).
+(every bench command's flags are in :mod:`creditbank.bench.cli`).
 
 ``query`` draws its probes from the li-na demo institutions and a sample of what the
 server holds; ``query --dataset FILE`` draws every one from a ``bench dataset``
@@ -271,16 +271,6 @@ async def run_query(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def _connection_flags(
-    parser: argparse.ArgumentParser, *, credentials_required: bool = True
-) -> None:
-    parser.add_argument("--url", required=True, help="base URL of the server")
-    parser.add_argument("--key", required=credentials_required, help="LRS credential key")
-    parser.add_argument("--secret", required=credentials_required, help="LRS credential secret")
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=7)
-
-
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     print(asyncio.run(run_ingest(args)))
     return 0
@@ -290,42 +280,3 @@ def _cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     for line in asyncio.run(run_query(args)):
         print(line)
     return 0
-
-
-def register(subparsers: Any) -> None:
-    """Adds ``bench ingest`` and ``bench query`` to the command line."""
-    bench = subparsers.add_parser("bench", help="load a running server and report latencies")
-    sub = bench.add_subparsers(dest="bench_command", required=True)
-    ingest = sub.add_parser("ingest", help="POST batches of statements concurrently")
-    _connection_flags(ingest)
-    ingest.add_argument("--statements", type=int, default=20000)
-    ingest.add_argument("--batch", type=int, default=100)
-    ingest.add_argument(
-        "--home-page",
-        default=INSTITUTIONS[0][0],
-        help="the actors' account homePage: the credential's institution's own "
-        f"(default {INSTITUTIONS[0][0]}, the demo fxvs)",
-    )
-    ingest.set_defaults(run=_cmd_ingest)
-    query = sub.add_parser("query", help="GET queries by agent, verb, activity, ...")
-    _connection_flags(query, credentials_required=False)
-    query.add_argument("--queries", type=int, default=100, help="queries per kind")
-    query.add_argument(
-        "--dataset",
-        type=Path,
-        help="the file `bench dataset --credentials` wrote: draw every probe from that "
-        "dataset (and read with its reader credential unless --key is given)",
-    )
-    query.set_defaults(run=_cmd_query)
-    from creditbank.bench.rules import register_rules
-
-    register_rules(sub)
-    from creditbank.imports.bench import register_import_bench
-
-    register_import_bench(sub)
-    from creditbank.bench.transcripts import register_transcripts
-
-    register_transcripts(sub)
-    from creditbank.bench.dataset import register_dataset
-
-    register_dataset(sub)

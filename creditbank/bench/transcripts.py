@@ -402,18 +402,3 @@ def _cmd_transcripts(args: argparse.Namespace, settings: Settings) -> int:
     for line in run(args, settings):
         print(line)
     return 0
-
-
-def register_transcripts(bench_subparsers: Any) -> None:
-    parser = bench_subparsers.add_parser(
-        "transcripts", help="issue and verify throughput of transcripts, verify latency"
-    )
-    parser.add_argument("--transcripts", type=int, default=200, help="distinct credentials")
-    parser.add_argument("--verifications", type=int, default=10000)
-    parser.add_argument("--outcomes", type=int, default=4, help="outcomes per transcript")
-    parser.add_argument("--algorithms", default="RS256,ES256,EdDSA", help="comma-separated")
-    parser.add_argument("--sm2", action="store_true", help="also the parallel SM2 proof")
-    parser.add_argument("--url", default=None, help="also POST to this server's verify")
-    parser.add_argument("--requests", type=int, default=2000, help="with --url")
-    parser.add_argument("--concurrency", type=int, default=4, help="with --url")
-    parser.set_defaults(run=_cmd_transcripts)

@@ -17,15 +17,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from creditbank.config import Settings, get_settings
-from creditbank.db import Database
-from creditbank.migrate import upgrade
 
-#: What a sub-command runs. ``api`` and ``workers`` are imported when a command
-#: needs them, so ``creditbank keys list`` does not load the web stack.
+#: What a sub-command runs. What it needs (``api``, ``workers``, the database, the
+#: migrations, a context's services) is imported when it runs, so building the parser
+#: stays cheap: ``creditbank worker`` loads neither the web stack nor the benchmarks'
+#: transcript signers (``tests/architecture/test_command_line.py`` checks it).
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.migrate import upgrade
+
     upgrade(settings.database_url)
     print("migrated to head", file=sys.stderr)
     return 0
@@ -37,6 +39,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from creditbank.identity.tokens import ensure_keys
     from creditbank.kit.crypto import KeyringError
     from creditbank.kit.logging import configure_logging
+    from creditbank.migrate import upgrade
 
     try:
         # Here rather than inside uvicorn: a refusal is one line, not a traceback.
@@ -72,7 +75,9 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
     from creditbank.demo import load_demo
+    from creditbank.migrate import upgrade
 
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
@@ -198,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules with ``register(subparsers)`` adding more commands (bench, standards, ledger...).
 EXTENSIONS: tuple[str, ...] = (
-    "creditbank.bench.runner",
+    "creditbank.bench.cli",
     "creditbank.ledger.cli",
     "creditbank.standards.cli",
     # before identity: its `keys --kind` choices list the transcript-issuer purpose

@@ -25,12 +25,8 @@ import json
 import sys
 from typing import Any
 
-from creditbank.audit.service import audit
 from creditbank.config import Settings
-from creditbank.db import Database
 from creditbank.errors import DomainError
-from creditbank.identity.service import identity
-from creditbank.identity.signin import RoleSpec, sign_in
 from creditbank.kit import signing
 from creditbank.kit.crypto import (
     KeyringError,
@@ -39,6 +35,9 @@ from creditbank.kit.crypto import (
     load_keyring,
     rotate_keyring_file,
 )
+
+# The database and the services are imported when a command needs them: building the
+# parser stays cheap (it needs only the signing purposes, for the --kind choices).
 
 ENCRYPTION = "encryption"
 #: The names of the command line before the signing facility.
@@ -60,6 +59,9 @@ def _out(data: Any) -> None:
 async def _audit_cli(
     settings: Settings, action: str, object_id: str, detail: dict[str, Any]
 ) -> None:
+    from creditbank.audit.service import audit
+    from creditbank.db import Database
+
     database = Database.from_settings(settings)
     try:
         async with database.session_scope() as session:
@@ -164,6 +166,9 @@ def _keys_retire(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_reencrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.identity.service import identity
+
     ring = load_keyring(keyring_path(settings), create=False)
 
     async def run() -> int:
@@ -179,6 +184,10 @@ def _keys_reencrypt(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.identity.service import identity
+    from creditbank.identity.signin import RoleSpec, sign_in
+
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -219,7 +228,9 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
     from creditbank.identity.repository import IdentityRepository
+    from creditbank.identity.signin import sign_in
 
     async def run() -> list[dict[str, Any]]:
         database = Database.from_settings(settings)

@@ -94,9 +94,3 @@ def _cmd_bench_import(args: argparse.Namespace, settings: Settings) -> int:
     for line in asyncio.run(run_bench(settings, args.rows)):
         sys.stdout.write(line + "\n")
     return 0
-
-
-def register_import_bench(sub: Any) -> None:
-    command = sub.add_parser("import", help="time a CSV import of --rows rows (direct to the DB)")
-    command.add_argument("--rows", type=int, default=100_000)
-    command.set_defaults(run=_cmd_bench_import)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from creditbank.config import Settings
-from creditbank.db import Database
 from creditbank.errors import DomainError
 from creditbank.identity.principal import Principal
-from creditbank.kit.progress import add_progress_arguments
-from creditbank.migrate import upgrade
+from creditbank.kit.commands import add_progress_arguments
+
+# What the command runs is imported when it runs: building the parser stays cheap.
 
 #: The command line acts as the operator (it has the database's credentials anyway).
 CLI_OPERATOR = Principal(kind="user", roles=frozenset({"operator"}), label="cli")
@@ -33,8 +33,10 @@ def _out(text: str, *, err: bool = False) -> None:
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
     from creditbank.imports.service import imports
     from creditbank.kit.progress import progress_bar
+    from creditbank.migrate import upgrade
 
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)

@@ -2,12 +2,12 @@
 
 On only when stderr is a terminal, so scripts, pipes and tests read the same stdout
 and stderr as before; ``--progress`` forces the bar, ``--no-progress`` (or
-``--quiet``) turns it off.
+``--quiet``) turns it off (those flags are
+:func:`creditbank.kit.commands.add_progress_arguments`).
 """
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from rich.console import Console
@@ -34,27 +34,6 @@ class RateColumn(ProgressColumn):
             speed = task.completed / task.elapsed
         shown = f"{speed:,.0f}/s" if speed else "-/s"
         return Text(shown, style="progress.data.speed")
-
-
-def add_progress_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--progress`` / ``--no-progress`` (alias ``--quiet``) on a command."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_const",
-        const=True,
-        default=None,
-        help="show the progress bar (stderr) even without a terminal",
-    )
-    group.add_argument(
-        "--no-progress",
-        "--quiet",
-        dest="progress",
-        action="store_const",
-        const=False,
-        help="no progress bar",
-    )
 
 
 def progress_bar(show: bool | None = None, **console: Any) -> Progress:

@@ -18,11 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from creditbank.config import Settings
-from creditbank.db import Database
-from creditbank.ledger.checkpoints import checkpoints
-from creditbank.ledger.keys import load_keys, rotate
-from creditbank.ledger.service import ledger
-from creditbank.migrate import upgrade
+
+# What the commands run is imported when one runs: building the parser stays cheap.
 
 
 def _out(text: str, *, err: bool = False) -> None:
@@ -30,11 +27,16 @@ def _out(text: str, *, err: bool = False) -> None:
 
 
 def _migrate_embedded(settings: Settings) -> None:
+    from creditbank.migrate import upgrade
+
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
 
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.ledger.service import ledger
+
     _migrate_embedded(settings)
     try:
         learner = uuid.UUID(args.learner) if args.learner else None
@@ -81,6 +83,9 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.ledger.checkpoints import checkpoints
+
     _migrate_embedded(settings)
 
     async def run() -> dict[str, Any]:
@@ -105,6 +110,10 @@ def _cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.ledger.checkpoints import checkpoints
+    from creditbank.ledger.keys import load_keys
+
     try:
         document = json.loads(Path(args.checkpoint_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -151,6 +160,8 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.ledger.keys import rotate
+
     kid = rotate(settings)
     _out(f"new checkpoint signing key {kid}; older keys stay for verification")
     return 0

@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from creditbank.config import Settings
-from creditbank.db import Database
 from creditbank.errors import DomainError
-from creditbank.kit.progress import add_progress_arguments
-from creditbank.migrate import upgrade
-from creditbank.standards.errors import InvalidStandards
-from creditbank.standards.service import standards as standards_service
+from creditbank.kit.commands import add_progress_arguments
+
+# What the commands run is imported when one runs: building the parser stays cheap.
 
 
 def _out(text: str, *, err: bool = False) -> None:
@@ -32,11 +30,16 @@ def _out(text: str, *, err: bool = False) -> None:
 
 
 def _migrate_embedded(settings: Settings) -> None:
+    from creditbank.migrate import upgrade
+
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.standards.errors import InvalidStandards
+    from creditbank.standards.service import standards as standards_service
+
     try:
         loaded = standards_service.validate(Path(args.directory))
     except InvalidStandards as exc:
@@ -54,6 +57,10 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.standards.errors import InvalidStandards
+    from creditbank.standards.service import standards as standards_service
+
     try:
         loaded = standards_service.validate(Path(args.directory))
     except InvalidStandards as exc:
@@ -87,6 +94,9 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
+    from creditbank.standards.service import standards as standards_service
+
     _migrate_embedded(settings)
 
     async def run() -> list[dict[str, Any]]:
@@ -112,8 +122,10 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_reevaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.db import Database
     from creditbank.kit.progress import progress_bar
     from creditbank.rules.service import rules as rules_service
+    from creditbank.standards.service import standards as standards_service
 
     _migrate_embedded(settings)
     bar = progress_bar(args.progress)

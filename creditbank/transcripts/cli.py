@@ -28,23 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from creditbank.config import Settings
-from creditbank.db import Database
 from creditbank.errors import DomainError
 from creditbank.kit.crypto import KeyringError
-from creditbank.transcripts import (
-    keys,  # noqa: F401  (registers the transcript-issuer purpose)
-    sdjwt,
-    status,
-)
-from creditbank.transcripts.service import transcripts
-from creditbank.transcripts.shares import shares
-from creditbank.transcripts.vcjwt import canonical_json, parse
+from creditbank.transcripts import keys  # noqa: F401  (registers the transcript-issuer purpose)
+
+# What the command runs is imported when it runs: building the parser stays cheap.
 
 __all__ = ["register"]
 
 
 async def _bank_lists(settings: Settings, token: str | dict[str, Any]) -> dict[str, str]:
     """The bank's own status lists the credential names, read from its database."""
+    from creditbank.db import Database
+    from creditbank.transcripts import sdjwt, status
+    from creditbank.transcripts.service import transcripts
+    from creditbank.transcripts.vcjwt import parse
+
     payload: dict[str, Any] | None
     if isinstance(token, dict):
         payload = token
@@ -66,6 +65,11 @@ async def _bank_lists(settings: Settings, token: str | dict[str, Any]) -> dict[s
 
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from creditbank.transcripts import sdjwt, status
+    from creditbank.transcripts.service import transcripts
+    from creditbank.transcripts.shares import shares
+    from creditbank.transcripts.vcjwt import canonical_json
+
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         jwks = json.loads(Path(args.jwks).read_text("utf-8")) if args.jwks else None

@@ -59,6 +59,7 @@ _MODULE_PATH = re.compile(r"^(api|workers)(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?$")
 #: Dynamic imports whose target is computed, with what they can reach.
 DYNAMIC_IMPORTS = {
     "creditbank/db.py": "import_all_models walks creditbank's own packages",
+    "creditbank/kit/commands.py": "lazy commands: creditbank modules only, named by literals",
 }
 
 
