@@ -16,6 +16,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import (
     Column,
+    Row,
     Table,
     and_,
     bindparam,
@@ -212,6 +213,13 @@ def _sqlite_by_ids(columns: Sequence[Column[Any]]) -> TextualSelect:
     ).columns(*columns)
 
 
+#: What :meth:`StatementRepository.for_processing` reads of a statement.
+_PROCESSING_COLUMNS: tuple[Column[Any], ...] = tuple(
+    STATEMENTS.c[name]
+    for name in ("id", "body", "institution_id", "voided", "is_voiding", "stored", "timestamp")
+)
+_SQLITE_FOR_PROCESSING = _sqlite_by_ids(_PROCESSING_COLUMNS)
+
 _SQLITE_MARK_VOIDED = _sqlite_ids(
     text(
         f"UPDATE lrs_statements INDEXED BY {SQLITE_ID_INDEX} SET voided = 1 "  # noqa: S608 - constant names
@@ -326,17 +334,20 @@ class StatementRepository:
             for row in result
         }
 
-    async def for_processing(self, ids: Iterable[uuid.UUID]) -> list[Statement]:
-        """Stored statements by id (the rules worker's batch read), in one query."""
+    async def for_processing(self, ids: Iterable[uuid.UUID]) -> list[Row[Any]]:
+        """What the rules worker reads of stored statements by id (its batch read), in
+        one query: the :data:`_PROCESSING_COLUMNS`, as rows (no ORM objects to build,
+        track and discard: a batch reads them and moves on)."""
         wanted = list(set(ids))
         if not wanted:
             return []
         if self.dialect == "sqlite":
-            by_ids = select(Statement).from_statement(_sqlite_by_ids(list(STATEMENTS.c)))
-            result = await self.session.execute(by_ids, {"ids": wanted})
+            result = await self.session.execute(_SQLITE_FOR_PROCESSING, {"ids": wanted})
         else:
-            result = await self.session.execute(select(Statement).where(Statement.id.in_(wanted)))
-        return list(result.scalars())
+            result = await self.session.execute(
+                select(*_PROCESSING_COLUMNS).where(STATEMENTS.c.id.in_(wanted))
+            )
+        return list(result)
 
     async def insert_statements(self, rows: Sequence[dict[str, Any]]) -> None:
         """One INSERT for the batch: ``unnest`` of column arrays on PostgreSQL (one

@@ -147,11 +147,28 @@ class Evaluation:
         return record
 
 
+#: The JSON of the standards' own models an evaluation names (its ref, unit titles), by
+#: the model's id, held with it (so the id stays its): the same few frozen objects of
+#: the set in force, in every evaluation. Bounded: cleared when full.
+_MODEL_JSON: dict[int, tuple[BaseModel, orjson.Fragment]] = {}
+_MODEL_JSON_MAX = 4096
+_SHARED_MODELS = (StandardsRef, Bilingual)
+
+
 def _json_default(value: Any) -> Any:
     # Every Decimal of the engine's dataclasses is credits: two places, as ``Credits``
     # writes them. Models (facts, standards ref, titles) serialise as they always have.
     if isinstance(value, Decimal):
         return f"{value:.2f}"
+    if isinstance(value, _SHARED_MODELS):
+        held = _MODEL_JSON.get(id(value))
+        if held is not None and held[0] is value:
+            return held[1]
+        fragment = orjson.Fragment(orjson.dumps(value.model_dump(mode="json")))
+        if len(_MODEL_JSON) >= _MODEL_JSON_MAX:
+            _MODEL_JSON.clear()
+        _MODEL_JSON[id(value)] = (value, fragment)
+        return fragment
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -106,6 +107,7 @@ _UNIT_SECONDS = {
 }
 
 
+@lru_cache(maxsize=1024)  # a burst repeats the same few durations; a Decimal is immutable
 def duration_seconds(value: str) -> Decimal:
     """Exact seconds of an ISO 8601 duration (a year is 365 days, a month 30, as the LRS)."""
     match = _DURATION.match(value)

@@ -35,7 +35,7 @@ from creditbank.rules.facts import StatementFacts
 from creditbank.rules.models import Evaluation, Outcome, OutcomeStatus
 from creditbank.rules.repository import RulesRepository
 from creditbank.rules.schemas import OutcomeRead
-from creditbank.standards.schemas import StandardsSet
+from creditbank.standards.schemas import CapGroup, StandardsSet
 from creditbank.standards.service import Published
 
 
@@ -63,16 +63,24 @@ def record_from(
     units: set[str] = set(start.credited_units) if start is not None else set()
     usage: list[CapUsage] = list(start.cap_usage) if start is not None else []
     policy = standards.accumulation
+    zone = policy.calendar_timezone
+    active = OutcomeStatus.ACTIVE.value
+    caps: dict[str, CapGroup | None] = {}  # by category text (None: uncapped or unknown)
     for outcome in outcomes:
-        if outcome.status == OutcomeStatus.ACTIVE.value:
+        if outcome.status == active:
             units.add(outcome.unit_code)
-        try:
-            category = UnitCategory(outcome.category)
-        except ValueError:
-            continue
-        cap = policy.cap_for(category)
+        if outcome.category in caps:
+            cap = caps[outcome.category]
+        else:
+            try:
+                category = UnitCategory(outcome.category)
+            except ValueError:
+                cap = None
+            else:
+                cap = policy.cap_for(category)
+            caps[outcome.category] = cap
         if cap is not None and outcome.credits > 0:
-            year = outcome.statement_timestamp.astimezone(policy.calendar_timezone).year
+            year = outcome.statement_timestamp.astimezone(zone).year
             usage.append(CapUsage(group=cap.group, year=year, credits=outcome.credits))
     return LearnerRecord(credited_units=frozenset(units), cap_usage=tuple(usage))
 

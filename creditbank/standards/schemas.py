@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
@@ -333,16 +334,44 @@ class AccumulationPolicy(_Model):
             raise ValueError(f"a category may be in one cap group only: {', '.join(repeated)}")
         return self
 
+    # Both are asked once per outcome of a learner's record and once per evaluation:
+    # answered from what is worked out once per offset text and per tuple of caps.
     @property
     def calendar_timezone(self) -> timezone:
         """The fixed offset of the calendar."""
-        sign = -1 if self.calendar_utc_offset[0] == "-" else 1
-        hours, minutes = self.calendar_utc_offset[1:].split(":")
-        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+        return _fixed_offset(self.calendar_utc_offset)
 
     def cap_for(self, category: UnitCategory) -> CapGroup | None:
         """The cap group counting ``category``, if any."""
-        return next((cap for cap in self.caps if category in cap.categories), None)
+        return _cap_index(self.caps).get(category)
+
+
+@lru_cache(maxsize=64)
+def _fixed_offset(text: str) -> timezone:
+    """The ``timezone`` of a ``+08:00`` offset (the few offsets of the sets in use)."""
+    sign = -1 if text[0] == "-" else 1
+    hours, minutes = text[1:].split(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+
+
+#: Category -> its (first) cap group, by the id of the policy's ``caps`` tuple, held with
+#: the tuple so the id stays its: a policy is frozen, and one copied with other caps has
+#: another tuple. Not a private attribute of the policy: those take part in ``==``.
+_CAP_INDEXES: dict[int, tuple[tuple[CapGroup, ...], dict[str, CapGroup]]] = {}
+
+
+def _cap_index(caps: tuple[CapGroup, ...]) -> dict[str, CapGroup]:
+    held = _CAP_INDEXES.get(id(caps))
+    if held is not None and held[0] is caps:
+        return held[1]
+    index: dict[str, CapGroup] = {}
+    for cap in caps:
+        for category in cap.categories:
+            index.setdefault(category, cap)
+    if len(_CAP_INDEXES) >= 64:
+        _CAP_INDEXES.clear()
+    _CAP_INDEXES[id(caps)] = (caps, index)
+    return index
 
 
 # ------------------------------------------------------------------ conversion.yaml
