@@ -53,6 +53,10 @@ async def learner_record(
     return record_from(outcomes, standards)
 
 
+#: Unit categories by value (``UnitCategory(text)`` without the enum call; unknown: absent).
+_CATEGORIES: dict[str, UnitCategory] = {category.value: category for category in UnitCategory}
+
+
 def record_from(
     outcomes: Iterable[Outcome | Counted],
     standards: StandardsSet,
@@ -72,13 +76,8 @@ def record_from(
         if outcome.category in caps:
             cap = caps[outcome.category]
         else:
-            try:
-                category = UnitCategory(outcome.category)
-            except ValueError:
-                cap = None
-            else:
-                cap = policy.cap_for(category)
-            caps[outcome.category] = cap
+            category = _CATEGORIES.get(outcome.category)
+            cap = caps[outcome.category] = None if category is None else policy.cap_for(category)
         if cap is not None and outcome.credits > 0:
             year = outcome.statement_timestamp.astimezone(zone).year
             usage.append(CapUsage(group=cap.group, year=year, credits=outcome.credits))

@@ -74,13 +74,18 @@ def _bank_scope_allows(
 ) -> bool:
     """The registry's accreditation scope (empty: everything)."""
     scope = institution.accreditation_scope or {}
-    units = set(scope.get("units") or [])
-    categories = set(scope.get("categories") or [])
+    units = scope.get("units") or ()
+    categories = scope.get("categories") or ()
     if not units and not categories:
         return True
-    return (unit_code is not None and unit_code in units) or (
-        category is not None and category in categories
+    # Asked per statement: a list is searched as it is (the same answer as its set).
+    return (unit_code is not None and unit_code in _as_set(units)) or (
+        category is not None and category in _as_set(categories)
     )
+
+
+def _as_set(values: Any) -> Any:
+    return values if type(values) is list else set(values)
 
 
 async def process_statement(

@@ -131,3 +131,22 @@ def test_duration_seconds_kept_or_not_is_exact():
     first = duration_seconds("PT1H30M")
     assert first == duration_seconds("PT1H30M") == Decimal(5400)
     assert duration_seconds("P1DT0.5S") == Decimal("86400.5")
+
+
+def test_the_bank_scope_reads_as_its_sets():
+    from types import SimpleNamespace
+
+    from creditbank.rules.recognition import _bank_scope_allows
+
+    def allows(scope: Any, unit: str | None, category: str | None) -> bool:
+        return _bank_scope_allows(SimpleNamespace(accreditation_scope=scope), unit, category)  # type: ignore[arg-type]
+
+    assert allows(None, "U-1", "mooc")
+    assert allows({}, None, None)
+    assert allows({"units": [], "categories": []}, "U-1", "mooc")
+    assert allows({"units": ["U-1"]}, "U-1", None)
+    assert not allows({"units": ["U-1"]}, "U-2", "mooc")
+    assert allows({"categories": ["mooc"]}, "U-2", "mooc")
+    assert not allows({"categories": ["mooc"]}, None, "degree")
+    assert allows({"units": ["U-1"], "categories": ["mooc"]}, "U-9", "mooc")
+    assert not allows({"units": "U-10"}, "U-1", None)  # text is a set of characters
