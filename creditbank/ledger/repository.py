@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from creditbank.counters.service import LEDGER_POSTINGS
 from creditbank.counters.service import counters as counters_service
-from creditbank.kit.repository import among
+from creditbank.kit.repository import among, insert_all, update_all
 from creditbank.kit.time import utc_now
 from creditbank.ledger.models import (
     GENESIS_HASH,
@@ -83,10 +84,9 @@ class LedgerRepository:
             {"learner_id": learner, "seq": 0, "hash": GENESIS_HASH, "updated_at": now}
             for learner in wanted
         ]
-        # One cached statement run for every row (executemany), not a multi-VALUES
+        # One statement of a fixed text for the batch (insert_all), not a multi-VALUES
         # statement compiled anew for each batch size.
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        await self.session.execute(insert(_HEADS).on_conflict_do_nothing(), rows)
+        await insert_all(self.session, _HEADS, rows, on_conflict_do_nothing=True)
         query = (
             select(LedgerHead)
             .where(among(LedgerHead.learner_id, wanted, dialect=self.dialect))
@@ -96,6 +96,32 @@ class LedgerRepository:
             query = query.with_for_update()
         result = await self.session.execute(query.execution_options(populate_existing=True))
         return {head.learner_id: head for head in result.scalars()}
+
+    async def advance_heads(
+        self, heads: Sequence[LedgerHead], *, tips: Mapping[uuid.UUID, tuple[int, str, datetime]]
+    ) -> None:
+        """Move these (locked) heads to their chains' new last entries: ``tips`` gives
+        each learner's ``(seq, hash, updated_at)``; heads not in it stay.
+
+        PostgreSQL: one ``UPDATE ... FROM unnest(...)`` for the batch, the objects given
+        the values as loaded (nothing left for the flush); SQLite: the objects are
+        changed and the session's flush writes them, as for one posting.
+        """
+        moved = [head for head in heads if head.learner_id in tips]
+        if self.dialect != "postgresql":
+            for head in moved:
+                head.seq, head.hash, head.updated_at = tips[head.learner_id]
+            return
+        rows = []
+        for head in moved:
+            seq, hash_, updated_at = tips[head.learner_id]
+            rows.append(
+                {"learner_id": head.learner_id, "seq": seq, "hash": hash_, "updated_at": updated_at}
+            )
+        await update_all(self.session, _HEADS, rows, key="learner_id")
+        for row, head in zip(rows, moved, strict=True):
+            for name in ("seq", "hash", "updated_at"):
+                set_committed_value(head, name, row[name])
 
     async def entries_at_heads(self, heads: Sequence[LedgerHead]) -> dict[uuid.UUID, HeadFigures]:
         """The figures of the last entry of each of these (locked) heads, in one query."""
@@ -123,13 +149,13 @@ class LedgerRepository:
     async def insert_rows(
         self, entries: Sequence[dict[str, Any]], positions: Sequence[dict[str, Any]]
     ) -> None:
-        """Multi-row INSERTs of new entries and positions (the batch posting path): Core
-        INSERTs of the tables, nothing kept in the session."""
+        """One INSERT each of new entries and positions (the batch posting path): Core
+        INSERTs of the tables (every column given; :func:`insert_all`), nothing kept in
+        the session."""
         if entries:
-            await self.session.execute(insert(_ENTRIES), list(entries))
+            await insert_all(self.session, _ENTRIES, entries)
             await self.count_postings([row["kind"] for row in entries])
-        if positions:
-            await self.session.execute(insert(_POSITIONS), list(positions))
+        await insert_all(self.session, _POSITIONS, positions)
 
     async def count_postings(self, kinds: Sequence[str]) -> None:
         """Count new entries by kind (``ledger.postings``), in the posting's transaction."""

@@ -356,10 +356,13 @@ class LedgerService:
         entries: list[dict[str, Any]] = []
         position_rows: list[dict[str, Any]] = []
         by_key: dict[str, uuid.UUID] = {}
+        # Each chain's last entry so far: (seq, hash, posted_at), the heads' new values.
+        tips: dict[uuid.UUID, tuple[int, str, datetime]] = {}
         for deposit, amount in zip(deposits, amounts, strict=True):
             if deposit.idempotency_key in existing:
                 continue
             head = heads[deposit.learner_id]
+            seq, prev_hash, _ = tips.get(deposit.learner_id) or (head.seq, head.hash, None)
             totals, breakdown, last_posted = state[deposit.learner_id]
             leg = Leg(
                 deposit.outcome_id,
@@ -376,7 +379,7 @@ class LedgerService:
             entry = SimpleNamespace(
                 id=uuid.uuid4(),
                 learner_id=deposit.learner_id,
-                seq=head.seq + 1,
+                seq=seq + 1,
                 kind=EntryKind.DEPOSIT.value,
                 amount=amount,
                 delta_available=amount,
@@ -400,9 +403,9 @@ class LedgerService:
                 reason=None,
                 idempotency_key=deposit.idempotency_key,
                 posted_at=posted_at,
-                prev_hash=head.hash,
+                prev_hash=prev_hash,
             )
-            entry.hash = entry_hash(entry, head.hash)
+            entry.hash = entry_hash(entry, prev_hash)
             entries.append(vars(entry))
             by_key[deposit.idempotency_key] = entry.id
             position_rows.append(
@@ -422,8 +425,9 @@ class LedgerService:
             )
             totals = {**totals, "available": available}
             state[deposit.learner_id] = (totals, breakdown, posted_at)
-            head.seq, head.hash, head.updated_at = entry.seq, entry.hash, posted_at
+            tips[deposit.learner_id] = (entry.seq, entry.hash, posted_at)
         await repo.insert_rows(entries, position_rows)
+        await repo.advance_heads(list(heads.values()), tips=tips)
         await session.flush()
         return [by_key.get(d.idempotency_key) or existing[d.idempotency_key].id for d in deposits]
 

@@ -9,12 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creditbank.counters.service import RULES_DECISIONS
 from creditbank.counters.service import counters as counters_service
-from creditbank.kit.repository import among
+from creditbank.kit.repository import among, insert_all
 from creditbank.rules.models import Evaluation, HeldStatement, Outcome, OutcomeStatus
 
 
@@ -100,21 +100,21 @@ class RulesRepository:
     async def insert_rows(
         self, evaluations: Sequence[dict[str, Any]], outcomes: Sequence[dict[str, Any]]
     ) -> None:
-        """Multi-row INSERTs of evaluation-log rows and outcomes (the batch path).
+        """One INSERT each of evaluation-log rows and outcomes (the batch path).
 
-        Core INSERTs of the tables (every column given), not the ORM's bulk path:
-        nothing of these rows is kept in the session, and the ORM's per-row work
-        cost as much as the INSERT.
+        Core INSERTs of the tables (every column given; :func:`insert_all`), not the
+        ORM's bulk path: nothing of these rows is kept in the session, and the ORM's
+        per-row work cost as much as the INSERT.
         """
         if evaluations:
-            await self.session.execute(insert(_EVALUATIONS), list(evaluations))
+            await insert_all(self.session, _EVALUATIONS, evaluations)
             await counters_service.add(
                 self.session,
                 RULES_DECISIONS,
                 _decisions([(row["kind"], bool(row["recognised"])) for row in evaluations]),
             )
         if outcomes:
-            await self.session.execute(insert(_OUTCOMES), list(outcomes))
+            await insert_all(self.session, _OUTCOMES, outcomes)
 
     async def counted_of_learners(
         self, learner_ids: Sequence[uuid.UUID], *, statuses: Sequence[str]
@@ -283,9 +283,8 @@ class RulesRepository:
         return set(result.scalars())
 
     async def insert_held(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One multi-row INSERT of held statements (every column given)."""
-        if rows:
-            await self.session.execute(insert(_HELD), list(rows))
+        """One INSERT of held statements (every column given; :func:`insert_all`)."""
+        await insert_all(self.session, _HELD, rows)
 
     async def held_for(self, ifi: str) -> list[HeldStatement]:
         result = await self.session.execute(
